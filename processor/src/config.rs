@@ -1,0 +1,290 @@
+//! The declarative pipeline rules (`infra/pipeline.yaml`) and their compiled,
+//! ready-to-match form.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The rules shipped with the processor; the Lambda uses these.
+pub const DEFAULT_PIPELINE_YAML: &str = include_str!("../../infra/pipeline.yaml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {source}")]
+    Yaml {
+        origin: String,
+        source: serde_yaml_ng::Error,
+    },
+    #[error("{origin}: field `{field}`: {message}")]
+    Invalid {
+        origin: String,
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// `infra/pipeline.yaml`, as written by an operator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub fields: FieldNames,
+    pub request_types: Vec<String>,
+    pub module_types: Vec<String>,
+    pub noise: NoiseConfig,
+    pub enrichment: EnrichmentConfig,
+}
+
+/// JSON keys of the application's log object.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldNames {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub timestamp: String,
+    pub session_id: String,
+    pub user: String,
+    pub method: String,
+    pub url: String,
+    pub status: String,
+    pub response_time: String,
+    pub user_agent: String,
+    pub module: String,
+    pub site_token: String,
+    pub asset_types: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseConfig {
+    #[serde(default)]
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub path_prefixes: Vec<String>,
+    #[serde(default)]
+    pub path_suffixes: Vec<String>,
+    #[serde(default)]
+    pub user_agents: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichmentConfig {
+    pub site_token: SiteTokenConfig,
+    pub asset_types: AssetTypesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteTokenConfig {
+    pub path_marker: String,
+    pub query_parameter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetTypesConfig {
+    pub query_parameter: String,
+    pub separator: String,
+}
+
+impl PipelineConfig {
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: PipelineConfig =
+            serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Yaml {
+                origin: origin.to_string(),
+                source,
+            })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    pub fn builtin() -> Self {
+        Self::from_yaml(DEFAULT_PIPELINE_YAML, "infra/pipeline.yaml (built in)")
+            .expect("the built-in pipeline.yaml is checked by the tests")
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field: &'static str, message: &str| ConfigError::Invalid {
+            origin: origin.to_string(),
+            field,
+            message: message.to_string(),
+        };
+        if self.request_types.iter().all(|t| t.trim().is_empty()) {
+            return Err(invalid(
+                "request_types",
+                "expected at least one non-empty type",
+            ));
+        }
+        if self.enrichment.asset_types.separator.is_empty() {
+            return Err(invalid(
+                "enrichment.asset_types.separator",
+                "expected a non-empty string such as \",\"",
+            ));
+        }
+        if self.enrichment.site_token.path_marker.is_empty() {
+            return Err(invalid(
+                "enrichment.site_token.path_marker",
+                "expected a non-empty string such as \"/sites/\"",
+            ));
+        }
+        let f = &self.fields;
+        for (field, value) in [
+            ("fields.type", &f.kind),
+            ("fields.timestamp", &f.timestamp),
+            ("fields.session_id", &f.session_id),
+            ("fields.user", &f.user),
+            ("fields.url", &f.url),
+        ] {
+            if value.is_empty() {
+                return Err(invalid(field, "expected a JSON key, got an empty string"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which of the record's keys a JSON key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Kind,
+    Timestamp,
+    SessionId,
+    User,
+    Method,
+    Url,
+    Status,
+    ResponseTime,
+    UserAgent,
+    Module,
+    SiteToken,
+    AssetTypes,
+}
+
+/// The rules compiled for matching: built once at cold start, then shared.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    keys: Vec<(String, Field)>,
+    pub request_types: Vec<String>,
+    pub module_types: Vec<String>,
+    pub noise_methods: Vec<String>,
+    pub noise_paths: Vec<String>,
+    pub noise_path_prefixes: Vec<String>,
+    /// Lowercased, compared against the path's ASCII-lowercased tail.
+    pub noise_path_suffixes: Vec<String>,
+    pub noise_user_agents: Option<AhoCorasick>,
+    /// Lowercased glob patterns.
+    pub noise_users: Vec<String>,
+    pub site_path_marker: String,
+    pub site_query_parameter: String,
+    pub asset_query_parameter: String,
+    pub asset_separator: String,
+}
+
+impl Rules {
+    pub fn compile(config: &PipelineConfig) -> Self {
+        let f = &config.fields;
+        let keys = vec![
+            (f.kind.clone(), Field::Kind),
+            (f.timestamp.clone(), Field::Timestamp),
+            (f.session_id.clone(), Field::SessionId),
+            (f.user.clone(), Field::User),
+            (f.method.clone(), Field::Method),
+            (f.url.clone(), Field::Url),
+            (f.status.clone(), Field::Status),
+            (f.response_time.clone(), Field::ResponseTime),
+            (f.user_agent.clone(), Field::UserAgent),
+            (f.module.clone(), Field::Module),
+            (f.site_token.clone(), Field::SiteToken),
+            (f.asset_types.clone(), Field::AssetTypes),
+        ];
+        let lower = |v: &[String]| -> Vec<String> {
+            v.iter()
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let noise = &config.noise;
+        let user_agents: Vec<&str> = noise
+            .user_agents
+            .iter()
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Rules {
+            keys,
+            request_types: lower(&config.request_types),
+            module_types: lower(&config.module_types),
+            noise_methods: noise.methods.iter().map(|m| m.trim().to_uppercase()).collect(),
+            noise_paths: noise.paths.clone(),
+            noise_path_prefixes: noise.path_prefixes.clone(),
+            noise_path_suffixes: lower(&noise.path_suffixes),
+            noise_user_agents: (!user_agents.is_empty()).then(|| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .build(&user_agents)
+                    .expect("plain substrings always compile")
+            }),
+            noise_users: lower(&noise.users),
+            site_path_marker: config.enrichment.site_token.path_marker.clone(),
+            site_query_parameter: config.enrichment.site_token.query_parameter.clone(),
+            asset_query_parameter: config.enrichment.asset_types.query_parameter.clone(),
+            asset_separator: config.enrichment.asset_types.separator.clone(),
+        }
+    }
+
+    pub fn builtin() -> Self {
+        Self::compile(&PipelineConfig::builtin())
+    }
+
+    #[inline]
+    pub fn field_of(&self, key: &str) -> Option<Field> {
+        self.keys
+            .iter()
+            .find(|(name, _)| name.as_str() == key)
+            .map(|&(_, field)| field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_parse_and_name_the_spec_keys() {
+        let rules = Rules::builtin();
+        assert_eq!(rules.field_of("sessionId"), Some(Field::SessionId));
+        assert_eq!(rules.field_of("responseTimeMs"), Some(Field::ResponseTime));
+        assert_eq!(rules.field_of("sessionid"), None);
+        assert_eq!(rules.request_types, vec!["request", "page-beacon"]);
+        assert_eq!(rules.noise_users, vec!["*@ironman.internal"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_field() {
+        let text = DEFAULT_PIPELINE_YAML.replace("request_types:", "request_typez:");
+        let err = PipelineConfig::from_yaml(&text, "p.yaml").unwrap_err().to_string();
+        assert!(err.starts_with("p.yaml:"), "{err}");
+        assert!(err.contains("request_typez"), "{err}");
+
+        let text = DEFAULT_PIPELINE_YAML.replace("separator: \",\"", "separator: \"\"");
+        let err = PipelineConfig::from_yaml(&text, "p.yaml").unwrap_err().to_string();
+        assert!(err.contains("enrichment.asset_types.separator"), "{err}");
+    }
+}

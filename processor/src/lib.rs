@@ -1,0 +1,9 @@
+//! The IronMan usage-analytics processor.
+//!
+//! The pure core turns a CloudWatch Logs batch into request events and
+//! session summaries (`envelope` → `record` → `noise`/`enrich` → `batch` →
+//! `session`, serialised by `bulk`); `opensearch` and `sink` are the I/O
+//! edge; `handler` wires both for the Lambda and for `cargo xtask replay`.
+
+pub mod config;
+pub mod opensearch;

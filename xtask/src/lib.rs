@@ -1,0 +1,20 @@
+//! The library behind `cargo xtask`; the integration tests use it too.
+
+use std::path::{Path, PathBuf};
+
+pub mod bench;
+pub mod demo;
+pub mod deploy;
+pub mod env;
+pub mod genlogs;
+pub mod local;
+pub mod replay;
+pub mod test;
+
+/// The workspace root (the directory holding `Cargo.toml`, `infra/`, ...).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

@@ -1,0 +1,54 @@
+//! `cargo xtask`: builds, deploys, runs and checks the usage-analytics pipeline.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "IronMan usage analytics: the pipeline as code")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The local stack: OpenSearch on 127.0.0.1:9200 and moto_server on 127.0.0.1:5000.
+    Local {
+        #[command(subcommand)]
+        action: xtask::local::Action,
+    },
+    /// Applies index templates and the ISM policy to an environment.
+    Deploy(xtask::deploy::DeployArgs),
+    /// Feeds Lambda event files through the processor's handler into an environment.
+    Replay(xtask::replay::ReplayArgs),
+    /// Writes a synthetic corpus of Lambda event files that follows the log contract.
+    GenLogs(xtask::genlogs::GenLogsArgs),
+    /// Local stack, deploy, synthetic logs, replay, then sessions and users per day.
+    Demo(xtask::demo::DemoArgs),
+    /// Offline processor throughput over Lambda event files (no network).
+    Bench(xtask::bench::BenchArgs),
+    /// Starts the local stack and runs every test, as CI does.
+    Test(xtask::test::TestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = xtask::project_root();
+    let result = match cli.command {
+        Command::Local { action } => xtask::local::run(&root, action),
+        Command::Deploy(args) => xtask::deploy::run(&root, args),
+        Command::Replay(args) => xtask::replay::run(&root, args),
+        Command::GenLogs(args) => xtask::genlogs::run(&root, args),
+        Command::Demo(args) => xtask::demo::run(&root, args),
+        Command::Bench(args) => xtask::bench::run(&root, args),
+        Command::Test(args) => xtask::test::run(&root, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
