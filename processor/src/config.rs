@@ -288,3 +288,31 @@ mod tests {
         assert!(err.contains("enrichment.asset_types.separator"), "{err}");
     }
 }
+
+/// Where documents go. Environments set these (`infra/environments/*.yaml`),
+/// the Lambda reads them from its environment variables.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Indices {
+    /// Daily request-event indices are this prefix plus `YYYY.MM.DD`.
+    pub request_events_prefix: String,
+    pub session_summaries: String,
+    pub dead_letters: String,
+}
+
+impl Default for Indices {
+    fn default() -> Self {
+        Indices {
+            request_events_prefix: "request-events-".into(),
+            session_summaries: "session-summaries".into(),
+            dead_letters: "usage-dead-letters".into(),
+        }
+    }
+}
+
+impl Indices {
+    /// The pattern that matches every daily request-event index.
+    pub fn request_events_pattern(&self) -> String {
+        format!("{}*", self.request_events_prefix)
+    }
+}

@@ -6,4 +6,5 @@
 //! edge; `handler` wires both for the Lambda and for `cargo xtask replay`.
 
 pub mod config;
+pub use config::{Indices, PipelineConfig, Rules};
 pub mod opensearch;
