@@ -8,3 +8,9 @@
 pub mod config;
 pub use config::{Indices, PipelineConfig, Rules};
 pub mod opensearch;
+pub mod counts;
+pub mod enrich;
+pub mod envelope;
+pub mod noise;
+pub mod record;
+pub mod timefmt;

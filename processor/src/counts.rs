@@ -1,0 +1,186 @@
+//! Why each log event was kept or skipped, counted per invocation.
+
+use serde::Serialize;
+
+/// The reason a log line did not become a request event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// No `{`, invalid JSON, or JSON that is not an object.
+    Unparsed,
+    /// `type` missing or not a request type.
+    NotRequest,
+    NoSession,
+    NoUser,
+    NoUrl,
+    NoiseMethod,
+    NoisePath,
+    NoiseUserAgent,
+    NoiseUser,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 9] = [
+        Reason::Unparsed,
+        Reason::NotRequest,
+        Reason::NoSession,
+        Reason::NoUser,
+        Reason::NoUrl,
+        Reason::NoiseMethod,
+        Reason::NoisePath,
+        Reason::NoiseUserAgent,
+        Reason::NoiseUser,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Unparsed => "unparsed",
+            Reason::NotRequest => "not_request",
+            Reason::NoSession => "no_session",
+            Reason::NoUser => "no_user",
+            Reason::NoUrl => "no_url",
+            Reason::NoiseMethod => "noise_method",
+            Reason::NoisePath => "noise_path",
+            Reason::NoiseUserAgent => "noise_user_agent",
+            Reason::NoiseUser => "noise_user",
+        }
+    }
+}
+
+/// Counters for one invocation (or, summed, for a replay).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub batches: u64,
+    pub control_messages: u64,
+    pub log_events: u64,
+    pub kept: u64,
+    pub unparsed: u64,
+    pub not_request: u64,
+    pub no_session: u64,
+    pub no_user: u64,
+    pub no_url: u64,
+    pub noise_method: u64,
+    pub noise_path: u64,
+    pub noise_user_agent: u64,
+    pub noise_user: u64,
+    /// Log events whose id appeared earlier in the same batch.
+    pub duplicate_in_batch: u64,
+    /// Request events written for the first time.
+    pub events_created: u64,
+    /// Request events that already existed (a redelivery).
+    pub events_existing: u64,
+    pub sessions_touched: u64,
+    pub sessions_written: u64,
+    pub sessions_unchanged: u64,
+    pub dead_lettered: u64,
+    pub retries: u64,
+}
+
+impl Counts {
+    pub fn skip(&mut self, reason: Reason) {
+        *self.slot(reason) += 1;
+    }
+
+    pub fn get(&self, reason: Reason) -> u64 {
+        match reason {
+            Reason::Unparsed => self.unparsed,
+            Reason::NotRequest => self.not_request,
+            Reason::NoSession => self.no_session,
+            Reason::NoUser => self.no_user,
+            Reason::NoUrl => self.no_url,
+            Reason::NoiseMethod => self.noise_method,
+            Reason::NoisePath => self.noise_path,
+            Reason::NoiseUserAgent => self.noise_user_agent,
+            Reason::NoiseUser => self.noise_user,
+        }
+    }
+
+    fn slot(&mut self, reason: Reason) -> &mut u64 {
+        match reason {
+            Reason::Unparsed => &mut self.unparsed,
+            Reason::NotRequest => &mut self.not_request,
+            Reason::NoSession => &mut self.no_session,
+            Reason::NoUser => &mut self.no_user,
+            Reason::NoUrl => &mut self.no_url,
+            Reason::NoiseMethod => &mut self.noise_method,
+            Reason::NoisePath => &mut self.noise_path,
+            Reason::NoiseUserAgent => &mut self.noise_user_agent,
+            Reason::NoiseUser => &mut self.noise_user,
+        }
+    }
+
+    pub fn skipped(&self) -> u64 {
+        Reason::ALL.iter().map(|&r| self.get(r)).sum()
+    }
+
+    /// Adds another invocation's counts.
+    pub fn add(&mut self, other: &Counts) {
+        let a = serde_json::to_value(&*self).expect("counts serialize");
+        let b = serde_json::to_value(other).expect("counts serialize");
+        let mut sum = serde_json::Map::new();
+        for (key, value) in a.as_object().expect("object") {
+            let total = value.as_u64().unwrap_or(0) + b[key].as_u64().unwrap_or(0);
+            sum.insert(key.clone(), total.into());
+        }
+        *self = serde_json::from_value(serde_json::Value::Object(sum)).expect("same shape");
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Counts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = std::collections::BTreeMap::<String, u64>::deserialize(d)?;
+        let get = |k: &str| map.get(k).copied().unwrap_or(0);
+        Ok(Counts {
+            batches: get("batches"),
+            control_messages: get("control_messages"),
+            log_events: get("log_events"),
+            kept: get("kept"),
+            unparsed: get("unparsed"),
+            not_request: get("not_request"),
+            no_session: get("no_session"),
+            no_user: get("no_user"),
+            no_url: get("no_url"),
+            noise_method: get("noise_method"),
+            noise_path: get("noise_path"),
+            noise_user_agent: get("noise_user_agent"),
+            noise_user: get("noise_user"),
+            duplicate_in_batch: get("duplicate_in_batch"),
+            events_created: get("events_created"),
+            events_existing: get("events_existing"),
+            sessions_touched: get("sessions_touched"),
+            sessions_written: get("sessions_written"),
+            sessions_unchanged: get("sessions_unchanged"),
+            dead_lettered: get("dead_lettered"),
+            retries: get("retries"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_sums_every_counter() {
+        let mut a = Counts {
+            kept: 2,
+            noise_path: 1,
+            ..Counts::default()
+        };
+        let b = Counts {
+            kept: 3,
+            retries: 4,
+            ..Counts::default()
+        };
+        a.add(&b);
+        assert_eq!((a.kept, a.noise_path, a.retries), (5, 1, 4));
+    }
+
+    #[test]
+    fn reason_names_are_the_documented_ones() {
+        let names: Vec<_> = Reason::ALL.iter().map(|r| r.name()).collect();
+        let json = serde_json::to_value(Counts::default()).unwrap();
+        for name in names {
+            assert!(json.get(name).is_some(), "{name} is a counter");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! URL handling and enrichment: path/query split, form decoding, site token
+//! and asset types. Pure functions over borrowed text.
+
+use std::borrow::Cow;
+
+/// Splits a URL into the part before `?` or `#` (the stored `path`) and the
+/// query string, if any (the text between `?` and the next `#`).
+pub fn split_url(url: &str) -> (&str, Option<&str>) {
+    match url.find(['?', '#']) {
+        None => (url, None),
+        Some(at) if url.as_bytes()[at] == b'#' => (&url[..at], None),
+        Some(at) => {
+            let rest = &url[at + 1..];
+            let query = rest.split('#').next().unwrap_or("");
+            (&url[..at], Some(query))
+        }
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX`
+/// a byte. A `%` not followed by two hex digits is kept as it is; bytes that
+/// do not form UTF-8 become U+FFFD.
+pub fn form_decode(text: &str) -> Cow<'_, str> {
+    if !text.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' if i + 2 < bytes.len() => {
+                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 3;
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// The values of every occurrence of the query parameter `name`, decoded.
+pub fn query_values<'q, 'n>(
+    query: &'q str,
+    name: &'n str,
+) -> impl Iterator<Item = Cow<'q, str>> + use<'q, 'n> {
+    query.split('&').filter_map(move |pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (form_decode(key) == name).then(|| form_decode(value))
+    })
+}
+
+/// Lowercases, borrowing when there is nothing to change.
+pub fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
+        text
+    } else {
+        Cow::Owned(text.to_lowercase())
+    }
+}
+
+/// Uppercases, borrowing when there is nothing to change.
+pub fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_lowercase()) {
+        text
+    } else {
+        Cow::Owned(text.to_uppercase())
+    }
+}
+
+/// Trims, borrowing when it can.
+pub fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Owned(s) => {
+            let t = s.trim();
+            if t.len() == s.len() {
+                Cow::Owned(s)
+            } else {
+                Cow::Owned(t.to_string())
+            }
+        }
+    }
+}
+
+/// The path segment right after `marker` (`/api/sites/ST-1/x` with
+/// `/sites/` gives `ST-1`), trimmed; `None` if absent or empty.
+pub fn segment_after<'p>(path: &'p str, marker: &str) -> Option<&'p str> {
+    let at = path.find(marker)?;
+    let rest = &path[at + marker.len()..];
+    let segment = rest.split('/').next().unwrap_or("").trim();
+    (!segment.is_empty()).then_some(segment)
+}
+
+/// Adds the parts of one asset-type value: split on `separator`, each part
+/// trimmed and lowercased, empties dropped, each value once.
+pub fn push_asset_types<'a>(value: Cow<'a, str>, separator: &str, into: &mut Vec<Cow<'a, str>>) {
+    let mut push = |part: Cow<'a, str>| {
+        let part = lowercase(trim(part));
+        if !part.is_empty() && !into.contains(&part) {
+            into.push(part);
+        }
+    };
+    match value {
+        Cow::Borrowed(s) => s.split(separator).for_each(|p| push(Cow::Borrowed(p))),
+        Cow::Owned(s) => s
+            .split(separator)
+            .for_each(|p| push(Cow::Owned(p.to_string()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_split() {
+        assert_eq!(split_url("/a/b?x=1#f"), ("/a/b", Some("x=1")));
+        assert_eq!(split_url("/a/b#f?x=1"), ("/a/b", None));
+        assert_eq!(split_url("/a/b"), ("/a/b", None));
+        assert_eq!(split_url("/a?"), ("/a", Some("")));
+        assert_eq!(split_url("?x=1"), ("", Some("x=1")));
+    }
+
+    #[test]
+    fn form_decoding() {
+        assert_eq!(form_decode("a+b%20c"), "a b c");
+        assert_eq!(form_decode("pump%2Cvalve"), "pump,valve");
+        assert_eq!(form_decode("100%"), "100%");
+        assert_eq!(form_decode("%zz%4"), "%zz%4");
+        assert_eq!(form_decode("%C3%A9t%C3%A9"), "été");
+        assert_eq!(form_decode("%FF"), "\u{FFFD}");
+        assert!(matches!(form_decode("plain"), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn repeated_query_values() {
+        let q = "assetType=Pump&x=1&assetType=valve%2C+Tank&asset%54ype=Meter&assetType";
+        let values: Vec<_> = query_values(q, "assetType").collect();
+        assert_eq!(values, vec!["Pump", "valve, Tank", "Meter", ""]);
+    }
+
+    #[test]
+    fn asset_type_normalisation() {
+        let mut out = Vec::new();
+        push_asset_types(Cow::Borrowed(" Pump , ,VALVE"), ",", &mut out);
+        push_asset_types(Cow::Borrowed("pump"), ",", &mut out);
+        push_asset_types(Cow::Owned("Élan ".into()), ",", &mut out);
+        assert_eq!(out, vec!["pump", "valve", "élan"]);
+    }
+
+    #[test]
+    fn site_segment() {
+        assert_eq!(segment_after("/api/v2/sites/ST-0042/assets", "/sites/"), Some("ST-0042"));
+        assert_eq!(segment_after("/sites/ST-1", "/sites/"), Some("ST-1"));
+        assert_eq!(segment_after("/sites/", "/sites/"), None);
+        assert_eq!(segment_after("/sites//x", "/sites/"), None);
+        assert_eq!(segment_after("/mysites/x", "/sites/"), None);
+    }
+}

@@ -1,0 +1,154 @@
+//! The CloudWatch Logs envelope: `{"awslogs":{"data":"<base64(gzip(JSON))>"}}`
+//! decoded into a batch whose strings borrow from the inflated payload.
+//!
+//! `aws_lambda_events::cloudwatch_logs::LogsEvent` decodes the same format,
+//! but inside deserialisation: a bad payload would then fail the invocation
+//! (and be retried forever) instead of being dead-lettered with its reason,
+//! and every message would be copied. This module keeps both decisions here.
+
+use base64::Engine;
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::io::Read;
+
+/// An inflated payload larger than this is refused rather than risking the
+/// Lambda's memory; CloudWatch Logs batches are far smaller.
+pub const MAX_INFLATED_BYTES: u64 = 48 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the event is not {{\"awslogs\":{{\"data\":\"…\"}}}}: {0}")]
+    Envelope(serde_json::Error),
+    #[error("awslogs.data is not valid base64: {0}")]
+    Base64(base64::DecodeError),
+    #[error("awslogs.data is not valid gzip: {0}")]
+    Gzip(std::io::Error),
+    #[error("awslogs.data inflates to more than {MAX_INFLATED_BYTES} bytes")]
+    TooLarge,
+    #[error("the inflated payload is not a CloudWatch Logs document: {0}")]
+    Payload(serde_json::Error),
+}
+
+impl DecodeError {
+    /// The reason recorded in the dead-letter index.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DecodeError::Envelope(_) => "bad_envelope",
+            DecodeError::Base64(_) => "bad_base64",
+            DecodeError::Gzip(_) => "bad_gzip",
+            DecodeError::TooLarge => "payload_too_large",
+            DecodeError::Payload(_) => "bad_payload_json",
+        }
+    }
+}
+
+/// The Lambda event exactly as CloudWatch Logs sends it.
+#[derive(Debug, Deserialize)]
+pub struct RawLogsEvent {
+    pub awslogs: RawAwsLogs,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawAwsLogs {
+    pub data: String,
+}
+
+impl RawLogsEvent {
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
+        serde_json::from_slice(bytes).map_err(DecodeError::Envelope)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogBatch<'a> {
+    #[serde(borrow)]
+    pub message_type: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub owner: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub log_group: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub log_stream: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub log_events: Vec<LogEvent<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogEvent<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    pub timestamp: i64,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
+}
+
+impl LogBatch<'_> {
+    /// A reachability probe from CloudWatch Logs: acknowledged, never stored.
+    pub fn is_control_message(&self) -> bool {
+        self.message_type == "CONTROL_MESSAGE"
+    }
+}
+
+/// base64 then gunzip `awslogs.data` into the JSON document it carries.
+pub fn inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
+    let compressed = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(DecodeError::Base64)?;
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(8).min(16 << 20));
+    let mut reader =
+        flate2::bufread::MultiGzDecoder::new(&compressed[..]).take(MAX_INFLATED_BYTES + 1);
+    reader.read_to_end(&mut out).map_err(DecodeError::Gzip)?;
+    if out.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(DecodeError::TooLarge);
+    }
+    Ok(out)
+}
+
+/// Parses an inflated payload; strings borrow from it where they can.
+pub fn parse_batch(json: &[u8]) -> Result<LogBatch<'_>, DecodeError> {
+    serde_json::from_slice(json).map_err(DecodeError::Payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Compression, write::GzEncoder};
+    use std::io::Write;
+
+    pub(crate) fn encode(doc: &str) -> String {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(doc.as_bytes()).unwrap();
+        base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())
+    }
+
+    #[test]
+    fn decodes_a_data_message() {
+        let doc = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/ironman/app","logStream":"s1","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":5,"message":"INFO {\"a\":1}"}]}"#;
+        let event = format!(r#"{{"awslogs":{{"data":"{}"}}}}"#, encode(doc));
+        let raw = RawLogsEvent::from_slice(event.as_bytes()).unwrap();
+        let json = inflate(&raw.awslogs.data).unwrap();
+        let batch = parse_batch(&json).unwrap();
+        assert!(!batch.is_control_message());
+        assert_eq!(batch.log_group, "/ironman/app");
+        assert_eq!(batch.log_events.len(), 1);
+        assert_eq!(batch.log_events[0].message, "INFO {\"a\":1}");
+    }
+
+    #[test]
+    fn each_broken_layer_has_its_reason() {
+        assert_eq!(RawLogsEvent::from_slice(b"{}").unwrap_err().reason(), "bad_envelope");
+        assert_eq!(inflate("not base64!").unwrap_err().reason(), "bad_base64");
+        let not_gzip = base64::engine::general_purpose::STANDARD.encode(b"plain text");
+        assert_eq!(inflate(&not_gzip).unwrap_err().reason(), "bad_gzip");
+        let json = inflate(&encode("[1,2]")).unwrap();
+        assert_eq!(parse_batch(&json).unwrap_err().reason(), "bad_payload_json");
+    }
+
+    #[test]
+    fn control_messages_are_recognised() {
+        let doc = r#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination"}]}"#;
+        let json = inflate(&encode(doc)).unwrap();
+        assert!(parse_batch(&json).unwrap().is_control_message());
+    }
+}

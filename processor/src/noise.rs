@@ -1,0 +1,123 @@
+//! The noise filter: health checks, static assets, bots, service accounts.
+
+use crate::config::Rules;
+use crate::counts::Reason;
+
+/// The first noise rule a kept record matches, in the documented order
+/// (method, path, user agent, user).
+pub fn noise_reason(
+    rules: &Rules,
+    method: Option<&str>,
+    path: &str,
+    user_agent: Option<&str>,
+    user: &str,
+) -> Option<Reason> {
+    if let Some(method) = method
+        && rules.noise_methods.iter().any(|m| m == method)
+    {
+        return Some(Reason::NoiseMethod);
+    }
+    if is_noise_path(rules, path) {
+        return Some(Reason::NoisePath);
+    }
+    if let (Some(agent), Some(matcher)) = (user_agent, &rules.noise_user_agents)
+        && matcher.is_match(agent)
+    {
+        return Some(Reason::NoiseUserAgent);
+    }
+    if rules.noise_users.iter().any(|p| glob_match(p, user)) {
+        return Some(Reason::NoiseUser);
+    }
+    None
+}
+
+fn is_noise_path(rules: &Rules, path: &str) -> bool {
+    if rules.noise_paths.iter().any(|p| p == path)
+        || rules.noise_path_prefixes.iter().any(|p| path.starts_with(p.as_str()))
+    {
+        return true;
+    }
+    let bytes = path.as_bytes();
+    rules.noise_path_suffixes.iter().any(|suffix| {
+        bytes.len() >= suffix.len()
+            && bytes[bytes.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    })
+}
+
+/// Glob matching with `*` (any run, even empty) and `?` (one character).
+/// Both sides are expected lowercased already.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            backtrack = Some((pi, ti));
+            pi += 1;
+        } else if let Some((star, matched)) = backtrack {
+            pi = star + 1;
+            ti = matched + 1;
+            backtrack = Some((star, matched + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(method: Option<&str>, path: &str, ua: Option<&str>, user: &str) -> Option<Reason> {
+        noise_reason(&Rules::builtin(), method, path, ua, user)
+    }
+
+    #[test]
+    fn methods() {
+        assert_eq!(reason(Some("OPTIONS"), "/a", None, "u"), Some(Reason::NoiseMethod));
+        assert_eq!(reason(Some("HEAD"), "/a", None, "u"), Some(Reason::NoiseMethod));
+        assert_eq!(reason(Some("GET"), "/a", None, "u"), None);
+        assert_eq!(reason(None, "/a", None, "u"), None);
+    }
+
+    #[test]
+    fn paths() {
+        for p in ["/health", "/healthz", "/ping", "/metrics", "/favicon.ico", "/static/x", "/a/app.js", "/a/b.CSS", "/m.map", "/i.png", "/i.JPG", "/i.jpeg", "/i.gif", "/i.svg", "/f.woff", "/f.woff2", "/f.ttf", "/x.ico"] {
+            assert_eq!(reason(None, p, None, "u"), Some(Reason::NoisePath), "{p}");
+        }
+        for p in ["/health/x", "/api/health", "/static", "/a.json", "/jsx", "/Health", "/api/js"] {
+            assert_eq!(reason(None, p, None, "u"), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn user_agents_case_insensitive() {
+        for ua in ["ELB-HealthChecker/2.0", "kube-probe/1.29", "Mozilla/5.0 (compatible; googlebot/2.1)", "BINGBOT", "Pingdom.com_bot", "Mozilla/5.0+(compatible; UptimeRobot/2.0)"] {
+            assert_eq!(reason(None, "/a", Some(ua), "u"), Some(Reason::NoiseUserAgent), "{ua}");
+        }
+        assert_eq!(reason(None, "/a", Some("Mozilla/5.0 Firefox"), "u"), None);
+    }
+
+    #[test]
+    fn service_accounts() {
+        assert_eq!(reason(None, "/a", None, "etl@ironman.internal"), Some(Reason::NoiseUser));
+        assert_eq!(reason(None, "/a", None, "@ironman.internal"), Some(Reason::NoiseUser));
+        assert_eq!(reason(None, "/a", None, "etl@ironman.internal.com"), None);
+        assert_eq!(reason(None, "/a", None, "alice@ironman.com"), None);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "aXXbYc"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match("*@x.y", "é@x.y"));
+        assert!(!glob_match("*@x.y", "a@x.yz"));
+    }
+}

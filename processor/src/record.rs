@@ -1,0 +1,320 @@
+//! One log line to one request event, or the reason it is skipped.
+
+use crate::config::{Field, Rules};
+use crate::counts::Reason;
+use crate::enrich::{
+    lowercase, push_asset_types, query_values, segment_after, split_url, trim,
+    uppercase,
+};
+use crate::noise::noise_reason;
+use crate::timefmt::{self, MAX_MS, MIN_MS};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A kept request, ready to be stored. Strings borrow from the log message
+/// where normalisation leaves them unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestEvent<'a> {
+    pub timestamp_ms: i64,
+    pub session_id: Cow<'a, str>,
+    pub user: Cow<'a, str>,
+    pub path: Cow<'a, str>,
+    pub method: Option<Cow<'a, str>>,
+    pub status_code: Option<i64>,
+    pub response_time: Option<i64>,
+    pub module: Option<Cow<'a, str>>,
+    pub site_token: Option<Cow<'a, str>>,
+    pub asset_types: Vec<Cow<'a, str>>,
+}
+
+/// A JSON value reduced to what the record's fields can use.
+#[derive(Debug, Clone, PartialEq)]
+enum Lite<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    Float(f64),
+    Strs(Vec<Cow<'a, str>>),
+    Other,
+}
+
+struct LiteVisitor;
+
+impl<'de> Visitor<'de> for LiteVisitor {
+    type Value = Lite<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Lite::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Lite::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Lite::Str(Cow::Owned(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Lite::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map_or(Lite::Float(v as f64), Lite::Int))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Lite::Float(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Lite::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Lite::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut strings = Vec::new();
+        while let Some(item) = seq.next_element::<Lite<'de>>()? {
+            if let Lite::Str(s) = item {
+                strings.push(s);
+            }
+        }
+        Ok(Lite::Strs(strings))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Lite::Other)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Lite<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LiteVisitor)
+    }
+}
+
+const FIELD_COUNT: usize = 12;
+
+/// The record's known keys, last occurrence winning as in most JSON readers.
+struct RawRecord<'a> {
+    values: [Option<Lite<'a>>; FIELD_COUNT],
+}
+
+impl<'a> RawRecord<'a> {
+    fn take(&mut self, field: Field) -> Option<Lite<'a>> {
+        self.values[field as usize].take()
+    }
+}
+
+struct KeySeed<'r>(&'r Rules);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<Field>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<Field>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.field_of(v))
+    }
+}
+
+struct RecordVisitor<'r>(&'r Rules);
+
+impl<'de> Visitor<'de> for RecordVisitor<'_> {
+    type Value = RawRecord<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut record = RawRecord {
+            values: Default::default(),
+        };
+        while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
+            match key {
+                Some(field) => record.values[field as usize] = Some(map.next_value()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// The JSON object of a line: from the first `{` to the end of the line.
+fn parse_object<'a>(message: &'a str, rules: &Rules) -> Option<RawRecord<'a>> {
+    let start = memchr::memchr(b'{', message.as_bytes())?;
+    let json = &message[start..];
+    let mut de = serde_json::Deserializer::from_str(json);
+    let record = de.deserialize_map(RecordVisitor(rules)).ok()?;
+    de.end().ok()?;
+    Some(record)
+}
+
+fn text(value: Option<Lite<'_>>) -> Option<Cow<'_, str>> {
+    match value? {
+        Lite::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A string, or an integer written as a number; trimmed; `None` if empty.
+fn identifier(value: Option<Lite<'_>>) -> Option<Cow<'_, str>> {
+    let value = match value? {
+        Lite::Str(s) => trim(s),
+        Lite::Int(i) => Cow::Owned(i.to_string()),
+        _ => return None,
+    };
+    (!value.is_empty()).then_some(value)
+}
+
+fn timestamp(value: Option<Lite<'_>>) -> Option<i64> {
+    let ms = match value? {
+        Lite::Str(s) => timefmt::parse_rfc3339(&s)?,
+        Lite::Int(i) => i,
+        Lite::Float(f) if f.fract() == 0.0 && f.abs() < 1e17 => f as i64,
+        _ => return None,
+    };
+    (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)
+}
+
+fn status(value: Option<Lite<'_>>) -> Option<i64> {
+    let code = match value? {
+        Lite::Int(i) => i,
+        Lite::Float(f) if f.fract() == 0.0 && f.abs() < 1e10 => f as i64,
+        Lite::Str(s) => {
+            let s = s.trim();
+            if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()?
+        }
+        _ => return None,
+    };
+    i32::try_from(code).is_ok().then_some(code)
+}
+
+fn milliseconds(value: Option<Lite<'_>>) -> Option<i64> {
+    let ms = match value? {
+        Lite::Int(i) => return Some(i),
+        Lite::Float(f) => f,
+        Lite::Str(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (ms.is_finite() && ms.abs() < 9e15).then(|| ms.round() as i64)
+}
+
+/// Turns one log message into a request event, or says why it is skipped.
+/// `fallback_ms` is the log event's own timestamp.
+pub fn parse_record<'a>(
+    message: &'a str,
+    fallback_ms: i64,
+    rules: &Rules,
+) -> Result<RequestEvent<'a>, Reason> {
+    let mut raw = parse_object(message, rules).ok_or(Reason::Unparsed)?;
+
+    let kind = text(raw.take(Field::Kind)).ok_or(Reason::NotRequest)?;
+    let kind = lowercase(trim(kind));
+    if !rules.request_types.iter().any(|t| *t == kind) {
+        return Err(Reason::NotRequest);
+    }
+    let session_id = identifier(raw.take(Field::SessionId)).ok_or(Reason::NoSession)?;
+    let user = identifier(raw.take(Field::User))
+        .map(lowercase)
+        .ok_or(Reason::NoUser)?;
+    let url = text(raw.take(Field::Url))
+        .map(trim)
+        .filter(|u| !u.is_empty())
+        .ok_or(Reason::NoUrl)?;
+    let method = text(raw.take(Field::Method))
+        .map(|m| uppercase(trim(m)))
+        .filter(|m| !m.is_empty());
+    let user_agent = text(raw.take(Field::UserAgent));
+
+    let (path, query): (Cow<'a, str>, Option<Cow<'a, str>>) = match url {
+        Cow::Borrowed(u) => {
+            let (p, q) = split_url(u);
+            (Cow::Borrowed(p), q.map(Cow::Borrowed))
+        }
+        Cow::Owned(u) => {
+            let (p, q) = split_url(&u);
+            (Cow::Owned(p.to_string()), q.map(|q| Cow::Owned(q.to_string())))
+        }
+    };
+    if path.is_empty() {
+        return Err(Reason::NoUrl);
+    }
+    if let Some(reason) =
+        noise_reason(rules, method.as_deref(), &path, user_agent.as_deref(), &user)
+    {
+        return Err(reason);
+    }
+
+    let timestamp_ms = timestamp(raw.take(Field::Timestamp))
+        .or_else(|| (MIN_MS..=MAX_MS).contains(&fallback_ms).then_some(fallback_ms))
+        .ok_or(Reason::Unparsed)?;
+    let module = if rules.module_types.iter().any(|t| *t == kind) {
+        text(raw.take(Field::Module))
+            .map(trim)
+            .filter(|m| !m.is_empty())
+    } else {
+        None
+    };
+
+    let site_token = text(raw.take(Field::SiteToken))
+        .map(trim)
+        .filter(|s| !s.is_empty())
+        .or_else(|| segment_after(&path, &rules.site_path_marker).map(|s| Cow::Owned(s.to_string())))
+        .or_else(|| {
+            let query = query.as_deref()?;
+            query_values(query, &rules.site_query_parameter)
+                .map(|v| v.trim().to_string())
+                .find(|v| !v.is_empty())
+                .map(Cow::Owned)
+        });
+
+    let mut asset_types = Vec::new();
+    match &query {
+        Some(Cow::Borrowed(q)) => {
+            for value in query_values(q, &rules.asset_query_parameter) {
+                push_asset_types(value, &rules.asset_separator, &mut asset_types);
+            }
+        }
+        Some(Cow::Owned(q)) => {
+            for value in query_values(q, &rules.asset_query_parameter) {
+                push_asset_types(Cow::Owned(value.into_owned()), &rules.asset_separator, &mut asset_types);
+            }
+        }
+        None => {}
+    }
+    match raw.take(Field::AssetTypes) {
+        Some(Lite::Strs(values)) => {
+            for value in values {
+                push_asset_types(value, &rules.asset_separator, &mut asset_types);
+            }
+        }
+        Some(Lite::Str(value)) => push_asset_types(value, &rules.asset_separator, &mut asset_types),
+        _ => {}
+    }
+
+    Ok(RequestEvent {
+        timestamp_ms,
+        session_id,
+        user,
+        path,
+        method,
+        status_code: status(raw.take(Field::Status)),
+        response_time: milliseconds(raw.take(Field::ResponseTime)),
+        module,
+        site_token,
+        asset_types,
+    })
+}
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;
