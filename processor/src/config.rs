@@ -231,7 +231,11 @@ impl Rules {
             keys,
             request_types: lower(&config.request_types),
             module_types: lower(&config.module_types),
-            noise_methods: noise.methods.iter().map(|m| m.trim().to_uppercase()).collect(),
+            noise_methods: noise
+                .methods
+                .iter()
+                .map(|m| m.trim().to_uppercase())
+                .collect(),
             noise_paths: noise.paths.clone(),
             noise_path_prefixes: noise.path_prefixes.clone(),
             noise_path_suffixes: lower(&noise.path_suffixes),
@@ -279,12 +283,16 @@ mod tests {
     #[test]
     fn unknown_keys_and_bad_values_name_the_field() {
         let text = DEFAULT_PIPELINE_YAML.replace("request_types:", "request_typez:");
-        let err = PipelineConfig::from_yaml(&text, "p.yaml").unwrap_err().to_string();
+        let err = PipelineConfig::from_yaml(&text, "p.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("p.yaml:"), "{err}");
         assert!(err.contains("request_typez"), "{err}");
 
         let text = DEFAULT_PIPELINE_YAML.replace("separator: \",\"", "separator: \"\"");
-        let err = PipelineConfig::from_yaml(&text, "p.yaml").unwrap_err().to_string();
+        let err = PipelineConfig::from_yaml(&text, "p.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("enrichment.asset_types.separator"), "{err}");
     }
 }

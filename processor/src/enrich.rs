@@ -178,7 +178,10 @@ mod tests {
 
     #[test]
     fn site_segment() {
-        assert_eq!(segment_after("/api/v2/sites/ST-0042/assets", "/sites/"), Some("ST-0042"));
+        assert_eq!(
+            segment_after("/api/v2/sites/ST-0042/assets", "/sites/"),
+            Some("ST-0042")
+        );
         assert_eq!(segment_after("/sites/ST-1", "/sites/"), Some("ST-1"));
         assert_eq!(segment_after("/sites/", "/sites/"), None);
         assert_eq!(segment_after("/sites//x", "/sites/"), None);

@@ -18,7 +18,7 @@ pub const MAX_INFLATED_BYTES: u64 = 48 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("the event is not {{\"awslogs\":{{\"data\":\"…\"}}}}: {0}")]
-    Envelope(serde_json::Error),
+    Envelope(String),
     #[error("awslogs.data is not valid base64: {0}")]
     Base64(base64::DecodeError),
     #[error("awslogs.data is not valid gzip: {0}")]
@@ -55,7 +55,16 @@ pub struct RawAwsLogs {
 
 impl RawLogsEvent {
     pub fn from_slice(bytes: &[u8]) -> Result<Self, DecodeError> {
-        serde_json::from_slice(bytes).map_err(DecodeError::Envelope)
+        serde_json::from_slice(bytes).map_err(|e| DecodeError::Envelope(e.to_string()))
+    }
+}
+
+/// `awslogs.data` of a Lambda event already parsed as JSON.
+pub fn awslogs_data(event: &serde_json::Value) -> Result<&str, DecodeError> {
+    match event.get("awslogs").and_then(|a| a.get("data")) {
+        Some(serde_json::Value::String(data)) => Ok(data),
+        Some(_) => Err(DecodeError::Envelope("awslogs.data is not a string".into())),
+        None => Err(DecodeError::Envelope("no awslogs.data field".into())),
     }
 }
 
@@ -137,7 +146,13 @@ mod tests {
 
     #[test]
     fn each_broken_layer_has_its_reason() {
-        assert_eq!(RawLogsEvent::from_slice(b"{}").unwrap_err().reason(), "bad_envelope");
+        assert_eq!(
+            RawLogsEvent::from_slice(b"{}").unwrap_err().reason(),
+            "bad_envelope"
+        );
+        let err = awslogs_data(&serde_json::json!({"awslogs": {"data": 3}})).unwrap_err();
+        assert_eq!(err.reason(), "bad_envelope");
+        assert!(err.to_string().contains("not a string"), "{err}");
         assert_eq!(inflate("not base64!").unwrap_err().reason(), "bad_base64");
         let not_gzip = base64::engine::general_purpose::STANDARD.encode(b"plain text");
         assert_eq!(inflate(&not_gzip).unwrap_err().reason(), "bad_gzip");

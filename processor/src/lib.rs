@@ -7,10 +7,15 @@
 
 pub mod config;
 pub use config::{Indices, PipelineConfig, Rules};
-pub mod opensearch;
+pub mod batch;
+pub mod bulk;
 pub mod counts;
 pub mod enrich;
 pub mod envelope;
+pub mod handler;
 pub mod noise;
+pub mod opensearch;
 pub mod record;
+pub mod session;
+pub mod sink;
 pub mod timefmt;

@@ -33,7 +33,10 @@ pub fn noise_reason(
 
 fn is_noise_path(rules: &Rules, path: &str) -> bool {
     if rules.noise_paths.iter().any(|p| p == path)
-        || rules.noise_path_prefixes.iter().any(|p| path.starts_with(p.as_str()))
+        || rules
+            .noise_path_prefixes
+            .iter()
+            .any(|p| path.starts_with(p.as_str()))
     {
         return true;
     }
@@ -79,34 +82,84 @@ mod tests {
 
     #[test]
     fn methods() {
-        assert_eq!(reason(Some("OPTIONS"), "/a", None, "u"), Some(Reason::NoiseMethod));
-        assert_eq!(reason(Some("HEAD"), "/a", None, "u"), Some(Reason::NoiseMethod));
+        assert_eq!(
+            reason(Some("OPTIONS"), "/a", None, "u"),
+            Some(Reason::NoiseMethod)
+        );
+        assert_eq!(
+            reason(Some("HEAD"), "/a", None, "u"),
+            Some(Reason::NoiseMethod)
+        );
         assert_eq!(reason(Some("GET"), "/a", None, "u"), None);
         assert_eq!(reason(None, "/a", None, "u"), None);
     }
 
     #[test]
     fn paths() {
-        for p in ["/health", "/healthz", "/ping", "/metrics", "/favicon.ico", "/static/x", "/a/app.js", "/a/b.CSS", "/m.map", "/i.png", "/i.JPG", "/i.jpeg", "/i.gif", "/i.svg", "/f.woff", "/f.woff2", "/f.ttf", "/x.ico"] {
+        for p in [
+            "/health",
+            "/healthz",
+            "/ping",
+            "/metrics",
+            "/favicon.ico",
+            "/static/x",
+            "/a/app.js",
+            "/a/b.CSS",
+            "/m.map",
+            "/i.png",
+            "/i.JPG",
+            "/i.jpeg",
+            "/i.gif",
+            "/i.svg",
+            "/f.woff",
+            "/f.woff2",
+            "/f.ttf",
+            "/x.ico",
+        ] {
             assert_eq!(reason(None, p, None, "u"), Some(Reason::NoisePath), "{p}");
         }
-        for p in ["/health/x", "/api/health", "/static", "/a.json", "/jsx", "/Health", "/api/js"] {
+        for p in [
+            "/health/x",
+            "/api/health",
+            "/static",
+            "/a.json",
+            "/jsx",
+            "/Health",
+            "/api/js",
+        ] {
             assert_eq!(reason(None, p, None, "u"), None, "{p}");
         }
     }
 
     #[test]
     fn user_agents_case_insensitive() {
-        for ua in ["ELB-HealthChecker/2.0", "kube-probe/1.29", "Mozilla/5.0 (compatible; googlebot/2.1)", "BINGBOT", "Pingdom.com_bot", "Mozilla/5.0+(compatible; UptimeRobot/2.0)"] {
-            assert_eq!(reason(None, "/a", Some(ua), "u"), Some(Reason::NoiseUserAgent), "{ua}");
+        for ua in [
+            "ELB-HealthChecker/2.0",
+            "kube-probe/1.29",
+            "Mozilla/5.0 (compatible; googlebot/2.1)",
+            "BINGBOT",
+            "Pingdom.com_bot",
+            "Mozilla/5.0+(compatible; UptimeRobot/2.0)",
+        ] {
+            assert_eq!(
+                reason(None, "/a", Some(ua), "u"),
+                Some(Reason::NoiseUserAgent),
+                "{ua}"
+            );
         }
         assert_eq!(reason(None, "/a", Some("Mozilla/5.0 Firefox"), "u"), None);
     }
 
     #[test]
     fn service_accounts() {
-        assert_eq!(reason(None, "/a", None, "etl@ironman.internal"), Some(Reason::NoiseUser));
-        assert_eq!(reason(None, "/a", None, "@ironman.internal"), Some(Reason::NoiseUser));
+        assert_eq!(
+            reason(None, "/a", None, "etl@ironman.internal"),
+            Some(Reason::NoiseUser)
+        );
+        assert_eq!(
+            reason(None, "/a", None, "@ironman.internal"),
+            Some(Reason::NoiseUser)
+        );
         assert_eq!(reason(None, "/a", None, "etl@ironman.internal.com"), None);
         assert_eq!(reason(None, "/a", None, "alice@ironman.com"), None);
     }

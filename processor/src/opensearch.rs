@@ -150,7 +150,10 @@ impl OpenSearch {
         let rest = if let Some(rest) = base.strip_prefix("http://") {
             let host = rest.split('/').next().unwrap_or("");
             let host = if host.starts_with('[') {
-                host.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+                host.split(']')
+                    .next()
+                    .map(|h| format!("{h}]"))
+                    .unwrap_or_default()
             } else {
                 host.split(':').next().unwrap_or("").to_string()
             };
@@ -223,9 +226,10 @@ impl OpenSearch {
         if !body.is_empty() || content_type.is_some() {
             request = request.body(body);
         }
-        let response = request.send().await.map_err(|source| {
-            self.transport_error(method.as_str(), &url, source)
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|source| self.transport_error(method.as_str(), &url, source))?;
         let status = response.status().as_u16();
         let body = response
             .bytes()
@@ -258,7 +262,12 @@ impl OpenSearch {
         path_and_query: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, OpenSearchError> {
-        let payload = body.map(|b| (serde_json::to_vec(b).expect("JSON values serialize"), "application/json"));
+        let payload = body.map(|b| {
+            (
+                serde_json::to_vec(b).expect("JSON values serialize"),
+                "application/json",
+            )
+        });
         let response = self.send(method.clone(), path_and_query, payload).await?;
         self.expect_json(method.as_str(), path_and_query, response)
     }
@@ -369,7 +378,11 @@ mod tests {
             },
         )
         .unwrap();
-        let Auth::SigV4 { region, credentials } = &client.auth else {
+        let Auth::SigV4 {
+            region,
+            credentials,
+        } = &client.auth
+        else {
             unreachable!()
         };
         let headers = client
@@ -383,8 +396,16 @@ mod tests {
             )
             .unwrap();
         let auth = headers.iter().find(|(k, _)| *k == "authorization").unwrap();
-        assert!(auth.1.starts_with("AWS4-HMAC-SHA256 Credential=AKID/"), "{}", auth.1);
+        assert!(
+            auth.1.starts_with("AWS4-HMAC-SHA256 Credential=AKID/"),
+            "{}",
+            auth.1
+        );
         assert!(auth.1.contains("/eu-west-1/es/aws4_request"), "{}", auth.1);
-        assert!(headers.iter().any(|(k, v)| *k == "x-amz-security-token" && v == "TOKEN"));
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| *k == "x-amz-security-token" && v == "TOKEN")
+        );
     }
 }

@@ -3,8 +3,7 @@
 use crate::config::{Field, Rules};
 use crate::counts::Reason;
 use crate::enrich::{
-    lowercase, push_asset_types, query_values, segment_after, split_url, trim,
-    uppercase,
+    lowercase, push_asset_types, query_values, segment_after, split_url, trim, uppercase,
 };
 use crate::noise::noise_reason;
 use crate::timefmt::{self, MAX_MS, MIN_MS};
@@ -242,20 +241,31 @@ pub fn parse_record<'a>(
         }
         Cow::Owned(u) => {
             let (p, q) = split_url(&u);
-            (Cow::Owned(p.to_string()), q.map(|q| Cow::Owned(q.to_string())))
+            (
+                Cow::Owned(p.to_string()),
+                q.map(|q| Cow::Owned(q.to_string())),
+            )
         }
     };
     if path.is_empty() {
         return Err(Reason::NoUrl);
     }
-    if let Some(reason) =
-        noise_reason(rules, method.as_deref(), &path, user_agent.as_deref(), &user)
-    {
+    if let Some(reason) = noise_reason(
+        rules,
+        method.as_deref(),
+        &path,
+        user_agent.as_deref(),
+        &user,
+    ) {
         return Err(reason);
     }
 
     let timestamp_ms = timestamp(raw.take(Field::Timestamp))
-        .or_else(|| (MIN_MS..=MAX_MS).contains(&fallback_ms).then_some(fallback_ms))
+        .or_else(|| {
+            (MIN_MS..=MAX_MS)
+                .contains(&fallback_ms)
+                .then_some(fallback_ms)
+        })
         .ok_or(Reason::Unparsed)?;
     let module = if rules.module_types.iter().any(|t| *t == kind) {
         text(raw.take(Field::Module))
@@ -268,7 +278,9 @@ pub fn parse_record<'a>(
     let site_token = text(raw.take(Field::SiteToken))
         .map(trim)
         .filter(|s| !s.is_empty())
-        .or_else(|| segment_after(&path, &rules.site_path_marker).map(|s| Cow::Owned(s.to_string())))
+        .or_else(|| {
+            segment_after(&path, &rules.site_path_marker).map(|s| Cow::Owned(s.to_string()))
+        })
         .or_else(|| {
             let query = query.as_deref()?;
             query_values(query, &rules.site_query_parameter)
@@ -286,7 +298,11 @@ pub fn parse_record<'a>(
         }
         Some(Cow::Owned(q)) => {
             for value in query_values(q, &rules.asset_query_parameter) {
-                push_asset_types(Cow::Owned(value.into_owned()), &rules.asset_separator, &mut asset_types);
+                push_asset_types(
+                    Cow::Owned(value.into_owned()),
+                    &rules.asset_separator,
+                    &mut asset_types,
+                );
             }
         }
         None => {}

@@ -117,7 +117,8 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         _ => return None,
     };
     let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_minutes * 60;
+    let seconds =
+        days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_minutes * 60;
     let ms = seconds * 1000 + i64::from(millis);
     (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)
 }

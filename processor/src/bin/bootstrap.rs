@@ -1,1 +1,47 @@
-fn main() {}
+//! The Lambda entry point: read settings once, then serve invocations.
+//! Each invocation logs one JSON summary line with its counts.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use processor::handler::LambdaSettings;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Time kept back from the deadline to report and log.
+const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
+
+fn deadline_of(deadline_epoch_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let remaining = Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms));
+    Instant::now() + remaining.saturating_sub(SAFETY_MARGIN)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let settings = LambdaSettings::from_env()?;
+    let handler = settings.handler()?;
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = deadline_of(event.context.deadline);
+        let request_id = event.context.request_id.clone();
+        match handler.handle(&event.payload, deadline).await {
+            Ok(counts) => {
+                println!(
+                    "{}",
+                    json!({"level": "INFO", "message": "invocation summary", "request_id": request_id, "counts": counts})
+                );
+                Ok::<Value, Error>(json!({"counts": counts}))
+            }
+            Err(error) => {
+                println!(
+                    "{}",
+                    json!({"level": "ERROR", "message": "invocation failed; Lambda will retry", "request_id": request_id, "error": error.to_string()})
+                );
+                Err(error.into())
+            }
+        }
+    }))
+    .await
+}

@@ -1,0 +1,103 @@
+//! One decoded CloudWatch Logs batch to its kept request events, counted by
+//! reason, and its sessions folded from those events. Pure.
+
+use crate::config::Rules;
+use crate::counts::Counts;
+use crate::envelope::LogBatch;
+use crate::record::{RequestEvent, parse_record};
+use crate::session::{EventView, SessionSummary};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+/// A request event with the coordinates of the log event it came from.
+#[derive(Debug, Clone)]
+pub struct KeptEvent<'b> {
+    pub id: &'b str,
+    pub log_timestamp_ms: i64,
+    /// The raw line, kept for the dead-letter index.
+    pub message: &'b str,
+    pub event: RequestEvent<'b>,
+}
+
+impl<'b> KeptEvent<'b> {
+    pub fn view(&self) -> EventView<'_, 'b> {
+        EventView {
+            id: self.id,
+            timestamp_ms: self.event.timestamp_ms,
+            user: &self.event.user,
+            path: &self.event.path,
+            module: self.event.module.as_ref(),
+            site_token: self.event.site_token.as_ref(),
+            asset_types: &self.event.asset_types,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ProcessedBatch<'b> {
+    pub log_group: &'b str,
+    pub log_stream: &'b str,
+    pub events: Vec<KeptEvent<'b>>,
+    pub counts: Counts,
+}
+
+/// Parses, filters and enriches every log event of a batch. A log event id
+/// seen twice in one batch is processed once.
+pub fn process_batch<'b>(batch: &'b LogBatch<'_>, rules: &Rules) -> ProcessedBatch<'b> {
+    let mut counts = Counts {
+        batches: 1,
+        ..Counts::default()
+    };
+    let mut events = Vec::new();
+    if batch.is_control_message() {
+        counts.control_messages = 1;
+    } else {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(batch.log_events.len());
+        events.reserve(batch.log_events.len());
+        for log_event in &batch.log_events {
+            counts.log_events += 1;
+            if !seen.insert(&log_event.id) {
+                counts.duplicate_in_batch += 1;
+                continue;
+            }
+            match parse_record(&log_event.message, log_event.timestamp, rules) {
+                Ok(event) => {
+                    counts.kept += 1;
+                    events.push(KeptEvent {
+                        id: &log_event.id,
+                        log_timestamp_ms: log_event.timestamp,
+                        message: &log_event.message,
+                        event,
+                    });
+                }
+                Err(reason) => counts.skip(reason),
+            }
+        }
+    }
+    ProcessedBatch {
+        log_group: &batch.log_group,
+        log_stream: &batch.log_stream,
+        events,
+        counts,
+    }
+}
+
+/// Folds events (each log event id once) into one summary per session.
+pub fn summarize<'e, 'b>(
+    events: impl IntoIterator<Item = &'e KeptEvent<'b>>,
+) -> HashMap<Cow<'b, str>, SessionSummary<'b>>
+where
+    'b: 'e,
+{
+    let mut sessions: HashMap<Cow<'b, str>, SessionSummary<'b>> = HashMap::new();
+    for kept in events {
+        match sessions.get_mut(&kept.event.session_id) {
+            Some(summary) => summary.add(kept.view()),
+            None => {
+                let id = kept.event.session_id.clone();
+                sessions.insert(id.clone(), SessionSummary::new(id, kept.view()));
+            }
+        }
+    }
+    sessions
+}

@@ -1,0 +1,255 @@
+//! Session summaries: a pure fold over a session's request events.
+//!
+//! The same fold runs over one batch (offline, `bench`) and over every event
+//! of a session read back from OpenSearch (the Lambda), so a summary is a
+//! function of the set of its events and nothing else: the order and the
+//! number of deliveries cannot change it.
+
+use crate::timefmt;
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+/// What a session summary needs from one request event.
+#[derive(Debug, Clone, Copy)]
+pub struct EventView<'e, 'a> {
+    pub id: &'e str,
+    pub timestamp_ms: i64,
+    pub user: &'e Cow<'a, str>,
+    pub path: &'e Cow<'a, str>,
+    pub module: Option<&'e Cow<'a, str>>,
+    pub site_token: Option<&'e Cow<'a, str>>,
+    pub asset_types: &'e [Cow<'a, str>],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary<'a> {
+    pub session_id: Cow<'a, str>,
+    pub user: Cow<'a, str>,
+    /// The (timestamp, log event id) of the event `user` was taken from.
+    first_event: (i64, String),
+    pub modules: BTreeSet<Cow<'a, str>>,
+    pub paths: BTreeSet<Cow<'a, str>>,
+    pub asset_types: BTreeSet<Cow<'a, str>>,
+    pub site_tokens: BTreeSet<Cow<'a, str>>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub event_count: u64,
+}
+
+/// Orders CloudWatch Logs event ids (decimal strings) numerically, so that
+/// ties on timestamp are broken the same way whatever the delivery order.
+pub fn compare_event_ids(a: &str, b: &str) -> Ordering {
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if numeric(a) && numeric(b) {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
+}
+
+fn insert<'a>(set: &mut BTreeSet<Cow<'a, str>>, value: &Cow<'a, str>) {
+    if !set.contains(value.as_ref()) {
+        set.insert(value.clone());
+    }
+}
+
+impl<'a> SessionSummary<'a> {
+    /// A summary of one event; `add` the others. Each event must be added
+    /// once: callers deduplicate by log event id.
+    pub fn new(session_id: Cow<'a, str>, first: EventView<'_, 'a>) -> Self {
+        let mut summary = SessionSummary {
+            session_id,
+            user: first.user.clone(),
+            first_event: (first.timestamp_ms, first.id.to_string()),
+            modules: BTreeSet::new(),
+            paths: BTreeSet::new(),
+            asset_types: BTreeSet::new(),
+            site_tokens: BTreeSet::new(),
+            start_ms: first.timestamp_ms,
+            end_ms: first.timestamp_ms,
+            event_count: 0,
+        };
+        summary.add_sets(first);
+        summary
+    }
+
+    pub fn add(&mut self, event: EventView<'_, 'a>) {
+        let earlier = event
+            .timestamp_ms
+            .cmp(&self.first_event.0)
+            .then_with(|| compare_event_ids(event.id, &self.first_event.1));
+        if earlier == Ordering::Less {
+            self.user = event.user.clone();
+            self.first_event = (event.timestamp_ms, event.id.to_string());
+        }
+        self.start_ms = self.start_ms.min(event.timestamp_ms);
+        self.end_ms = self.end_ms.max(event.timestamp_ms);
+        self.add_sets(event);
+    }
+
+    fn add_sets(&mut self, event: EventView<'_, 'a>) {
+        self.event_count += 1;
+        insert(&mut self.paths, event.path);
+        if let Some(module) = event.module {
+            insert(&mut self.modules, module);
+        }
+        if let Some(site) = event.site_token {
+            insert(&mut self.site_tokens, site);
+        }
+        for asset in event.asset_types {
+            insert(&mut self.asset_types, asset);
+        }
+    }
+
+    pub fn duration_seconds(&self) -> f64 {
+        (self.end_ms - self.start_ms) as f64 / 1000.0
+    }
+
+    /// The `session-summaries` document without `last_updated`: what two
+    /// writes of the same session are compared on.
+    pub fn content(&self) -> Value {
+        let list = |set: &BTreeSet<Cow<'a, str>>| -> Value {
+            Value::Array(set.iter().map(|s| Value::String(s.to_string())).collect())
+        };
+        json!({
+            "session_id": self.session_id,
+            "user": self.user,
+            "modules": list(&self.modules),
+            "paths": list(&self.paths),
+            "assetTypes": list(&self.asset_types),
+            "siteTokens": list(&self.site_tokens),
+            "start_time": timefmt::format_timestamp(self.start_ms),
+            "end_time": timefmt::format_timestamp(self.end_ms),
+            "duration_seconds": self.duration_seconds(),
+            "event_count": self.event_count,
+        })
+    }
+
+    /// The full document, stamped with the time of writing.
+    pub fn document(&self, last_updated_ms: i64) -> Value {
+        let mut doc = self.content();
+        doc["last_updated"] = Value::String(timefmt::format_timestamp(last_updated_ms));
+        doc
+    }
+}
+
+/// A stored summary without `last_updated`, to compare with `content()`.
+pub fn stored_content(source: &Value) -> Option<Value> {
+    let mut map: Map<String, Value> = source.as_object()?.clone();
+    map.remove("last_updated");
+    Some(Value::Object(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Ev {
+        id: &'static str,
+        ts: i64,
+        user: Cow<'static, str>,
+        path: Cow<'static, str>,
+        module: Option<Cow<'static, str>>,
+        site: Option<Cow<'static, str>>,
+        assets: Vec<Cow<'static, str>>,
+    }
+
+    fn ev(id: &'static str, ts: i64, user: &'static str, path: &'static str) -> Ev {
+        Ev {
+            id,
+            ts,
+            user: Cow::Borrowed(user),
+            path: Cow::Borrowed(path),
+            module: None,
+            site: None,
+            assets: vec![],
+        }
+    }
+
+    fn view(e: &Ev) -> EventView<'_, 'static> {
+        EventView {
+            id: e.id,
+            timestamp_ms: e.ts,
+            user: &e.user,
+            path: &e.path,
+            module: e.module.as_ref(),
+            site_token: e.site.as_ref(),
+            asset_types: &e.assets,
+        }
+    }
+
+    fn fold(events: &[Ev]) -> SessionSummary<'static> {
+        let mut s = SessionSummary::new(Cow::Borrowed("s"), view(&events[0]));
+        for e in &events[1..] {
+            s.add(view(e));
+        }
+        s
+    }
+
+    #[test]
+    fn order_does_not_matter() {
+        let mut a = ev("3", 3_000, "carol", "/c");
+        a.module = Some(Cow::Borrowed("Assets"));
+        a.assets = vec![Cow::Borrowed("pump"), Cow::Borrowed("valve")];
+        let mut b = ev("1", 1_500, "alice", "/a");
+        b.site = Some(Cow::Borrowed("ST-1"));
+        b.assets = vec![Cow::Borrowed("pump")];
+        let c = ev("2", 2_250, "bob", "/a");
+        let forward = fold(&[ev("9", 9_999, "zed", "/z"), a, b, c]);
+        let mut a = ev("3", 3_000, "carol", "/c");
+        a.module = Some(Cow::Borrowed("Assets"));
+        a.assets = vec![Cow::Borrowed("pump"), Cow::Borrowed("valve")];
+        let mut b = ev("1", 1_500, "alice", "/a");
+        b.site = Some(Cow::Borrowed("ST-1"));
+        b.assets = vec![Cow::Borrowed("pump")];
+        let backward = fold(&[
+            b,
+            ev("2", 2_250, "bob", "/a"),
+            a,
+            ev("9", 9_999, "zed", "/z"),
+        ]);
+        assert_eq!(forward.content(), backward.content());
+        let doc = forward.content();
+        assert_eq!(doc["user"], "alice");
+        assert_eq!(doc["start_time"], "1970-01-01T00:00:01.500Z");
+        assert_eq!(doc["end_time"], "1970-01-01T00:00:09.999Z");
+        assert_eq!(doc["duration_seconds"], 8.499);
+        assert_eq!(doc["event_count"], 4);
+        assert_eq!(doc["paths"], json!(["/a", "/c", "/z"]));
+        assert_eq!(doc["modules"], json!(["Assets"]));
+        assert_eq!(doc["assetTypes"], json!(["pump", "valve"]));
+        assert_eq!(doc["siteTokens"], json!(["ST-1"]));
+    }
+
+    #[test]
+    fn timestamp_ties_go_to_the_smaller_event_id() {
+        let one = fold(&[ev("100", 5, "late", "/a"), ev("99", 5, "early", "/a")]);
+        let two = fold(&[ev("99", 5, "early", "/a"), ev("100", 5, "late", "/a")]);
+        assert_eq!(one.user, "early");
+        assert_eq!(two.user, "early");
+    }
+
+    #[test]
+    fn single_event_sessions_last_zero_seconds() {
+        let s = fold(&[ev("1", 42, "u", "/a")]);
+        assert_eq!(s.content()["duration_seconds"], 0.0);
+        assert_eq!(s.content()["modules"], json!([]));
+    }
+
+    #[test]
+    fn stored_content_ignores_last_updated() {
+        let s = fold(&[ev("1", 42, "u", "/a")]);
+        let stored = s.document(1_000);
+        assert_eq!(stored_content(&stored).unwrap(), s.content());
+    }
+
+    #[test]
+    fn event_id_order_is_numeric() {
+        assert_eq!(compare_event_ids("9", "10"), Ordering::Less);
+        assert_eq!(compare_event_ids("0010", "9"), Ordering::Greater);
+        assert_eq!(compare_event_ids("b", "a"), Ordering::Greater);
+    }
+}

@@ -1,0 +1,615 @@
+//! The OpenSearch edge: writes request events exactly once, recomputes the
+//! touched sessions from their stored events, and keeps what OpenSearch
+//! refuses for good in the dead-letter index.
+//!
+//! Exactly-once effect on an at-least-once input:
+//! - a request event is a `create` with the log event id as `_id` in the
+//!   daily index of its own timestamp, so a redelivery is a harmless 409;
+//! - a session summary is recomputed from *all* stored events of the
+//!   session (after the events are searchable) and written with
+//!   `version_type=external_gte` and version = its event count, so a stale
+//!   view never overwrites a fresher one; a summary whose content did not
+//!   change is not written at all, so a redelivery changes nothing.
+//!   A crash between the two steps leaves events without an up-to-date
+//!   summary; the retry (Lambda's, or CloudWatch Logs' redelivery)
+//!   recomputes it.
+
+use crate::batch::ProcessedBatch;
+use crate::bulk::{BulkBody, DailyIndex, event_bodies, write_event_document, write_str};
+use crate::config::Indices;
+use crate::counts::Counts;
+use crate::opensearch::{OpenSearch, OpenSearchError};
+use crate::session::{EventView, SessionSummary, stored_content};
+use crate::timefmt;
+use http::Method;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{call}: still failing when the time ran out ({attempts} attempts): {last}")]
+    GaveUp {
+        call: String,
+        attempts: u32,
+        last: String,
+    },
+    #[error(transparent)]
+    OpenSearch(#[from] OpenSearchError),
+    #[error("{call}: unexpected response: {message}")]
+    Protocol { call: String, message: String },
+}
+
+/// Bodies are split at about this size: well under the smallest
+/// `http.max_content_length` of Amazon OpenSearch Service (10 MiB).
+pub const DEFAULT_MAX_BULK_BYTES: usize = 5 * 1024 * 1024;
+/// Sessions recomputed per search.
+const SESSIONS_PER_SEARCH: usize = 256;
+const SCROLL_PAGE: usize = 5000;
+
+/// What happened to one bulk item.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Written,
+    /// 409: the document exists (create) or a newer version does (external).
+    Conflict {
+        index: String,
+    },
+    Rejected {
+        status: u16,
+        error: Value,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct BulkResponse {
+    items: Vec<HashMap<String, BulkItem>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BulkItem {
+    #[serde(rename = "_index", default)]
+    index: String,
+    status: u16,
+    #[serde(default)]
+    error: Value,
+}
+
+/// A document OpenSearch will not take, or a payload that cannot be read.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// Stable, so that a redelivery overwrites rather than duplicates.
+    pub id: String,
+    pub reason: String,
+    pub error: String,
+    pub raw: String,
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    pub log_event_id: Option<String>,
+    pub log_event_timestamp: Option<i64>,
+    pub target_index: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sink {
+    client: OpenSearch,
+    indices: Indices,
+    max_bulk_bytes: usize,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn transient_status(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
+impl Sink {
+    pub fn new(client: OpenSearch, indices: Indices) -> Self {
+        Sink {
+            client,
+            indices,
+            max_bulk_bytes: DEFAULT_MAX_BULK_BYTES,
+        }
+    }
+
+    pub fn with_max_bulk_bytes(mut self, bytes: usize) -> Self {
+        self.max_bulk_bytes = bytes.max(1);
+        self
+    }
+
+    pub fn client(&self) -> &OpenSearch {
+        &self.client
+    }
+
+    pub fn indices(&self) -> &Indices {
+        &self.indices
+    }
+
+    /// Both steps: events, then the sessions they touch.
+    pub async fn write(
+        &self,
+        batch: &ProcessedBatch<'_>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<(), SinkError> {
+        self.write_events(batch, deadline, counts).await?;
+        let sessions: BTreeSet<&str> = batch
+            .events
+            .iter()
+            .map(|e| e.event.session_id.as_ref())
+            .collect();
+        self.update_sessions(sessions.into_iter(), deadline, counts)
+            .await
+    }
+
+    /// Step 1: `create` every kept event; returns once they are searchable.
+    pub async fn write_events(
+        &self,
+        batch: &ProcessedBatch<'_>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<(), SinkError> {
+        let mut daily = DailyIndex::new(&self.indices.request_events_prefix);
+        let bodies = event_bodies(
+            &batch.events,
+            batch.log_group,
+            batch.log_stream,
+            &mut daily,
+            self.max_bulk_bytes,
+        );
+        let mut existing_in: BTreeSet<String> = BTreeSet::new();
+        let mut letters = Vec::new();
+        for body in bodies {
+            let outcomes = self
+                .bulk("/_bulk?refresh=wait_for", body, deadline, counts)
+                .await?;
+            for (position, outcome) in outcomes {
+                match outcome {
+                    Outcome::Written => counts.events_created += 1,
+                    Outcome::Conflict { index } => {
+                        counts.events_existing += 1;
+                        existing_in.insert(index);
+                    }
+                    Outcome::Rejected { status, error } => {
+                        let kept = &batch.events[position];
+                        let mut doc = Vec::new();
+                        write_event_document(
+                            &mut doc,
+                            &kept.event,
+                            batch.log_group,
+                            batch.log_stream,
+                        );
+                        letters.push(DeadLetter {
+                            id: kept.id.to_string(),
+                            reason: "event_rejected".into(),
+                            error: format!("HTTP {status}: {error}"),
+                            raw: kept.message.to_string(),
+                            log_group: Some(batch.log_group.to_string()),
+                            log_stream: Some(batch.log_stream.to_string()),
+                            log_event_id: Some(kept.id.to_string()),
+                            log_event_timestamp: Some(kept.log_timestamp_ms),
+                            target_index: Some(daily.name_for(kept.event.timestamp_ms).to_string()),
+                        });
+                    }
+                }
+            }
+        }
+        // Events that already existed may come from a delivery that died
+        // before its own refresh: make sure the recount sees them.
+        if !existing_in.is_empty() {
+            let names: Vec<&str> = existing_in.iter().map(String::as_str).collect();
+            let path = format!("/{}/_refresh", names.join(","));
+            self.call_json(Method::POST, &path, None, deadline, counts)
+                .await?;
+        }
+        self.dead_letter(letters, deadline, counts).await
+    }
+
+    /// Step 2: recompute each session from its stored events and write the
+    /// summaries whose content changed.
+    pub async fn update_sessions<'s>(
+        &self,
+        session_ids: impl Iterator<Item = &'s str>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<(), SinkError> {
+        let ids: Vec<&str> = session_ids.collect();
+        counts.sessions_touched += ids.len() as u64;
+        for chunk in ids.chunks(SESSIONS_PER_SEARCH) {
+            let summaries = self.recompute(chunk, deadline, counts).await?;
+            let stored = self.stored_summaries(chunk, deadline, counts).await?;
+            let mut body = BulkBody::default();
+            let mut written: Vec<&SessionSummary> = Vec::new();
+            let stamp = now_ms();
+            for (id, summary) in &summaries {
+                let content = summary.content();
+                if stored.get(id.as_str()) == Some(&content) {
+                    counts.sessions_unchanged += 1;
+                    continue;
+                }
+                let start = body.bytes.len();
+                body.bytes.extend_from_slice(b"{\"index\":{\"_index\":");
+                write_str(&mut body.bytes, &self.indices.session_summaries);
+                body.bytes.extend_from_slice(b",\"_id\":");
+                write_str(&mut body.bytes, id);
+                body.bytes.extend_from_slice(
+                    format!(
+                        ",\"version\":{},\"version_type\":\"external_gte\"}}}}\n",
+                        summary.event_count
+                    )
+                    .as_bytes(),
+                );
+                serde_json::to_writer(&mut body.bytes, &summary.document(stamp))
+                    .expect("writing to a Vec cannot fail");
+                body.bytes.push(b'\n');
+                body.items.push((start..body.bytes.len(), written.len()));
+                written.push(summary);
+            }
+            if body.is_empty() {
+                continue;
+            }
+            let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
+            let mut letters = Vec::new();
+            for (position, outcome) in outcomes {
+                match outcome {
+                    Outcome::Written => counts.sessions_written += 1,
+                    // A fresher summary (more events) is already stored.
+                    Outcome::Conflict { .. } => counts.sessions_unchanged += 1,
+                    Outcome::Rejected { status, error } => {
+                        let summary = written[position];
+                        letters.push(DeadLetter {
+                            id: format!("session:{}", summary.session_id),
+                            reason: "summary_rejected".into(),
+                            error: format!("HTTP {status}: {error}"),
+                            raw: summary.content().to_string(),
+                            log_group: None,
+                            log_stream: None,
+                            log_event_id: None,
+                            log_event_timestamp: None,
+                            target_index: Some(self.indices.session_summaries.clone()),
+                        });
+                    }
+                }
+            }
+            self.dead_letter(letters, deadline, counts).await?;
+        }
+        Ok(())
+    }
+
+    /// Every stored event of these sessions, folded into summaries.
+    async fn recompute(
+        &self,
+        session_ids: &[&str],
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<BTreeMap<String, SessionSummary<'static>>, SinkError> {
+        let query = json!({
+            "size": SCROLL_PAGE,
+            "sort": ["_doc"],
+            "_source": ["session_id", "timestamp", "user", "path", "module", "site_token", "asset_types"],
+            "query": {"terms": {"session_id": session_ids}},
+        });
+        let path = format!(
+            "/{}/_search?scroll=1m&ignore_unavailable=true&allow_no_indices=true",
+            self.indices.request_events_pattern()
+        );
+        let mut page = self
+            .call_json(Method::POST, &path, Some(&query), deadline, counts)
+            .await?;
+        let mut summaries: BTreeMap<String, SessionSummary<'static>> = BTreeMap::new();
+        let mut scroll_ids: BTreeSet<String> = BTreeSet::new();
+        loop {
+            if let Some(id) = page["_scroll_id"].as_str() {
+                scroll_ids.insert(id.to_string());
+            }
+            let hits = page["hits"]["hits"].as_array().cloned().unwrap_or_default();
+            if hits.is_empty() {
+                break;
+            }
+            for hit in &hits {
+                fold_hit(&mut summaries, hit).map_err(|message| SinkError::Protocol {
+                    call: format!("POST {path}"),
+                    message,
+                })?;
+            }
+            if hits.len() < SCROLL_PAGE {
+                break;
+            }
+            let Some(scroll_id) = page["_scroll_id"].as_str().map(str::to_string) else {
+                break;
+            };
+            page = self
+                .call_json(
+                    Method::POST,
+                    "/_search/scroll",
+                    Some(&json!({"scroll": "1m", "scroll_id": scroll_id})),
+                    deadline,
+                    counts,
+                )
+                .await?;
+        }
+        if !scroll_ids.is_empty() {
+            // Best effort: scrolls expire by themselves after a minute.
+            let ids: Vec<String> = scroll_ids.into_iter().collect();
+            let _ = self
+                .client
+                .json(
+                    Method::DELETE,
+                    "/_search/scroll",
+                    Some(&json!({"scroll_id": ids})),
+                )
+                .await;
+        }
+        Ok(summaries)
+    }
+
+    /// The stored summaries of these sessions, without `last_updated`.
+    async fn stored_summaries(
+        &self,
+        session_ids: &[&str],
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<HashMap<String, Value>, SinkError> {
+        let path = format!("/{}/_mget", self.indices.session_summaries);
+        let body = json!({"ids": session_ids});
+        let response = match self
+            .call_json(Method::POST, &path, Some(&body), deadline, counts)
+            .await
+        {
+            Ok(response) => response,
+            // No summary written yet in this environment.
+            Err(SinkError::OpenSearch(OpenSearchError::Status { status: 404, .. })) => {
+                return Ok(HashMap::new());
+            }
+            Err(other) => return Err(other),
+        };
+        let mut stored = HashMap::new();
+        for doc in response["docs"].as_array().into_iter().flatten() {
+            if doc["found"].as_bool() == Some(true)
+                && let (Some(id), Some(content)) =
+                    (doc["_id"].as_str(), stored_content(&doc["_source"]))
+            {
+                stored.insert(id.to_string(), content);
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Indexes dead letters; failing to keep them fails the invocation.
+    pub async fn dead_letter(
+        &self,
+        letters: Vec<DeadLetter>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<(), SinkError> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let mut body = BulkBody::default();
+        let failed_at = timefmt::format_timestamp(now_ms());
+        for (position, letter) in letters.iter().enumerate() {
+            let start = body.bytes.len();
+            let action = json!({"index": {"_index": self.indices.dead_letters, "_id": letter.id}});
+            let doc = json!({
+                "failed_at": failed_at,
+                "reason": letter.reason,
+                "error": letter.error,
+                "raw": letter.raw,
+                "log_group": letter.log_group,
+                "log_stream": letter.log_stream,
+                "log_event_id": letter.log_event_id,
+                "log_event_timestamp": letter.log_event_timestamp,
+                "target_index": letter.target_index,
+            });
+            serde_json::to_writer(&mut body.bytes, &action).expect("Vec write");
+            body.bytes.push(b'\n');
+            serde_json::to_writer(&mut body.bytes, &doc).expect("Vec write");
+            body.bytes.push(b'\n');
+            body.items.push((start..body.bytes.len(), position));
+        }
+        let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
+        for (position, outcome) in outcomes {
+            match outcome {
+                Outcome::Written | Outcome::Conflict { .. } => counts.dead_lettered += 1,
+                Outcome::Rejected { status, error } => {
+                    return Err(SinkError::Protocol {
+                        call: format!("POST /_bulk ({} dead letters)", letters.len()),
+                        message: format!(
+                            "the dead-letter index refused `{}` (HTTP {status}: {error})",
+                            letters[position].id
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a bulk body; retries the items (or the whole request) that
+    /// failed transiently, with exponential backoff and full jitter, until
+    /// the deadline. Returns the final outcome of every item by reference.
+    async fn bulk(
+        &self,
+        path: &str,
+        body: BulkBody,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Vec<(usize, Outcome)>, SinkError> {
+        let mut pending = body;
+        let mut done = Vec::with_capacity(pending.items.len());
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let last = match self
+                .client
+                .send(
+                    Method::POST,
+                    path,
+                    Some((pending.bytes.clone(), "application/x-ndjson")),
+                )
+                .await
+            {
+                Err(e) if e.is_transient() => e.to_string(),
+                Err(e) => return Err(e.into()),
+                Ok(response) if transient_status(response.status) => {
+                    format!("HTTP {}: {}", response.status, response.text())
+                }
+                Ok(response) => {
+                    let json = self
+                        .client
+                        .expect_json("POST", path, response)
+                        .map_err(SinkError::from)?;
+                    let parsed: BulkResponse =
+                        serde_json::from_value(json).map_err(|e| SinkError::Protocol {
+                            call: format!("POST {path}"),
+                            message: e.to_string(),
+                        })?;
+                    if parsed.items.len() != pending.items.len() {
+                        return Err(SinkError::Protocol {
+                            call: format!("POST {path}"),
+                            message: format!(
+                                "{} items sent, {} answered",
+                                pending.items.len(),
+                                parsed.items.len()
+                            ),
+                        });
+                    }
+                    let mut retry = Vec::new();
+                    let mut last = String::new();
+                    for (position, item) in parsed.items.into_iter().enumerate() {
+                        let reference = pending.items[position].1;
+                        let Some(item) = item.into_values().next() else {
+                            continue;
+                        };
+                        match item.status {
+                            200..=299 => done.push((reference, Outcome::Written)),
+                            409 => done.push((reference, Outcome::Conflict { index: item.index })),
+                            s if transient_status(s) => {
+                                last = format!("HTTP {s}: {}", item.error);
+                                retry.push(position);
+                            }
+                            s => done.push((
+                                reference,
+                                Outcome::Rejected {
+                                    status: s,
+                                    error: item.error,
+                                },
+                            )),
+                        }
+                    }
+                    if retry.is_empty() {
+                        return Ok(done);
+                    }
+                    pending = pending.subset(&retry);
+                    last
+                }
+            };
+            self.backoff(attempt, deadline, &format!("POST {path}"), last, counts)
+                .await?;
+        }
+    }
+
+    /// A JSON call with the same retry policy as `bulk`.
+    async fn call_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Value, SinkError> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.client.json(method.clone(), path, body).await {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_transient() => {
+                    self.backoff(
+                        attempt,
+                        deadline,
+                        &format!("{method} {path}"),
+                        e.to_string(),
+                        counts,
+                    )
+                    .await?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn backoff(
+        &self,
+        attempt: u32,
+        deadline: Instant,
+        call: &str,
+        last: String,
+        counts: &mut Counts,
+    ) -> Result<(), SinkError> {
+        let cap_ms = 100u64.saturating_mul(1 << attempt.min(7)).min(10_000);
+        let delay = Duration::from_millis(rand::rng().random_range(0..=cap_ms));
+        if Instant::now() + delay >= deadline {
+            return Err(SinkError::GaveUp {
+                call: call.to_string(),
+                attempts: attempt,
+                last,
+            });
+        }
+        counts.retries += 1;
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+}
+
+fn fold_hit(
+    summaries: &mut BTreeMap<String, SessionSummary<'static>>,
+    hit: &Value,
+) -> Result<(), String> {
+    let id = hit["_id"].as_str().ok_or("a hit without _id")?;
+    let source = &hit["_source"];
+    let text = |key: &str| source[key].as_str().map(|s| Cow::Owned(s.to_string()));
+    let session_id = source["session_id"]
+        .as_str()
+        .ok_or("an event without session_id")?;
+    let timestamp_ms = source["timestamp"]
+        .as_str()
+        .and_then(timefmt::parse_rfc3339)
+        .ok_or_else(|| format!("event {id} has an unreadable timestamp"))?;
+    let user = text("user").ok_or_else(|| format!("event {id} has no user"))?;
+    let path = text("path").ok_or_else(|| format!("event {id} has no path"))?;
+    let module = text("module");
+    let site_token = text("site_token");
+    let asset_types: Vec<Cow<'static, str>> = source["asset_types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(|s| Cow::Owned(s.to_string())))
+        .collect();
+    let view = EventView {
+        id,
+        timestamp_ms,
+        user: &user,
+        path: &path,
+        module: module.as_ref(),
+        site_token: site_token.as_ref(),
+        asset_types: &asset_types,
+    };
+    match summaries.get_mut(session_id) {
+        Some(summary) => summary.add(view),
+        None => {
+            summaries.insert(
+                session_id.to_string(),
+                SessionSummary::new(Cow::Owned(session_id.to_string()), view),
+            );
+        }
+    }
+    Ok(())
+}
