@@ -1,1 +1,758 @@
-//! Placeholder: being written.
+//! Environments: `infra/environments/<name>.yaml`, loaded and checked before
+//! anything talks to an API.
+//!
+//! An environment says where OpenSearch is and how to sign for it, which
+//! index names the pipeline writes, the index settings and retention, and
+//! (growing with each resource xtask manages) the AWS account the pipeline
+//! lives in. Every value is checked on load: a wrong or missing one fails with
+//! the file, the field path and what was expected.
+
+use anyhow::Context as _;
+use processor::config::Indices;
+use processor::opensearch::{Auth, OpenSearch, OpenSearchError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The marker for values an operator must fill in before deploying
+/// (staging and prod ship with it until their real accounts are known).
+pub const PLACEHOLDER: &str = "REPLACE_ME";
+
+/// The environment variable that points the test environment at another
+/// OpenSearch (default: the `local` environment's endpoint).
+pub const TEST_OPENSEARCH_URL_VAR: &str = "IRONMAN_OPENSEARCH_URL";
+
+/// One deployment target, as written in `infra/environments/<name>.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Must equal the file name without `.yaml`.
+    pub name: String,
+    pub opensearch: OpenSearchConfig,
+    /// Index names; the Lambda gets the same values as environment variables.
+    pub indices: Indices,
+    pub index_settings: IndexSettings,
+    pub retention: Retention,
+    pub aws: AwsConfig,
+    /// The file this environment was read from (for messages).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenSearchConfig {
+    /// `https://…` (or plain `http://` on a loopback address only).
+    pub endpoint: String,
+    pub auth: AuthKind,
+    /// The domain's AWS region; required with `auth: sigv4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Whether the Index State Management plugin must be there (default
+    /// `required`, as on Amazon OpenSearch Service).
+    #[serde(default)]
+    pub ism: IsmMode,
+}
+
+/// What deploy does about the retention (ISM) policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsmMode {
+    /// Deploy the policy; fail when the plugin is missing.
+    #[default]
+    Required,
+    /// Deploy the policy when the plugin is installed; otherwise say so and
+    /// leave retention to the operator (development clusters only).
+    IfInstalled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    /// No authentication: a loopback development cluster.
+    None,
+    /// AWS SigV4 (service `es`) with the credentials of the process environment.
+    Sigv4,
+}
+
+/// Settings of every index the templates create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSettings {
+    pub number_of_shards: u32,
+    pub number_of_replicas: u32,
+    /// An OpenSearch time value such as `1s`, `30s` or `-1`.
+    pub refresh_interval: String,
+}
+
+/// Lifetime of the daily request-event indices (the ISM policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Days after index creation when it becomes read-only and is merged.
+    pub warm_after_days: u32,
+    /// Days after index creation when it is deleted.
+    pub delete_after_days: u32,
+}
+
+/// The AWS side of the environment. Today only identifies the account and
+/// region; the Lambda, its role, log groups and subscription filter join
+/// here as xtask learns to manage them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// 12 digits.
+    pub account_id: String,
+    pub region: String,
+    /// Overrides the AWS API endpoint (the local emulator); absent for AWS itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+}
+
+/// A value that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Dotted path of the field in the YAML file (`opensearch.endpoint`).
+    pub field: String,
+    /// What is expected, and what was found.
+    pub message: String,
+}
+
+impl Environment {
+    /// The file that defines environment `name`.
+    pub fn path(root: &Path, name: &str) -> PathBuf {
+        root.join("infra")
+            .join("environments")
+            .join(format!("{name}.yaml"))
+    }
+
+    /// Reads and checks `infra/environments/<name>.yaml`.
+    pub fn load(root: &Path, name: &str) -> anyhow::Result<Environment> {
+        let path = Self::path(root, name);
+        let shown = display_path(root, &path);
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            anyhow::bail!(
+                "environment name `{name}`: expected lowercase letters, digits, `-` or `_` (the name of a file in infra/environments/)"
+            );
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                let known = Self::available(root).unwrap_or_default().join(", ");
+                anyhow::bail!("no environment `{name}`: {shown} does not exist (known: {known})");
+            }
+            Err(err) => return Err(err).with_context(|| format!("cannot read {shown}")),
+        };
+        Self::from_yaml(&text, &shown, name)
+    }
+
+    /// The names of the environments in `infra/environments/`, sorted.
+    pub fn available(root: &Path) -> anyhow::Result<Vec<String>> {
+        let dir = root.join("infra").join("environments");
+        let mut names = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                    names.push(stem.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Parses and checks an environment; `origin` names the file in messages
+    /// and `expected_name` is the name the file must declare.
+    pub fn from_yaml(text: &str, origin: &str, expected_name: &str) -> anyhow::Result<Environment> {
+        let mut env: Environment = serde_yaml_ng::from_str(text)
+            .map_err(|err| anyhow::anyhow!("{origin}: {}", describe_yaml_error(&err)))?;
+        env.source = PathBuf::from(origin);
+        if env.name != expected_name {
+            anyhow::bail!(
+                "{origin}: field `name`: expected `{expected_name}` (the file name), got `{}`",
+                env.name
+            );
+        }
+        if let Some(invalid) = env.validate().into_iter().next() {
+            anyhow::bail!("{origin}: field `{}`: {}", invalid.field, invalid.message);
+        }
+        Ok(env)
+    }
+
+    /// A copy of `local` whose indices carry `prefix`, so that tests running
+    /// in parallel share one OpenSearch without touching each other's
+    /// indices, templates or policies. [`TEST_OPENSEARCH_URL_VAR`] overrides
+    /// the endpoint.
+    pub fn local_for_test(root: &Path, prefix: &str) -> anyhow::Result<Environment> {
+        let mut env = Self::load(root, "local")?;
+        env.indices = Indices {
+            request_events_prefix: format!("{prefix}request-events-"),
+            session_summaries: format!("{prefix}session-summaries"),
+            dead_letters: format!("{prefix}usage-dead-letters"),
+        };
+        if let Ok(url) = std::env::var(TEST_OPENSEARCH_URL_VAR) {
+            if !url.is_empty() {
+                env.opensearch.endpoint = url;
+            }
+        }
+        if let Some(invalid) = env.validate().into_iter().next() {
+            anyhow::bail!(
+                "test environment with prefix `{prefix}`: field `{}`: {}",
+                invalid.field,
+                invalid.message
+            );
+        }
+        Ok(env)
+    }
+
+    pub fn indices(&self) -> &Indices {
+        &self.indices
+    }
+
+    /// A client for the environment's OpenSearch, signing with SigV4 when
+    /// the environment says so (credentials from the process environment).
+    pub fn opensearch_client(&self) -> anyhow::Result<OpenSearch> {
+        self.ensure_filled_in("opensearch")?;
+        let auth = match self.opensearch.auth {
+            AuthKind::None => Auth::None,
+            AuthKind::Sigv4 => {
+                let region = self.opensearch.region.as_deref().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: field `opensearch.region`: required with `auth: sigv4`",
+                        self.source.display()
+                    )
+                })?;
+                Auth::sigv4_from_env(region).with_context(|| {
+                    format!(
+                        "signing requests to the `{}` OpenSearch domain ({})",
+                        self.name, self.opensearch.endpoint
+                    )
+                })?
+            }
+        };
+        OpenSearch::new(&self.opensearch.endpoint, auth)
+            .with_context(|| format!("{}: field `opensearch.endpoint`", self.source.display()))
+    }
+
+    /// Fields still holding the [`PLACEHOLDER`] marker, as dotted paths.
+    pub fn placeholders(&self) -> Vec<String> {
+        let value = serde_json::to_value(self).expect("an environment serializes");
+        let mut found = Vec::new();
+        collect_placeholders(&value, String::new(), &mut found);
+        found
+    }
+
+    /// Fails, naming every field, when a field under `section` (`""` for
+    /// all) is still a placeholder: such an environment cannot be deployed.
+    pub fn ensure_filled_in(&self, section: &str) -> anyhow::Result<()> {
+        let pending: Vec<String> = self
+            .placeholders()
+            .into_iter()
+            .filter(|field| {
+                section.is_empty() || field == section || field.starts_with(&format!("{section}."))
+            })
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "{}: {} still {} the placeholder `{PLACEHOLDER}`: fill in the real value{} before deploying to `{}`",
+            self.source.display(),
+            pending
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if pending.len() == 1 { "holds" } else { "hold" },
+            if pending.len() == 1 { "" } else { "s" },
+            self.name
+        )
+    }
+
+    /// Every problem with the values, in file order. Placeholders are
+    /// accepted here (see [`Environment::ensure_filled_in`]).
+    pub fn validate(&self) -> Vec<Invalid> {
+        let mut problems = Vec::new();
+        let mut bad = |field: &str, message: String| {
+            problems.push(Invalid {
+                field: field.to_string(),
+                message,
+            })
+        };
+
+        let os = &self.opensearch;
+        if !is_placeholder(&os.endpoint) {
+            if let Err(message) = check_endpoint(&os.endpoint) {
+                bad("opensearch.endpoint", message);
+            }
+        }
+        match (&os.auth, &os.region) {
+            (AuthKind::Sigv4, None) => bad(
+                "opensearch.region",
+                "required with `auth: sigv4`: the domain's AWS region, such as `eu-west-1`".into(),
+            ),
+            (_, Some(region)) if !is_placeholder(region) && !is_region(region) => bad(
+                "opensearch.region",
+                format!("expected an AWS region such as `eu-west-1`, got `{region}`"),
+            ),
+            _ => {}
+        }
+
+        let indices = &self.indices;
+        for (field, name) in [
+            (
+                "indices.request_events_prefix",
+                &indices.request_events_prefix,
+            ),
+            ("indices.session_summaries", &indices.session_summaries),
+            ("indices.dead_letters", &indices.dead_letters),
+        ] {
+            if let Err(message) = check_index_name(name) {
+                bad(field, message);
+            }
+        }
+        let prefix = &indices.request_events_prefix;
+        for (field, name) in [
+            ("indices.session_summaries", &indices.session_summaries),
+            ("indices.dead_letters", &indices.dead_letters),
+        ] {
+            if !prefix.is_empty() && name.starts_with(prefix.as_str()) {
+                bad(
+                    field,
+                    format!(
+                        "`{name}` starts with indices.request_events_prefix `{prefix}`, so the daily request-event template and retention policy would apply to it; choose a name outside `{prefix}*`"
+                    ),
+                );
+            }
+        }
+        if indices.session_summaries == indices.dead_letters {
+            bad(
+                "indices.dead_letters",
+                format!(
+                    "must differ from indices.session_summaries (both are `{}`)",
+                    indices.dead_letters
+                ),
+            );
+        }
+
+        let settings = &self.index_settings;
+        if settings.number_of_shards == 0 {
+            bad(
+                "index_settings.number_of_shards",
+                "expected at least 1, got 0".into(),
+            );
+        }
+        if settings.number_of_shards > 1024 {
+            bad(
+                "index_settings.number_of_shards",
+                format!("expected at most 1024, got {}", settings.number_of_shards),
+            );
+        }
+        if !is_time_value(&settings.refresh_interval) {
+            bad(
+                "index_settings.refresh_interval",
+                format!(
+                    "expected an OpenSearch time value such as `1s`, `500ms`, `1m` or `-1`, got `{}`",
+                    settings.refresh_interval
+                ),
+            );
+        }
+
+        let retention = &self.retention;
+        if retention.warm_after_days == 0 {
+            bad(
+                "retention.warm_after_days",
+                "expected at least 1 day, got 0".into(),
+            );
+        }
+        if retention.delete_after_days <= retention.warm_after_days {
+            bad(
+                "retention.delete_after_days",
+                format!(
+                    "expected more than retention.warm_after_days ({}), got {}",
+                    retention.warm_after_days, retention.delete_after_days
+                ),
+            );
+        }
+
+        let aws = &self.aws;
+        if !is_placeholder(&aws.account_id)
+            && !(aws.account_id.len() == 12 && aws.account_id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            bad(
+                "aws.account_id",
+                format!(
+                    "expected 12 digits (quoted, so YAML keeps leading zeros), got `{}`",
+                    aws.account_id
+                ),
+            );
+        }
+        if !is_placeholder(&aws.region) && !is_region(&aws.region) {
+            bad(
+                "aws.region",
+                format!(
+                    "expected an AWS region such as `eu-west-1`, got `{}`",
+                    aws.region
+                ),
+            );
+        }
+        if let Some(url) = &aws.endpoint_url {
+            if let Err(message) = check_endpoint(url) {
+                bad("aws.endpoint_url", message);
+            }
+        }
+        problems
+    }
+}
+
+/// `path` relative to `root` when it is inside it (for messages).
+pub fn display_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// serde_yaml_ng says `opensearch.auth: unknown variant ...`; say which
+/// part is the field.
+fn describe_yaml_error(err: &serde_yaml_ng::Error) -> String {
+    let text = err.to_string();
+    // Messages with a location read "<path>: <message> at line L column C".
+    match text.split_once(": ") {
+        Some((path, rest)) if !path.contains(' ') && err.location().is_some() && path != "." => {
+            format!("field `{path}`: {rest}")
+        }
+        _ => text,
+    }
+}
+
+fn is_placeholder(value: &str) -> bool {
+    value.contains(PLACEHOLDER)
+}
+
+fn collect_placeholders(value: &serde_json::Value, path: String, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if is_placeholder(s) => found.push(path),
+        serde_json::Value::Object(map) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                collect_placeholders(child, child_path, found);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect_placeholders(child, format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The same rule the OpenSearch client enforces: https, or plain http on a
+/// loopback address only.
+fn check_endpoint(url: &str) -> Result<(), String> {
+    match OpenSearch::new(url, Auth::None) {
+        Ok(_) => Ok(()),
+        Err(OpenSearchError::InsecureEndpoint(_)) => Err(format!(
+            "`{url}` uses plain http on a non-loopback host: expected an https:// URL (plain http only for 127.0.0.1, ::1 or localhost)"
+        )),
+        Err(_) => Err(format!(
+            "expected an http(s) URL such as `https://search-name.eu-west-1.es.amazonaws.com`, got `{url}`"
+        )),
+    }
+}
+
+/// OpenSearch index names: lowercase, no `\ / * ? " < > | , #` or spaces,
+/// not starting with `_ - +`, at most 255 bytes.
+fn check_index_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("expected a non-empty index name".into());
+    }
+    if name != name.to_lowercase() {
+        return Err(format!(
+            "`{name}`: OpenSearch index names must be lowercase"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| {
+        matches!(
+            c,
+            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':' | ' '
+        ) || c.is_whitespace()
+    }) {
+        return Err(format!(
+            "`{name}`: `{c}` is not allowed in OpenSearch index names"
+        ));
+    }
+    if name.starts_with(['_', '-', '+', '.']) {
+        return Err(format!(
+            "`{name}`: OpenSearch index names cannot start with `_`, `-`, `+` or `.`"
+        ));
+    }
+    // The daily suffix `YYYY.MM.DD` and template/policy suffixes add up to 20 bytes.
+    if name.len() > 200 {
+        return Err(format!(
+            "`{name}`: expected at most 200 bytes, got {}",
+            name.len()
+        ));
+    }
+    Ok(())
+}
+
+fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_time_value(value: &str) -> bool {
+    if value == "-1" {
+        return true;
+    }
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0
+        && matches!(
+            &value[digits..],
+            "nanos" | "micros" | "ms" | "s" | "m" | "h" | "d"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        crate::project_root()
+    }
+
+    fn local_text() -> String {
+        std::fs::read_to_string(Environment::path(&root(), "local")).unwrap()
+    }
+
+    fn load_err(text: &str) -> String {
+        Environment::from_yaml(text, "infra/environments/local.yaml", "local")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn shipped_environments_load() {
+        for name in ["local", "staging", "prod"] {
+            let env = Environment::load(&root(), name).unwrap_or_else(|e| panic!("{e:#}"));
+            assert_eq!(env.name, name);
+        }
+        let local = Environment::load(&root(), "local").unwrap();
+        assert_eq!(local.opensearch.endpoint, "http://127.0.0.1:9200");
+        assert_eq!(local.opensearch.auth, AuthKind::None);
+        assert_eq!(local.indices(), &Indices::default());
+        assert_eq!(local.index_settings.number_of_shards, 1);
+        assert_eq!(local.index_settings.number_of_replicas, 0);
+        assert_eq!(
+            local.aws.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert!(
+            local.placeholders().is_empty(),
+            "{:?}",
+            local.placeholders()
+        );
+        assert!(local.opensearch_client().is_ok());
+
+        for name in ["staging", "prod"] {
+            let env = Environment::load(&root(), name).unwrap();
+            assert_eq!(env.opensearch.auth, AuthKind::Sigv4);
+            assert!(env.opensearch.endpoint.starts_with("https://"));
+            assert_eq!(env.index_settings.number_of_replicas, 1);
+        }
+    }
+
+    #[test]
+    fn placeholders_block_deploys_and_name_each_field() {
+        let prod = Environment::load(&root(), "prod").unwrap();
+        let pending = prod.placeholders();
+        assert!(
+            pending.contains(&"opensearch.endpoint".to_string()),
+            "{pending:?}"
+        );
+        assert!(
+            pending.contains(&"aws.account_id".to_string()),
+            "{pending:?}"
+        );
+        let err = prod.opensearch_client().unwrap_err().to_string();
+        assert!(err.contains("prod.yaml"), "{err}");
+        assert!(err.contains("`opensearch.endpoint`"), "{err}");
+        assert!(err.contains(PLACEHOLDER), "{err}");
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_known_ones() {
+        let err = Environment::load(&root(), "qa").unwrap_err().to_string();
+        assert!(err.contains("infra/environments/qa.yaml"), "{err}");
+        assert!(err.contains("local, prod, staging"), "{err}");
+        let err = Environment::load(&root(), "../x").unwrap_err().to_string();
+        assert!(err.contains("expected lowercase letters"), "{err}");
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_name_file_and_field() {
+        let text = local_text().replace("  endpoint: http://127.0.0.1:9200\n", "");
+        let err = load_err(&text);
+        assert!(err.starts_with("infra/environments/local.yaml: "), "{err}");
+        assert!(err.contains("opensearch"), "{err}");
+        assert!(err.contains("missing field `endpoint`"), "{err}");
+
+        let text = local_text().replace("number_of_shards:", "number_of_shard:");
+        let err = load_err(&text);
+        assert!(err.contains("field `index_settings`"), "{err}");
+        assert!(err.contains("unknown field `number_of_shard`"), "{err}");
+        assert!(err.contains("line "), "{err}");
+
+        let text = local_text().replace("auth: none", "auth: basic");
+        let err = load_err(&text);
+        assert!(err.contains("field `opensearch.auth`"), "{err}");
+        assert!(err.contains("unknown variant `basic`"), "{err}");
+
+        let text = local_text().replace("number_of_replicas: 0", "number_of_replicas: -1");
+        let err = load_err(&text);
+        assert!(
+            err.contains("field `index_settings.number_of_replicas`"),
+            "{err}"
+        );
+
+        let text =
+            local_text().replace("session_summaries: session-summaries", "session_summary: x");
+        let err = load_err(&text);
+        assert!(err.contains("field `indices`"), "{err}");
+        assert!(err.contains("session_summary"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_field_and_expectation() {
+        let cases = [
+            (
+                "endpoint: http://127.0.0.1:9200",
+                "endpoint: http://search.example.com",
+                "opensearch.endpoint",
+                "https://",
+            ),
+            (
+                "endpoint: http://127.0.0.1:9200",
+                "endpoint: search:9200",
+                "opensearch.endpoint",
+                "http(s) URL",
+            ),
+            (
+                "auth: none",
+                "auth: sigv4",
+                "opensearch.region",
+                "required with `auth: sigv4`",
+            ),
+            (
+                "request_events_prefix: request-events-",
+                "request_events_prefix: Request-Events-",
+                "indices.request_events_prefix",
+                "lowercase",
+            ),
+            (
+                "request_events_prefix: request-events-",
+                "request_events_prefix: \"\"",
+                "indices.request_events_prefix",
+                "non-empty",
+            ),
+            (
+                "dead_letters: usage-dead-letters",
+                "dead_letters: \"usage dead\"",
+                "indices.dead_letters",
+                "not allowed",
+            ),
+            (
+                "session_summaries: session-summaries",
+                "session_summaries: request-events-sessions",
+                "indices.session_summaries",
+                "starts with indices.request_events_prefix",
+            ),
+            (
+                "number_of_shards: 1",
+                "number_of_shards: 0",
+                "index_settings.number_of_shards",
+                "at least 1",
+            ),
+            (
+                "refresh_interval: 1s",
+                "refresh_interval: soon",
+                "index_settings.refresh_interval",
+                "time value",
+            ),
+            (
+                "delete_after_days: 30",
+                "delete_after_days: 7",
+                "retention.delete_after_days",
+                "more than retention.warm_after_days",
+            ),
+            (
+                "account_id: \"123456789012\"",
+                "account_id: \"1234\"",
+                "aws.account_id",
+                "12 digits",
+            ),
+            (
+                "region: us-east-1",
+                "region: mars",
+                "aws.region",
+                "AWS region",
+            ),
+            ("name: local", "name: staging", "name", "expected `local`"),
+        ];
+        let text = local_text();
+        for (from, to, field, expected) in cases {
+            assert!(
+                text.contains(from),
+                "local.yaml no longer contains `{from}`"
+            );
+            let err = load_err(&text.replacen(from, to, 1));
+            assert!(err.starts_with("infra/environments/local.yaml: "), "{err}");
+            assert!(err.contains(&format!("field `{field}`")), "{to}: {err}");
+            assert!(err.contains(expected), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn test_environments_prefix_every_index() {
+        let env = Environment::local_for_test(&root(), "t42-").unwrap();
+        assert_eq!(env.indices().request_events_prefix, "t42-request-events-");
+        assert_eq!(env.indices().session_summaries, "t42-session-summaries");
+        assert_eq!(env.indices().dead_letters, "t42-usage-dead-letters");
+        let err = Environment::local_for_test(&root(), "T42-")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lowercase"), "{err}");
+    }
+
+    #[test]
+    fn time_values_and_regions() {
+        for ok in ["1s", "30s", "500ms", "1m", "-1", "2h"] {
+            assert!(is_time_value(ok), "{ok}");
+        }
+        for bad in ["", "s", "1", "1 s", "1sec", "-2"] {
+            assert!(!is_time_value(bad), "{bad}");
+        }
+        assert!(is_region("eu-west-1") && is_region("us-gov-west-1"));
+        assert!(!is_region("eu-west") && !is_region("EU-WEST-1"));
+    }
+}
