@@ -1,10 +1,102 @@
-//! Placeholder: being written.
+//! `cargo xtask bench --input DIR`: the processor's offline throughput (an
+//! optimised build, one thread, no network) and the peak memory of one
+//! invocation on a 1 MB compressed payload. The last line is JSON.
 
-use std::path::Path;
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// A directory of Lambda event files (e.g. from `cargo xtask gen-logs`).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Skip the peak-memory measurement.
+    #[arg(long)]
+    pub no_memory: bool,
+    /// The pipeline rules (default: infra/pipeline.yaml).
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+}
 
-pub fn run(_root: &Path, _args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
+    if !args.input.is_dir() {
+        bail!("--input {}: not a directory of Lambda event files", args.input.display());
+    }
+    let pipeline = args.pipeline.clone().unwrap_or_else(|| root.join("infra/pipeline.yaml"));
+    eprintln!("building the processor benchmark (release profile)…");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["build", "--quiet", "--release", "-p", "processor", "--example", "bench"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release -p processor --example bench failed");
+    }
+    let exe = root.join("target/release/examples/bench");
+    eprintln!(
+        "machine: {} ({} logical CPUs); one thread",
+        cpu_model(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+
+    if !args.no_memory {
+        let payload = root.join("target/bench/payload-1mb.json");
+        std::fs::create_dir_all(payload.parent().expect("has a parent"))?;
+        let made = Command::new(&exe)
+            .arg("--make-payload")
+            .arg(&payload)
+            .arg("--input")
+            .arg(&args.input)
+            .arg("--pipeline")
+            .arg(&pipeline)
+            .status()?;
+        if made.success() {
+            let out = Command::new(&exe)
+                .arg("--one")
+                .arg(&payload)
+                .arg("--pipeline")
+                .arg(&pipeline)
+                .stderr(Stdio::inherit())
+                .output()?;
+            if !out.status.success() {
+                bail!("the one-invocation memory run failed");
+            }
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .context("reading the memory report")?;
+            let peak = report["peak_rss_bytes"].as_u64().unwrap_or(0);
+            eprintln!(
+                "memory: one invocation on a {:.2} MB payload ({} log events, {:.1} MB inflated): peak RSS {:.1} MB (target: under 64 MB)",
+                report["payload_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+                report["log_events"],
+                report["log_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+                peak as f64 / 1e6
+            );
+        } else {
+            eprintln!("memory: skipped, the corpus is too small to make a 1 MB payload");
+        }
+    }
+
+    eprintln!("throughput over {}…", args.input.display());
+    let status = Command::new(&exe)
+        .arg("--input")
+        .arg(&args.input)
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .status()
+        .context("running the benchmark")?;
+    if !status.success() {
+        bail!("the throughput run failed");
+    }
+    Ok(())
 }

@@ -1,10 +1,177 @@
-//! Placeholder: being written.
+//! `cargo xtask replay --env E PATH...`: feeds Lambda event files through
+//! the same handler the Lambda runs, against the environment's OpenSearch.
 
-use std::path::Path;
+use crate::env::Environment;
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use processor::config::{PipelineConfig, Rules};
+use processor::counts::{Counts, Reason};
+use processor::handler::Handler;
+use processor::sink::Sink;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
-pub struct ReplayArgs {}
+pub struct ReplayArgs {
+    /// The environment (`infra/environments/<env>.yaml`).
+    #[arg(long)]
+    pub env: String,
+    /// Lambda event files (`{"awslogs":{"data":…}}`); a directory means its
+    /// files in name order.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Invocations in flight at once (Lambda runs many concurrently too).
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// The pipeline rules (default: infra/pipeline.yaml).
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+}
 
-pub fn run(_root: &Path, _args: ReplayArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Every file the paths name, directories expanded in name order.
+pub fn event_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .with_context(|| format!("reading directory {}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+            files.extend(entries);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// The outcome of a replay.
+#[derive(Debug, Default)]
+pub struct ReplayReport {
+    pub counts: Counts,
+    pub files: usize,
+    /// Files that could not be read or are not JSON, with the reason.
+    pub bad_files: Vec<(PathBuf, String)>,
+}
+
+/// Replays files with a handler; usable from tests with any environment.
+pub async fn replay_files(
+    handler: Arc<Handler>,
+    files: &[PathBuf],
+    jobs: usize,
+    progress: &ProgressBar,
+) -> anyhow::Result<ReplayReport> {
+    let mut report = ReplayReport {
+        files: files.len(),
+        ..ReplayReport::default()
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut next = 0;
+    let jobs = jobs.max(1);
+    loop {
+        while tasks.len() < jobs && next < files.len() {
+            let path = files[next].clone();
+            let handler = handler.clone();
+            tasks.spawn(async move {
+                let bytes = match tokio::fs::read(&path).await {
+                    Ok(bytes) => bytes,
+                    Err(e) => return (path, Err(format!("cannot read: {e}"))),
+                };
+                let event: serde_json::Value = match serde_json::from_slice(&bytes) {
+                    Ok(v) => v,
+                    Err(e) => return (path, Err(format!("not a JSON Lambda event: {e}"))),
+                };
+                let deadline = Instant::now() + Duration::from_secs(300);
+                let result = handler.handle(&event, deadline).await;
+                (path, Ok(result))
+            });
+            next += 1;
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (path, outcome) = joined.context("a replay task panicked")?;
+        progress.inc(1);
+        match outcome {
+            Ok(Ok(counts)) => report.counts.add(&counts),
+            Ok(Err(e)) => {
+                tasks.abort_all();
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("replaying {}", path.display()));
+            }
+            Err(reason) => {
+                progress.suspend(|| eprintln!("error: {}: {reason}", path.display()));
+                report.bad_files.push((path, reason));
+            }
+        }
+    }
+    Ok(report)
+}
+
+pub fn handler_for(root: &Path, env: &Environment, pipeline: Option<&Path>) -> anyhow::Result<Handler> {
+    let pipeline_path = pipeline
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| root.join("infra/pipeline.yaml"));
+    let config = PipelineConfig::from_file(&pipeline_path)?;
+    let client = env.opensearch_client()?;
+    Ok(Handler::new(
+        Rules::compile(&config),
+        Sink::new(client, env.indices().clone()),
+    ))
+}
+
+/// Prints the counts per reason as an aligned table.
+pub fn print_counts(counts: &Counts) {
+    println!("log events          {:>10}", counts.log_events);
+    println!("  kept              {:>10}", counts.kept);
+    for reason in Reason::ALL {
+        println!("  {:<18}{:>10}", reason.name(), counts.get(reason));
+    }
+    println!("  duplicate_in_batch{:>10}", counts.duplicate_in_batch);
+    println!("request events created {:>7}", counts.events_created);
+    println!("request events existing {:>6}", counts.events_existing);
+    println!("sessions written    {:>10}", counts.sessions_written);
+    println!("sessions unchanged  {:>10}", counts.sessions_unchanged);
+    println!("control messages    {:>10}", counts.control_messages);
+    println!("dead-lettered       {:>10}", counts.dead_lettered);
+    println!("retries             {:>10}", counts.retries);
+}
+
+pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
+    let env = Environment::load(root, &args.env)?;
+    let handler = Arc::new(handler_for(root, &env, args.pipeline.as_deref())?);
+    let files = event_files(&args.paths)?;
+    if files.is_empty() {
+        bail!("no files to replay in {:?}", args.paths);
+    }
+    let progress = ProgressBar::new(files.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} replay [{bar:30}] {pos}/{len} files {elapsed} (eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let runtime = tokio::runtime::Runtime::new()?;
+    let started = Instant::now();
+    let report = runtime.block_on(replay_files(handler, &files, args.jobs, &progress))?;
+    progress.finish_and_clear();
+    println!(
+        "replayed {} files into {} ({}) in {:.1}s",
+        report.files,
+        env.name,
+        env.opensearch.endpoint,
+        started.elapsed().as_secs_f64()
+    );
+    print_counts(&report.counts);
+    if !report.bad_files.is_empty() {
+        bail!(
+            "{} of {} files could not be replayed (see the errors above); every other file was",
+            report.bad_files.len(),
+            report.files
+        );
+    }
+    Ok(())
 }

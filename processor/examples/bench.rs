@@ -1,0 +1,195 @@
+//! Offline throughput and memory of the processor: everything an invocation
+//! does except the network (decode, parse, filter, enrich, sessionize and
+//! serialise the bulk bodies), on one thread. Run through `cargo xtask bench`.
+//!
+//! bench --input DIR            throughput over every file of DIR; the last
+//!                              line printed is a JSON summary
+//! bench --make-payload OUT --input DIR [--compressed-bytes N]
+//!                              one Lambda event of about N compressed bytes
+//!                              (default 1 MB) made of DIR's log events
+//! bench --one FILE             one invocation's work on FILE, then its peak
+//!                              resident memory as JSON
+
+use base64::Engine;
+use flate2::{Compression, write::GzEncoder};
+use processor::batch::{process_batch, summarize};
+use processor::bulk::{DailyIndex, event_bodies};
+use processor::config::{PipelineConfig, Rules};
+use processor::envelope::{RawLogsEvent, inflate, parse_batch};
+use processor::sink::DEFAULT_MAX_BULK_BYTES;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+struct Work {
+    log_events: u64,
+    log_bytes: u64,
+    kept: u64,
+    sessions: u64,
+    bulk_bytes: u64,
+}
+
+/// All the work of one invocation but the network.
+fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
+    let raw = RawLogsEvent::from_slice(bytes).expect("a Lambda event");
+    let json = inflate(&raw.awslogs.data).expect("valid awslogs.data");
+    work.log_bytes += json.len() as u64;
+    let batch = parse_batch(&json).expect("a CloudWatch Logs document");
+    let processed = process_batch(&batch, rules);
+    work.log_events += processed.counts.log_events;
+    work.kept += processed.counts.kept;
+    let mut daily = DailyIndex::new(prefix);
+    let bodies = event_bodies(
+        &processed.events,
+        processed.log_group,
+        processed.log_stream,
+        &mut daily,
+        DEFAULT_MAX_BULK_BYTES,
+    );
+    work.bulk_bytes += bodies.iter().map(|b| b.bytes.len() as u64).sum::<u64>();
+    let sessions = summarize(&processed.events);
+    work.sessions += sessions.len() as u64;
+    let mut summary_body = Vec::with_capacity(sessions.len() * 512);
+    for summary in sessions.values() {
+        serde_json::to_writer(&mut summary_body, &summary.document(0)).expect("Vec write");
+        summary_body.push(b'\n');
+    }
+    work.bulk_bytes += summary_body.len() as u64;
+    std::hint::black_box((bodies, summary_body));
+}
+
+fn files_of(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn rules(pipeline: Option<&str>) -> Rules {
+    match pipeline {
+        Some(path) => Rules::compile(&PipelineConfig::from_file(Path::new(path)).expect("pipeline rules")),
+        None => Rules::builtin(),
+    }
+}
+
+fn throughput(dir: &Path, rules: &Rules) {
+    let files = files_of(dir);
+    assert!(!files.is_empty(), "no files in {}", dir.display());
+    let payloads: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).expect("readable")).collect();
+    let compressed: u64 = payloads.iter().map(|p| p.len() as u64).sum();
+    let mut work = Work { log_events: 0, log_bytes: 0, kept: 0, sessions: 0, bulk_bytes: 0 };
+    let started = Instant::now();
+    for payload in &payloads {
+        process_event(payload, rules, "request-events-", &mut work);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{} files ({:.1} MB of events), {} log events ({:.1} MB inflated), {} kept, {} batch-level sessions, {:.1} MB of bulk bodies",
+        files.len(),
+        compressed as f64 / 1e6,
+        work.log_events,
+        work.log_bytes as f64 / 1e6,
+        work.kept,
+        work.sessions,
+        work.bulk_bytes as f64 / 1e6
+    );
+    println!(
+        "{}",
+        serde_json::json!({
+            "events": work.log_events,
+            "log_bytes": work.log_bytes,
+            "seconds": seconds,
+            "events_per_second": work.log_events as f64 / seconds,
+            "mb_per_second": work.log_bytes as f64 / 1e6 / seconds,
+        })
+    );
+}
+
+/// Concatenates the corpus' log events into one batch until its gzip reaches
+/// the target size.
+fn make_payload(dir: &Path, out: &Path, target: usize) {
+    let mut events = Vec::new();
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    let mut estimate = 0usize;
+    'files: for file in files_of(dir) {
+        let raw = RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
+        let json = inflate(&raw.awslogs.data).expect("data");
+        let batch = parse_batch(&json).expect("batch");
+        for e in &batch.log_events {
+            let entry = serde_json::json!({"id": format!("{}{:06}", e.id, events.len()), "timestamp": e.timestamp, "message": e.message});
+            let line = entry.to_string();
+            encoder.write_all(line.as_bytes()).expect("Vec write");
+            events.push(entry);
+            if events.len() % 1000 == 0 {
+                encoder.flush().expect("flush");
+                estimate = encoder.get_ref().len();
+                if estimate >= target {
+                    break 'files;
+                }
+            }
+        }
+    }
+    assert!(estimate >= target, "the corpus in {} is too small for a {target}-byte payload", dir.display());
+    let doc = serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/ironman/app",
+        "logStream": "bench/one", "subscriptionFilters": ["usage-analytics"], "logEvents": events,
+    });
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(doc.to_string().as_bytes()).expect("Vec write");
+    let gz = gz.finish().expect("gzip");
+    let data = base64::engine::general_purpose::STANDARD.encode(&gz);
+    std::fs::write(out, serde_json::json!({"awslogs": {"data": data}}).to_string()).expect("writable");
+    eprintln!("{}: {} log events, {} bytes compressed", out.display(), events.len(), gz.len());
+}
+
+fn one(file: &Path, rules: &Rules) {
+    let before = peak_rss_bytes();
+    let payload = std::fs::read(file).expect("readable");
+    let mut work = Work { log_events: 0, log_bytes: 0, kept: 0, sessions: 0, bulk_bytes: 0 };
+    process_event(&payload, rules, "request-events-", &mut work);
+    println!(
+        "{}",
+        serde_json::json!({
+            "payload_bytes": payload.len(),
+            "log_events": work.log_events,
+            "log_bytes": work.log_bytes,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "rss_before_bytes": before,
+        })
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args.get(i + 1).unwrap_or_else(|| panic!("{flag} needs a value")).clone())
+    };
+    let rules = rules(value("--pipeline").as_deref());
+    if let Some(file) = value("--one") {
+        one(Path::new(&file), &rules);
+    } else if let Some(out) = value("--make-payload") {
+        let dir = value("--input").expect("--input DIR");
+        let target = value("--compressed-bytes").map(|v| v.parse().expect("a number")).unwrap_or(1_000_000);
+        make_payload(Path::new(&dir), Path::new(&out), target);
+    } else if let Some(dir) = value("--input") {
+        throughput(Path::new(&dir), &rules);
+    } else {
+        eprintln!("usage: bench --input DIR | --make-payload OUT --input DIR | --one FILE");
+        std::process::exit(2);
+    }
+}
