@@ -169,7 +169,7 @@ impl Sink {
         let mut letters = Vec::new();
         for body in bodies {
             let outcomes = self
-                .bulk("/_bulk?refresh=wait_for", body, deadline, counts)
+                .bulk("/_bulk?refresh=true", body, deadline, counts)
                 .await?;
             for (position, outcome) in outcomes {
                 match outcome {
