@@ -382,9 +382,8 @@ impl Environment {
         }
 
         let aws = &self.aws;
-        if !is_placeholder(&aws.account_id)
-            && !(aws.account_id.len() == 12 && aws.account_id.bytes().all(|b| b.is_ascii_digit()))
-        {
+        let is_account_id = |id: &str| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit());
+        if !is_placeholder(&aws.account_id) && !is_account_id(&aws.account_id) {
             bad(
                 "aws.account_id",
                 format!(
