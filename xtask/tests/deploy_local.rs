@@ -10,6 +10,7 @@ use processor::opensearch::OpenSearch;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
+use xtask::deploy::render::DocumentKind;
 use xtask::deploy::{
     Action, OpenSearchResources, Plan, deploy_opensearch_async, plan_opensearch_async,
 };
@@ -202,11 +203,13 @@ async fn deploy_creates_then_changes_nothing_then_repairs_drift() {
     body["template"]["settings"]["index"]["number_of_replicas"] = json!("2");
     put(&client, &template_path, &body).await;
     if ism {
-        let mut got = client.json(Method::GET, &policy_path, None).await.unwrap();
-        let mut policy_body = json!({"policy": got["policy"].take()});
-        for key in ["policy_id", "last_updated_time", "schema_version"] {
-            policy_body["policy"].as_object_mut().unwrap().remove(key);
-        }
+        let got = client.json(Method::GET, &policy_path, None).await.unwrap();
+        let documents = xtask::deploy::render::load_documents(&root, &env).unwrap();
+        let declared = documents
+            .iter()
+            .find(|d| d.kind == DocumentKind::IsmPolicy)
+            .unwrap();
+        let mut policy_body = declared.body.clone();
         policy_body["policy"]["states"][1]["transitions"][0]["conditions"]["min_index_age"] =
             json!("99d");
         let path = format!(
