@@ -33,7 +33,12 @@ fn parse(c: &mut Criterion) {
     c.bench_function("write_event_document", |b| {
         b.iter(|| {
             out.clear();
-            write_event_document(&mut out, black_box(&event), "/ironman/app", "ecs/web/3f2c9a1b");
+            write_event_document(
+                &mut out,
+                black_box(&event),
+                "/ironman/app",
+                "ecs/web/3f2c9a1b",
+            );
             black_box(&out);
         })
     });

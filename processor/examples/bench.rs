@@ -80,7 +80,9 @@ fn peak_rss_bytes() -> u64 {
 
 fn rules(pipeline: Option<&str>) -> Rules {
     match pipeline {
-        Some(path) => Rules::compile(&PipelineConfig::from_file(Path::new(path)).expect("pipeline rules")),
+        Some(path) => {
+            Rules::compile(&PipelineConfig::from_file(Path::new(path)).expect("pipeline rules"))
+        }
         None => Rules::builtin(),
     }
 }
@@ -88,9 +90,18 @@ fn rules(pipeline: Option<&str>) -> Rules {
 fn throughput(dir: &Path, rules: &Rules) {
     let files = files_of(dir);
     assert!(!files.is_empty(), "no files in {}", dir.display());
-    let payloads: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).expect("readable")).collect();
+    let payloads: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).expect("readable"))
+        .collect();
     let compressed: u64 = payloads.iter().map(|p| p.len() as u64).sum();
-    let mut work = Work { log_events: 0, log_bytes: 0, kept: 0, sessions: 0, bulk_bytes: 0 };
+    let mut work = Work {
+        log_events: 0,
+        log_bytes: 0,
+        kept: 0,
+        sessions: 0,
+        bulk_bytes: 0,
+    };
     let started = Instant::now();
     for payload in &payloads {
         process_event(payload, rules, "request-events-", &mut work);
@@ -125,7 +136,8 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
     let mut estimate = 0usize;
     'files: for file in files_of(dir) {
-        let raw = RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
+        let raw =
+            RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
         let json = inflate(&raw.awslogs.data).expect("data");
         let batch = parse_batch(&json).expect("batch");
         for e in &batch.log_events {
@@ -142,7 +154,11 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
             }
         }
     }
-    assert!(estimate >= target, "the corpus in {} is too small for a {target}-byte payload", dir.display());
+    assert!(
+        estimate >= target,
+        "the corpus in {} is too small for a {target}-byte payload",
+        dir.display()
+    );
     let doc = serde_json::json!({
         "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/ironman/app",
         "logStream": "bench/one", "subscriptionFilters": ["usage-analytics"], "logEvents": events,
@@ -151,14 +167,29 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
     gz.write_all(doc.to_string().as_bytes()).expect("Vec write");
     let gz = gz.finish().expect("gzip");
     let data = base64::engine::general_purpose::STANDARD.encode(&gz);
-    std::fs::write(out, serde_json::json!({"awslogs": {"data": data}}).to_string()).expect("writable");
-    eprintln!("{}: {} log events, {} bytes compressed", out.display(), events.len(), gz.len());
+    std::fs::write(
+        out,
+        serde_json::json!({"awslogs": {"data": data}}).to_string(),
+    )
+    .expect("writable");
+    eprintln!(
+        "{}: {} log events, {} bytes compressed",
+        out.display(),
+        events.len(),
+        gz.len()
+    );
 }
 
 fn one(file: &Path, rules: &Rules) {
     let before = peak_rss_bytes();
     let payload = std::fs::read(file).expect("readable");
-    let mut work = Work { log_events: 0, log_bytes: 0, kept: 0, sessions: 0, bulk_bytes: 0 };
+    let mut work = Work {
+        log_events: 0,
+        log_bytes: 0,
+        kept: 0,
+        sessions: 0,
+        bulk_bytes: 0,
+    };
     process_event(&payload, rules, "request-events-", &mut work);
     println!(
         "{}",
@@ -175,16 +206,20 @@ fn one(file: &Path, rules: &Rules) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .map(|i| args.get(i + 1).unwrap_or_else(|| panic!("{flag} needs a value")).clone())
+        args.iter().position(|a| a == flag).map(|i| {
+            args.get(i + 1)
+                .unwrap_or_else(|| panic!("{flag} needs a value"))
+                .clone()
+        })
     };
     let rules = rules(value("--pipeline").as_deref());
     if let Some(file) = value("--one") {
         one(Path::new(&file), &rules);
     } else if let Some(out) = value("--make-payload") {
         let dir = value("--input").expect("--input DIR");
-        let target = value("--compressed-bytes").map(|v| v.parse().expect("a number")).unwrap_or(1_000_000);
+        let target = value("--compressed-bytes")
+            .map(|v| v.parse().expect("a number"))
+            .unwrap_or(1_000_000);
         make_payload(Path::new(&dir), Path::new(&out), target);
     } else if let Some(dir) = value("--input") {
         throughput(Path::new(&dir), &rules);

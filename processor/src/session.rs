@@ -50,6 +50,8 @@ pub fn compare_event_ids(a: &str, b: &str) -> Ordering {
     }
 }
 
+// Takes the Cow itself (not &str) so that a borrowed value stays borrowed.
+#[allow(clippy::ptr_arg)]
 fn insert<'a>(set: &mut BTreeSet<Cow<'a, str>>, value: &Cow<'a, str>) {
     if !set.contains(value.as_ref()) {
         set.insert(value.clone());
