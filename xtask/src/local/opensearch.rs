@@ -192,7 +192,7 @@ fn install(layout: &Layout) -> anyhow::Result<Installed> {
     {
         eprintln!(
             "warning: without opensearch-index-management the local cluster has no ISM \
-             (`_plugins/_ism` answers 400/404); everything else works"
+             (`_plugins/_ism/...` answers 400 \"no handler found\"); everything else works"
         );
     }
 
@@ -240,7 +240,11 @@ fn fetch(layout: &Layout, group: &str, artifact: &str, version: &str) -> anyhow:
         );
         if let Err(err) = result {
             let text = fs::read_to_string(&log).unwrap_or_default();
-            if text.contains("Could not find artifact") || text.contains("could not be resolved") {
+            if text.contains("Could not find artifact")
+                || text.contains("Unable to find artifact")
+                || text.contains("was not found in")
+            {
+                step.skipped("not served by Maven Central");
                 anyhow::bail!(
                     "Maven Central does not serve {coords} (details in {})",
                     log.display()
@@ -434,6 +438,27 @@ fn privileges() -> Privileges {
     }
 }
 
+const NOBODY: u32 = 65534;
+
+/// `chown -R uid:uid` each of `dirs` whose owner is not `uid` already.
+fn own(layout: &Layout, dirs: &[&PathBuf], uid: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    for dir in dirs {
+        if fs::metadata(dir).is_ok_and(|m| m.uid() == uid) {
+            continue;
+        }
+        proc::run_logged(
+            Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{uid}"))
+                .arg(dir),
+            &layout.logs.join("chown.log"),
+            &format!("chown -R {uid} {}", dir.display()),
+        )?;
+    }
+    Ok(())
+}
+
 fn start(layout: &Layout, installed: &Installed, java: &Java) -> anyhow::Result<()> {
     let pid_file = pid_file(layout);
     let _ = fs::remove_file(&pid_file);
@@ -441,27 +466,37 @@ fn start(layout: &Layout, installed: &Installed, java: &Java) -> anyhow::Result<
     let out = fs::File::create(&stdout_log)
         .with_context(|| format!("creating {}", stdout_log.display()))?;
 
+    let data = layout
+        .data
+        .join(format!("opensearch-{}", installed.version));
+    let writable = [&installed.home, &data, &log_dir(layout), &layout.run];
     let mut cmd = Command::new("setsid");
     match privileges() {
         Privileges::AsIs => {}
         Privileges::UserNamespace => {
+            // Inside, root's files look like our own; others' would not.
+            own(layout, &writable, 0)?;
             cmd.args(["unshare", "--user", "--map-user=1000", "--map-group=1000"]);
         }
         Privileges::Nobody => {
-            let data = layout
-                .data
-                .join(format!("opensearch-{}", installed.version));
-            for dir in [&installed.home, &data, &log_dir(layout), &layout.run] {
-                proc::run_logged(
-                    Command::new("chown").args(["-R", "65534:65534"]).arg(dir),
-                    &layout.logs.join("chown.log"),
-                    &format!("chown -R nobody {}", dir.display()),
-                )?;
+            for dir in layout.base.ancestors() {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = fs::metadata(dir)
+                    .map(|m| m.permissions().mode())
+                    .unwrap_or(0);
+                anyhow::ensure!(
+                    mode & 0o001 != 0,
+                    "OpenSearch refuses to run as root, `unshare --user` does not work here, \
+                     and user nobody cannot enter {} (mode {mode:o}): run as a non-root user \
+                     or `chmod o+x` it",
+                    dir.display()
+                );
             }
+            own(layout, &writable, NOBODY)?;
             cmd.args([
                 "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
+                &format!("--reuid={NOBODY}"),
+                &format!("--regid={NOBODY}"),
                 "--clear-groups",
                 "--",
             ]);

@@ -54,6 +54,13 @@ impl Step {
         eprintln!("ok  {}{sep}{outcome} ({secs:.1}s)", self.message);
     }
 
+    /// Reports a step that could not be done but is not an error (yet).
+    pub fn skipped(mut self, why: &str) {
+        self.finished = true;
+        self.clear();
+        eprintln!("--  {}: {why}", self.message);
+    }
+
     fn clear(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
