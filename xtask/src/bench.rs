@@ -23,21 +23,37 @@ fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
         })
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     if !args.input.is_dir() {
-        bail!("--input {}: not a directory of Lambda event files", args.input.display());
+        bail!(
+            "--input {}: not a directory of Lambda event files",
+            args.input.display()
+        );
     }
-    let pipeline = args.pipeline.clone().unwrap_or_else(|| root.join("infra/pipeline.yaml"));
+    let pipeline = args
+        .pipeline
+        .clone()
+        .unwrap_or_else(|| root.join("infra/pipeline.yaml"));
     eprintln!("building the processor benchmark (release profile)…");
     let status = Command::new(env!("CARGO"))
         .current_dir(root)
-        .args(["build", "--quiet", "--release", "-p", "processor", "--example", "bench"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "processor",
+            "--example",
+            "bench",
+        ])
         .status()
         .context("running cargo build")?;
     if !status.success() {
@@ -47,7 +63,9 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     eprintln!(
         "machine: {} ({} logical CPUs); one thread",
         cpu_model(),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
 
     if !args.no_memory {
@@ -72,8 +90,8 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
             if !out.status.success() {
                 bail!("the one-invocation memory run failed");
             }
-            let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-                .context("reading the memory report")?;
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).context("reading the memory report")?;
             let peak = report["peak_rss_bytes"].as_u64().unwrap_or(0);
             eprintln!(
                 "memory: one invocation on a {:.2} MB payload ({} log events, {:.1} MB inflated): peak RSS {:.1} MB (target: under 64 MB)",

@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "IronMan usage analytics: the pipeline as code")]
+#[command(
+    name = "cargo xtask",
+    about = "IronMan usage analytics: the pipeline as code"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,4 +54,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -112,7 +112,11 @@ pub async fn replay_files(
     Ok(report)
 }
 
-pub fn handler_for(root: &Path, env: &Environment, pipeline: Option<&Path>) -> anyhow::Result<Handler> {
+pub fn handler_for(
+    root: &Path,
+    env: &Environment,
+    pipeline: Option<&Path>,
+) -> anyhow::Result<Handler> {
     let pipeline_path = pipeline
         .map(Path::to_path_buf)
         .unwrap_or_else(|| root.join("infra/pipeline.yaml"));
@@ -150,9 +154,11 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     }
     let progress = ProgressBar::new(files.len() as u64);
     progress.set_style(
-        ProgressStyle::with_template("{spinner} replay [{bar:30}] {pos}/{len} files {elapsed} (eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} replay [{bar:30}] {pos}/{len} files {elapsed} (eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     let runtime = tokio::runtime::Runtime::new()?;
     let started = Instant::now();
