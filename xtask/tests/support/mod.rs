@@ -1,0 +1,130 @@
+//! Shared by the integration tests: the one local OpenSearch, a unique
+//! index prefix per test, and reading documents back.
+#![allow(dead_code)]
+
+use processor::opensearch::{Auth, OpenSearch};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use xtask::env::Environment;
+
+pub fn root() -> PathBuf {
+    xtask::project_root()
+}
+
+pub fn opensearch_url() -> String {
+    std::env::var("IRONMAN_OPENSEARCH_URL").unwrap_or_else(|_| "http://127.0.0.1:9200".into())
+}
+
+/// Fails the test (never skips it) when OpenSearch is not there.
+pub async fn require_opensearch() -> OpenSearch {
+    let url = opensearch_url();
+    let client = OpenSearch::new(&url, Auth::None).expect("a loopback URL");
+    match client.json(http::Method::GET, "/", None).await {
+        Ok(info) => {
+            assert!(info["version"]["number"].is_string(), "{url} is not OpenSearch: {info}");
+            client
+        }
+        Err(e) => panic!(
+            "OpenSearch is required at {url} and is not reachable ({e}). Start it with `cargo xtask local up` (or run everything with `cargo xtask test`)."
+        ),
+    }
+}
+
+/// A prefix no other test (or earlier run) uses.
+pub fn unique_prefix(test: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("t-{test}-{}-{n}-{nanos:x}-", std::process::id())
+}
+
+/// A copy of the local environment writing to indices of its own, with the
+/// templates and ISM policy deployed.
+pub async fn test_environment(test: &str) -> Environment {
+    require_opensearch().await;
+    let prefix = unique_prefix(test);
+    let env = Environment::local_for_test(&root(), &prefix).expect("local environment");
+    let env_clone = env.clone();
+    let root = root();
+    tokio::task::spawn_blocking(move || xtask::deploy::deploy_opensearch(&env_clone, &root))
+        .await
+        .expect("deploy task")
+        .expect("deploying the mappings for the test");
+    env
+}
+
+/// Every document of an index pattern, by `_id`: `(_index, _version, _source)`.
+pub async fn all_documents(client: &OpenSearch, pattern: &str) -> BTreeMap<String, (String, u64, Value)> {
+    client
+        .json(http::Method::POST, &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"), None)
+        .await
+        .expect("refresh");
+    let mut docs = BTreeMap::new();
+    let mut page = client
+        .json(
+            http::Method::POST,
+            &format!("/{pattern}/_search?scroll=1m&version=true&ignore_unavailable=true&allow_no_indices=true"),
+            Some(&json!({"size": 5000, "sort": ["_doc"], "query": {"match_all": {}}})),
+        )
+        .await
+        .expect("search");
+    loop {
+        let hits = page["hits"]["hits"].as_array().cloned().unwrap_or_default();
+        if hits.is_empty() {
+            break;
+        }
+        for hit in hits {
+            let id = hit["_id"].as_str().unwrap().to_string();
+            let previous = docs.insert(
+                id.clone(),
+                (
+                    hit["_index"].as_str().unwrap().to_string(),
+                    hit["_version"].as_u64().unwrap_or(0),
+                    hit["_source"].clone(),
+                ),
+            );
+            assert!(previous.is_none(), "document {id} is stored twice (in {pattern})");
+        }
+        let scroll_id = page["_scroll_id"].as_str().unwrap().to_string();
+        page = client
+            .json(
+                http::Method::POST,
+                "/_search/scroll",
+                Some(&json!({"scroll": "1m", "scroll_id": scroll_id})),
+            )
+            .await
+            .expect("scroll");
+    }
+    docs
+}
+
+pub async fn count(client: &OpenSearch, pattern: &str) -> u64 {
+    client
+        .json(http::Method::POST, &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"), None)
+        .await
+        .expect("refresh");
+    let answer = client
+        .json(
+            http::Method::GET,
+            &format!("/{pattern}/_count?ignore_unavailable=true&allow_no_indices=true"),
+            None,
+        )
+        .await
+        .expect("count");
+    answer["count"].as_u64().expect("a count")
+}
+
+/// Deletes a test's indices (best effort: a failed test keeps them for a look).
+pub async fn cleanup(client: &OpenSearch, env: &Environment) {
+    let i = env.indices();
+    for pattern in [i.request_events_pattern(), i.session_summaries.clone(), i.dead_letters.clone()] {
+        let _ = client
+            .send(http::Method::DELETE, &format!("/{pattern}?ignore_unavailable=true&allow_no_indices=true"), None)
+            .await;
+    }
+}
