@@ -49,11 +49,8 @@ pub async fn test_environment(test: &str) -> Environment {
     require_opensearch().await;
     let prefix = unique_prefix(test);
     let env = Environment::local_for_test(&root(), &prefix).expect("local environment");
-    let env_clone = env.clone();
-    let root = root();
-    tokio::task::spawn_blocking(move || xtask::deploy::deploy_opensearch(&env_clone, &root))
+    xtask::deploy::deploy_opensearch_async(&env, &root())
         .await
-        .expect("deploy task")
         .expect("deploying the mappings for the test");
     env
 }
