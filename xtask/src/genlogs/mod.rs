@@ -1,0 +1,345 @@
+//! `cargo xtask gen-logs`: a realistic, deterministic synthetic corpus of
+//! CloudWatch Logs Lambda event files that follows the input contract
+//! (`docs/log-format.md`), with the exact result a correct processor must
+//! produce from it.
+//!
+//! - [`model`] plans users, sessions and every log line, each with its
+//!   outcome (a request event, or a drop reason);
+//! - [`render`] writes the lines, cuts them into per-stream batches, schedules
+//!   deliveries (interleaved, some late, some redelivered, a few control
+//!   messages) and encodes the files;
+//! - [`expect`] folds the outcomes into the [`Expected`] request events,
+//!   session summaries and drop counters.
+//!
+//! The expectation is derived from the model, never by parsing the generated
+//! lines: it is the ground truth the processor's tests compare against.
+
+mod expect;
+mod model;
+mod render;
+#[cfg(test)]
+mod tests;
+
+pub use expect::{Expected, ExpectedEvent, ExpectedSession};
+
+use anyhow::{Context as _, bail};
+use chrono::NaiveDate;
+use std::collections::BTreeSet;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const DEFAULT_DAYS: u32 = 3;
+pub const DEFAULT_USERS: u32 = 20;
+pub const DEFAULT_SEED: u64 = 20_261_102;
+pub const DEFAULT_SESSIONS_PER_USER_DAY: f64 = 1.5;
+pub const DEFAULT_MAX_BATCH_EVENTS: usize = 250;
+
+/// The first day of the default corpus (a Monday).
+pub fn default_start_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 2).expect("valid date")
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenLogsArgs {
+    /// Directory for the event files (created; must not hold other files).
+    pub out: PathBuf,
+    /// Days of activity, starting at --start-date.
+    #[arg(long, default_value_t = DEFAULT_DAYS)]
+    pub days: u32,
+    /// Users [default: 20, or enough for --events at the usual session rate].
+    #[arg(long)]
+    pub users: Option<u32>,
+    /// Random seed: the same seed gives byte-identical files.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// Approximate number of log events (scales the number of sessions), e.g.
+    /// 1000000 for a benchmark corpus.
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// First day (UTC), YYYY-MM-DD [default: 2026-11-02].
+    #[arg(long)]
+    pub start_date: Option<NaiveDate>,
+    /// Mean sessions per user and weekday.
+    #[arg(long, default_value_t = DEFAULT_SESSIONS_PER_USER_DAY)]
+    pub sessions_per_user_day: f64,
+    /// Deliver every batch exactly once.
+    #[arg(long)]
+    pub no_redeliveries: bool,
+    /// Also write the expectation (JSON) to this file; it must not be inside OUT.
+    #[arg(long, value_name = "PATH")]
+    pub expect: Option<PathBuf>,
+}
+
+/// What to generate. `Default` is the standard test corpus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenOptions {
+    pub days: u32,
+    pub users: u32,
+    pub seed: u64,
+    /// First day (UTC).
+    pub start_date: NaiveDate,
+    /// Mean sessions per user and weekday (weekends are quieter).
+    pub sessions_per_user_day: f64,
+    /// Some batches are delivered two or three times.
+    pub redeliveries: bool,
+    /// A few CONTROL_MESSAGE files.
+    pub control_messages: bool,
+    /// When set, replaces `sessions_per_user_day` with the rate that gives
+    /// about this many log events.
+    pub target_events: Option<u64>,
+    /// Most log events in one batch.
+    pub max_batch_events: usize,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        GenOptions {
+            days: DEFAULT_DAYS,
+            users: DEFAULT_USERS,
+            seed: DEFAULT_SEED,
+            start_date: default_start_date(),
+            sessions_per_user_day: DEFAULT_SESSIONS_PER_USER_DAY,
+            redeliveries: true,
+            control_messages: true,
+            target_events: None,
+            max_batch_events: DEFAULT_MAX_BATCH_EVENTS,
+        }
+    }
+}
+
+impl GenOptions {
+    /// Options for about `events` log events over `days` days with the usual
+    /// per-user session rate (the number of users grows instead).
+    pub fn for_events(events: u64, days: u32, seed: u64) -> Self {
+        let days_f = f64::from(days.max(1));
+        // Mean user activity is 1.05; weekends count less (ignored here).
+        let per_user = model::EVENTS_PER_SESSION * DEFAULT_SESSIONS_PER_USER_DAY * 1.05 * days_f;
+        let users = ((events as f64 / per_user).ceil() as u32).max(1);
+        GenOptions {
+            days,
+            users,
+            seed,
+            target_events: Some(events),
+            ..GenOptions::default()
+        }
+    }
+}
+
+/// A generated corpus: the files of OUT, in name order, and the expectation.
+#[derive(Debug, Clone)]
+pub struct Corpus {
+    /// (file name like `000001.json`, content), in delivery order.
+    pub files: Vec<(String, Vec<u8>)>,
+    pub expected: Expected,
+}
+
+/// Progress of a long generation.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub stage: &'static str,
+    pub done: u64,
+    pub total: u64,
+}
+
+/// Generates a corpus. Pure and deterministic: the same options give the
+/// same bytes.
+pub fn generate(opts: &GenOptions) -> Corpus {
+    generate_with_progress(opts, &mut |_| {})
+}
+
+/// [`generate`], reporting progress.
+pub fn generate_with_progress(opts: &GenOptions, progress: &mut dyn FnMut(Progress)) -> Corpus {
+    let model = model::build(opts, progress);
+    let batched = render::batch(&model, opts);
+    let files = render::encode(&model, &batched, progress);
+    let mut delivered = 0u64;
+    let mut control = 0u64;
+    for d in &batched.deliveries {
+        match d.payload {
+            render::Payload::Batch(b) => delivered += batched.batches[b].len() as u64,
+            render::Payload::Control(_) => control += 1,
+        }
+    }
+    let expected = expect::build(model.events, &batched.ids, delivered, control);
+    Corpus { files, expected }
+}
+
+/// Writes the files into `out` (created if needed). Fails if `out` holds a
+/// file that is not part of this corpus (a file of the same name is
+/// overwritten), so a directory never mixes two corpora.
+pub fn write_corpus(corpus: &Corpus, out: &Path) -> anyhow::Result<()> {
+    write_corpus_with_progress(corpus, out, &mut |_| {})
+}
+
+fn write_corpus_with_progress(
+    corpus: &Corpus,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let ours: BTreeSet<&str> = corpus.files.iter().map(|(name, _)| name.as_str()).collect();
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if !ours.contains(name.as_ref()) {
+            others.push(name.into_owned());
+        }
+    }
+    if !others.is_empty() {
+        others.sort();
+        bail!(
+            "{} holds {} file(s) that are not part of this corpus (e.g. {}); use an empty or new directory",
+            out.display(),
+            others.len(),
+            others[0]
+        );
+    }
+    let total = corpus.files.len() as u64;
+    for (i, (name, bytes)) in corpus.files.iter().enumerate() {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        if i % 256 == 0 {
+            progress(Progress {
+                stage: "writing files",
+                done: i as u64,
+                total,
+            });
+        }
+    }
+    progress(Progress {
+        stage: "writing files",
+        done: total,
+        total,
+    });
+    Ok(())
+}
+
+/// Whether `inner` is `outer` or lies below it (both made absolute first).
+fn is_within(inner: &Path, outer: &Path) -> bool {
+    let norm = |p: &Path| -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // Resolve symlinks of the longest existing ancestor.
+        let mut existing = abs.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut resolved = existing
+            .canonicalize()
+            .unwrap_or_else(|_| existing.to_path_buf());
+        for name in rest.into_iter().rev() {
+            resolved.push(name);
+        }
+        resolved
+    };
+    norm(inner).starts_with(norm(outer))
+}
+
+pub fn run(_root: &Path, args: GenLogsArgs) -> anyhow::Result<()> {
+    if let Some(expect) = args.expect.as_deref().filter(|e| is_within(e, &args.out)) {
+        bail!(
+            "--expect {} is inside OUT {}: OUT must hold only event files (replay reads all of them)",
+            expect.display(),
+            args.out.display()
+        );
+    }
+    if args.days == 0 {
+        bail!("--days must be at least 1");
+    }
+    let mut opts = match (args.events, args.users) {
+        (Some(events), None) => GenOptions::for_events(events, args.days, args.seed),
+        (events, users) => GenOptions {
+            days: args.days,
+            users: users.unwrap_or(DEFAULT_USERS),
+            seed: args.seed,
+            target_events: events,
+            ..GenOptions::default()
+        },
+    };
+    opts.start_date = args.start_date.unwrap_or_else(default_start_date);
+    opts.sessions_per_user_day = args.sessions_per_user_day;
+    opts.redeliveries = !args.no_redeliveries;
+
+    let started = Instant::now();
+    let big = opts.target_events.unwrap_or(0) >= 100_000
+        || u64::from(opts.users) * u64::from(opts.days) >= 5_000;
+    let bar = if big && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>18} [{bar:40}] {pos}/{len} ({elapsed})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let mut report = |p: Progress| {
+        if let Some(bar) = &bar {
+            bar.set_message(p.stage);
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+        }
+    };
+    let corpus = generate_with_progress(&opts, &mut report);
+    let generated = started.elapsed();
+    write_corpus_with_progress(&corpus, &args.out, &mut report)?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Some(path) = &args.expect {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut w, &corpus.expected)?;
+        std::io::Write::flush(&mut w)?;
+    }
+
+    let e = &corpus.expected;
+    let bytes: usize = corpus.files.iter().map(|(_, b)| b.len()).sum();
+    println!(
+        "wrote {} files ({:.1} MB) to {}",
+        corpus.files.len(),
+        bytes as f64 / 1e6,
+        args.out.display()
+    );
+    println!(
+        "  log events: {} distinct, {} delivered (redeliveries included), {} control messages",
+        e.log_events_total, e.log_events_delivered, e.control_messages
+    );
+    println!(
+        "  kept: {} request events in {} sessions of {} users over {} days from {}",
+        e.kept_events(),
+        e.sessions.len(),
+        e.users().len(),
+        opts.days,
+        opts.start_date
+    );
+    let dropped: Vec<String> = e.dropped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("  dropped: {} ({})", e.dropped_total(), dropped.join(", "));
+    if let Some(path) = &args.expect {
+        println!("  expectation: {}", path.display());
+    }
+    println!(
+        "  seed {}; generated in {:.1} s, total {:.1} s",
+        opts.seed,
+        generated.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    // Freeing a million-event corpus piece by piece takes seconds; the
+    // process ends here anyway.
+    std::mem::forget(corpus);
+    Ok(())
+}

@@ -1,0 +1,2459 @@
+//! The plan: users, their sessions, and every log event the application
+//! writes, each paired with what a correct processor makes of it (a request
+//! event, or a drop reason). The lines themselves are described as data
+//! (prefix, JSON members as written, trailer); `render` turns them into text.
+//!
+//! Every representation choice (how a timestamp, user or URL is written) is
+//! made here together with the value the spec derives from it, so the
+//! expectation never depends on parsing what was written. The first uses of
+//! each choice cycle through all its variants (see [`Gen::choose`]), so every
+//! rule of the spec appears in any corpus of a few sessions; after that the
+//! variants follow realistic weights.
+
+use super::expect::ExpectedEvent;
+use super::render::{push_datetime, push_json_object, push_offset};
+use super::{GenOptions, Progress};
+use chrono::Datelike as _;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+
+pub(crate) const LOG_GROUP: &str = "/ironman/app";
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+const MIN_MS: i64 = 60_000;
+
+/// Log events per planned session, background lines included, as measured
+/// by the `genlogs_calibrate_events_per_session` test (ignored; run it after
+/// changing the model); `GenOptions::target_events` divides by it.
+pub(crate) const EVENTS_PER_SESSION: f64 = 85.0;
+
+// ------------------------------------------------------------- outcome --
+
+/// Why the processor drops a log event (spec sections 2-4), in filter order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Reason {
+    Unparsed,
+    NotRequest,
+    NoSession,
+    NoUser,
+    NoUrl,
+    NoiseMethod,
+    NoisePath,
+    NoiseUserAgent,
+    NoiseUser,
+}
+
+impl Reason {
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) const ALL: [Reason; 9] = [
+        Reason::Unparsed,
+        Reason::NotRequest,
+        Reason::NoSession,
+        Reason::NoUser,
+        Reason::NoUrl,
+        Reason::NoiseMethod,
+        Reason::NoisePath,
+        Reason::NoiseUserAgent,
+        Reason::NoiseUser,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Reason::Unparsed => "unparsed",
+            Reason::NotRequest => "not_request",
+            Reason::NoSession => "no_session",
+            Reason::NoUser => "no_user",
+            Reason::NoUrl => "no_url",
+            Reason::NoiseMethod => "noise_method",
+            Reason::NoisePath => "noise_path",
+            Reason::NoiseUserAgent => "noise_user_agent",
+            Reason::NoiseUser => "noise_user",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    Kept(Box<ExpectedEvent>),
+    Dropped(Reason),
+}
+
+// ---------------------------------------------------------------- lines --
+
+/// One CloudWatch log event as the application wrote it.
+#[derive(Debug, Clone)]
+pub(crate) struct LogEvent {
+    pub stream: u16,
+    /// The log event's own timestamp (epoch ms).
+    pub ts_ms: i64,
+    /// Its batch is delivered hours late (after later parts of its session).
+    pub late: bool,
+    pub msg: Msg,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Msg {
+    pub prefix: Prefix,
+    pub body: Body,
+    /// Trailing whitespace after the body.
+    pub trailer: &'static str,
+}
+
+/// The four prefix styles of spec section 2, plus one whose `{` makes the
+/// line unparsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prefix {
+    /// `2026-11-02T14:03:11.482Z\tINFO\t`
+    IsoTab(&'static str),
+    /// `[2026-11-02 14:03:11,482] INFO `
+    Bracket(&'static str),
+    /// `INFO `
+    Level(&'static str),
+    /// nothing
+    Bare,
+    /// `[worker-{07}] INFO ` (the object would start at this `{`)
+    BraceTag(u8),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    /// Written as is.
+    Text(String),
+    /// A JSON object with these members, in order.
+    Json {
+        fields: Vec<(&'static str, Val)>,
+        spaced: bool,
+    },
+}
+
+/// A JSON member value as written.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Str(String),
+    /// A string known at compile time (saves an allocation per line).
+    Static(&'static str),
+    /// Raw JSON text: a number literal, `null`, `true`, `{}`.
+    Lit(String),
+    Int(i64),
+    Strs(Vec<String>),
+}
+
+/// The whole plan.
+pub(crate) struct Model {
+    pub streams: Vec<String>,
+    pub events: Vec<LogEvent>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub sessions_planned: u64,
+}
+
+// ------------------------------------------------------------ catalogue --
+
+pub(crate) const MODULES: [&str; 9] = [
+    "Work Orders",
+    "Assets",
+    "Inspections",
+    "Reports",
+    "Maintenance Plans",
+    "Dashboard",
+    "Parts Inventory",
+    "Safety Incidents",
+    "Admin Settings",
+];
+const MODULE_WEIGHTS: [u32; 9] = [30, 25, 15, 10, 10, 15, 8, 5, 3];
+/// Front-end routes (after `/app`).
+const MODULE_ROUTES: [&str; 9] = [
+    "/work-orders",
+    "/assets",
+    "/inspections",
+    "/reports",
+    "/maintenance-plans",
+    "/dashboard",
+    "/parts",
+    "/incidents",
+    "/admin",
+];
+/// API paths (after `/api/v2`); `{id}` becomes a number.
+const MODULE_APIS: [&[&str]; 9] = [
+    &[
+        "/work-orders",
+        "/work-orders/{id}",
+        "/work-orders/{id}/tasks",
+        "/work-orders/{id}/comments",
+        "/work-orders/search",
+    ],
+    &[
+        "/assets",
+        "/assets/{id}",
+        "/assets/{id}/history",
+        "/assets/tree",
+        "/assets/{id}/documents",
+    ],
+    &[
+        "/inspections",
+        "/inspections/{id}",
+        "/inspections/templates",
+        "/inspections/{id}/results",
+    ],
+    &[
+        "/reports/usage",
+        "/reports/downtime",
+        "/reports/{id}/export",
+        "/reports/kpi",
+    ],
+    &[
+        "/maintenance-plans",
+        "/maintenance-plans/{id}",
+        "/maintenance-plans/{id}/schedule",
+    ],
+    &["/dashboard/widgets", "/dashboard/summary", "/notifications"],
+    &[
+        "/parts",
+        "/parts/{id}",
+        "/parts/stock-levels",
+        "/purchase-requests",
+    ],
+    &[
+        "/incidents",
+        "/incidents/{id}",
+        "/incidents/{id}/attachments",
+    ],
+    &["/admin/users", "/admin/roles", "/admin/audit-log"],
+];
+/// Modules whose requests usually filter by asset type.
+const ASSET_MODULES: [bool; 9] = [true, true, true, false, true, false, false, false, false];
+/// API paths with non-ASCII or percent-encoded characters (kept verbatim).
+const UNICODE_PATHS: [&str; 6] = [
+    "/assets/by-name/Bomba-Hidráulica-Nº3",
+    "/documents/Überprüfung-2026.pdf",
+    "/search/tuberías",
+    "/tags/设备-泵",
+    "/search/caf%C3%A9-molino",
+    "/assets/by-name/Kühlturm Ost",
+];
+
+const ASSET_TYPES: [&str; 12] = [
+    "pump",
+    "valve",
+    "conveyor belt",
+    "crusher",
+    "haul truck",
+    "excavator",
+    "motor",
+    "transformer",
+    "compressor",
+    "heat exchanger",
+    "generator",
+    "screen deck",
+];
+const MULTI_WORD_TYPES: [&str; 4] = [
+    "conveyor belt",
+    "haul truck",
+    "heat exchanger",
+    "screen deck",
+];
+const NON_ASCII_TYPE: &str = "bomba hidráulica";
+const NON_ASCII_RAW: [&str; 4] = [
+    "bomba%20hidr%C3%A1ulica",
+    "Bomba+hidr%c3%a1ulica",
+    "bomba+hidráulica",
+    "BOMBA%20HIDR%C3%A1ULICA",
+];
+
+const OTHER_PARAMS: [&str; 14] = [
+    "page=2",
+    "page=3",
+    "pageSize=50",
+    "status=open",
+    "status=closed",
+    "sort=-updatedAt",
+    "priority=high",
+    "include=tasks%2Cparts",
+    "q=pump+7",
+    "from=2026-11-01&to=2026-11-30",
+    "view=map",
+    "assetTypeId=42",
+    "locale=es-CL",
+    "fields=id,name,assetType",
+];
+
+const BROWSERS: [&str; 6] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+    "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+    "IronManMobile/3.8.1 (Android 14; SM-T736B) okhttp/4.12.0",
+];
+/// Crawler and probe user agents, in varied case.
+const BOTS: [&str; 12] = [
+    "ELB-HealthChecker/2.0",
+    "elb-healthchecker/2.0",
+    "kube-probe/1.29",
+    "Kube-Probe/1.30",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; GOOGLEBOT/2.1)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36",
+    "Mozilla/5.0 (compatible; BingBot/2.0)",
+    "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)",
+    "pingdom-probe/3",
+    "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+    "uptimerobot/2.0",
+];
+/// Service accounts as written (all match `*@ironman.internal` once normalised).
+const SERVICE_USERS: [&str; 5] = [
+    "svc-sync@ironman.internal",
+    "SVC-Reports@IronMan.Internal",
+    " etl-loader@ironman.internal ",
+    "Monitoring@IRONMAN.INTERNAL",
+    "\tsvc-backup@ironman.internal",
+];
+/// Noise paths a browser session loads (every one matches the noise filter).
+const STATIC_PATHS: [&str; 16] = [
+    "/static/js/main.8f3a1c.js",
+    "/static/css/app.4b2e90.css",
+    "/static/media/hero.webp",
+    "/favicon.ico",
+    "/assets/img/Logo.PNG",
+    "/assets/fonts/inter-var.woff2",
+    "/assets/fonts/icons.woff",
+    "/assets/fonts/roboto.ttf",
+    "/assets/js/vendor.js.map",
+    "/assets/icons/pump.svg",
+    "/assets/img/site-map.JPG",
+    "/assets/img/bg.jpeg",
+    "/assets/img/spinner.gif",
+    "/assets/app.CSS?v=3",
+    "/assets/js/chunk-42.js#sourcemap",
+    "/assets/icons/apple-touch-icon.ico",
+];
+const HEALTH_PATHS: [&str; 6] = [
+    "/health",
+    "/healthz",
+    "/ping",
+    "/metrics",
+    "/favicon.ico",
+    "/health?full=1",
+];
+
+const FIRST_NAMES: [&str; 30] = [
+    "maria",
+    "james",
+    "wei",
+    "priya",
+    "olivia",
+    "liam",
+    "aroha",
+    "mateo",
+    "sofia",
+    "noah",
+    "fatima",
+    "lucas",
+    "emma",
+    "jack",
+    "chloe",
+    "ethan",
+    "isla",
+    "oliver",
+    "mia",
+    "leo",
+    "josé",
+    "zoë",
+    "søren",
+    "łukasz",
+    "françois",
+    "björn",
+    "renée",
+    "małgorzata",
+    "çağrı",
+    "ana",
+];
+const LAST_NAMES: [&str; 30] = [
+    "garcia",
+    "smith",
+    "zhang",
+    "patel",
+    "brown",
+    "nguyen",
+    "walker",
+    "ngata",
+    "rossi",
+    "müller",
+    "østergaard",
+    "wójcik",
+    "núñez",
+    "o'brien",
+    "lefèvre",
+    "ångström",
+    "kowalski",
+    "silva",
+    "tanaka",
+    "kim",
+    "jones",
+    "taylor",
+    "white",
+    "harris",
+    "martin",
+    "thompson",
+    "lee",
+    "clark",
+    "lewis",
+    "young",
+];
+/// Customer domains and the UTC offset (minutes) of their working hours.
+const DOMAINS: [(&str, i32); 7] = [
+    ("acme-mining.com", -300),
+    ("northwind-energy.com.au", 600),
+    ("ferrovia.cl", -180),
+    ("pilbara-ore.com.au", 480),
+    ("grupo-andino.pe", -300),
+    ("nordmetall.de", 60),
+    ("kiwi-rail.co.nz", 780),
+];
+/// Support staff who open a user's session before handing it over.
+const SUPPORT_USERS: [&str; 2] = ["helpdesk.lee@ironman.com", "support.ortiz@ironman.com"];
+/// Local hour-of-day weights for the start of a session.
+const HOUR_WEIGHTS: [u32; 24] = [
+    0, 0, 0, 0, 0, 1, 2, 6, 10, 12, 12, 11, 8, 10, 11, 10, 8, 5, 3, 2, 2, 1, 1, 1,
+];
+/// Record timestamps in other zones.
+const OFFSETS: [i32; 12] = [0, 60, 330, 480, 600, 780, -180, -300, -480, 345, -570, 840];
+/// Session-duration buckets of the report (seconds) and the durations drawn
+/// inside each, with margins for timestamp truncation and jitter.
+const BUCKET_DRAW: [(i64, i64); 6] = [
+    (3, 50),
+    (65, 290),
+    (305, 890),
+    (905, 1790),
+    (1805, 3590),
+    (3605, 3 * 3600),
+];
+const BUCKET_WEIGHTS: [u32; 6] = [16, 26, 24, 17, 12, 5];
+
+// ------------------------------------------------------------- choices --
+
+/// Dimensions of representation choices, cycled through before weighting.
+mod dim {
+    pub const PREFIX: usize = 0;
+    pub const TRAILER: usize = 1;
+    pub const TYPE_REQUEST: usize = 2;
+    pub const TYPE_BEACON: usize = 3;
+    pub const TS: usize = 4;
+    pub const SESSION_WS: usize = 5;
+    pub const USER: usize = 6;
+    pub const METHOD: usize = 7;
+    pub const BEACON_METHOD: usize = 8;
+    pub const STATUS: usize = 9;
+    pub const RT: usize = 10;
+    pub const BEACON_RT: usize = 11;
+    pub const REQUEST_MODULE: usize = 12;
+    pub const BEACON_MODULE: usize = 13;
+    pub const SITE: usize = 14;
+    pub const SITE_KEY_WS: usize = 15;
+    pub const ASSETS: usize = 16;
+    pub const FRAGMENT: usize = 17;
+    pub const UNICODE: usize = 18;
+    pub const LONG_UA: usize = 19;
+    pub const LONG_QUERY: usize = 20;
+    pub const BACKGROUND: usize = 21;
+    pub const COUNT: usize = 22;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Feature {
+    /// A session of this duration bucket.
+    Normal(usize),
+    /// Exactly one kept event.
+    Single,
+    /// Starts shortly before midnight UTC and ends after it.
+    CrossMidnight,
+    /// The earliest record is by another user (support staff) and its batch
+    /// arrives hours late: the session's user is that other user.
+    UserSwitch,
+    /// Only noise (static files, preflights): no session summary.
+    Ghost,
+    /// One line is logged twice (two log events, same content): both count.
+    Duplicate(usize),
+    /// The first page's batch arrives hours late.
+    Late(usize),
+}
+
+const FORCED: [Feature; 12] = [
+    Feature::Normal(0),
+    Feature::Normal(1),
+    Feature::Normal(2),
+    Feature::Normal(3),
+    Feature::Normal(4),
+    Feature::Normal(5),
+    Feature::Single,
+    Feature::CrossMidnight,
+    Feature::UserSwitch,
+    Feature::Ghost,
+    Feature::Duplicate(1),
+    Feature::Late(2),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Request,
+    Beacon,
+}
+
+struct User {
+    email: String,
+    tz_min: i32,
+    module_weights: [u32; 9],
+    sites: Vec<String>,
+    activity: f64,
+    ua: &'static str,
+}
+
+struct Plan {
+    user: usize,
+    start_ms: i64,
+    feature: Feature,
+}
+
+/// What a session's lines share.
+struct Sess {
+    sid: String,
+    owner: String,
+    home: u16,
+    site: String,
+    ua: &'static str,
+    module_weights: [u32; 9],
+}
+
+struct Gen<'o> {
+    opts: &'o GenOptions,
+    rng: ChaCha8Rng,
+    cover: [u32; dim::COUNT],
+    streams: Vec<String>,
+    users: Vec<User>,
+    sites: Vec<String>,
+    events: Vec<LogEvent>,
+    day0_ms: i64,
+    long_ua: String,
+}
+
+/// Builds the plan: users, sessions, their lines and the background lines.
+pub(crate) fn build(opts: &GenOptions, progress: &mut dyn FnMut(Progress)) -> Model {
+    let mut g = Gen::new(opts);
+    g.make_users();
+    let plans = g.plan_sessions();
+    let total = plans.len() as u64;
+    for (i, plan) in plans.iter().enumerate() {
+        g.session(plan);
+        if i % 500 == 0 {
+            progress(Progress {
+                stage: "planning sessions",
+                done: i as u64,
+                total,
+            });
+        }
+    }
+    progress(Progress {
+        stage: "planning sessions",
+        done: total,
+        total,
+    });
+    g.background();
+    Model {
+        streams: g.streams,
+        events: g.events,
+        sessions_planned: total,
+    }
+}
+
+impl<'o> Gen<'o> {
+    fn new(opts: &'o GenOptions) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        let n_streams = (3 + opts.users / 40).clamp(3, 12)
+            + u32::from(opts.target_events.unwrap_or(0) > 200_000) * 4;
+        let streams = (0..n_streams)
+            .map(|_| {
+                let (a, b): (u64, u64) = (rng.random(), rng.random());
+                format!("ecs/web/{a:016x}{b:016x}")
+            })
+            .collect();
+        let mut sites = BTreeSet::new();
+        while sites.len() < 30 {
+            sites.insert(format!("ST-{:04}", rng.random_range(1..10_000)));
+        }
+        let mut sites: Vec<String> = sites.into_iter().collect();
+        sites.extend(
+            [
+                "Pilbara-West",
+                "CL-Escondida-02",
+                "mine_north",
+                "PE-Antamina",
+            ]
+            .map(String::from),
+        );
+        let day0_ms = opts
+            .start_date
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc()
+            .timestamp_millis();
+        let mut long_ua = String::from(BROWSERS[0]);
+        let mut k = 0;
+        while long_ua.len() < 20_000 {
+            long_ua.push_str(&format!(" Ext{k}/1.{k} (plugin; build {k:04})"));
+            k += 1;
+        }
+        Gen {
+            opts,
+            rng,
+            cover: [0; dim::COUNT],
+            streams,
+            users: Vec::new(),
+            sites,
+            events: Vec::new(),
+            day0_ms,
+            long_ua,
+        }
+    }
+
+    // ---------------------------------------------------------- random --
+
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        if hi <= lo {
+            lo
+        } else {
+            self.rng.random_range(lo..hi)
+        }
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.rng.random_range(0..n)
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+
+    fn weighted(&mut self, weights: &[u32]) -> usize {
+        let total: u32 = weights.iter().sum();
+        let mut r = self.rng.random_range(0..total);
+        for (i, &w) in weights.iter().enumerate() {
+            if r < w {
+                return i;
+            }
+            r -= w;
+        }
+        weights.len() - 1
+    }
+
+    /// A variant of dimension `d`: the first uses cycle through every
+    /// variant (so each appears in any corpus), later ones follow `weights`.
+    fn choose(&mut self, d: usize, weights: &[u32]) -> usize {
+        let used = self.cover[d] as usize;
+        if used < weights.len() {
+            self.cover[d] += 1;
+            return used;
+        }
+        self.weighted(weights)
+    }
+
+    fn poisson(&mut self, lambda: f64) -> u32 {
+        if lambda <= 0.0 {
+            return 0;
+        }
+        if lambda < 30.0 {
+            let limit = (-lambda).exp();
+            let mut k = 0;
+            let mut p: f64 = self.rng.random();
+            while p > limit {
+                k += 1;
+                p *= self.rng.random::<f64>();
+            }
+            k
+        } else {
+            let u1: f64 = self.rng.random::<f64>().max(1e-12);
+            let u2: f64 = self.rng.random();
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            (lambda + z * lambda.sqrt()).round().max(0.0) as u32
+        }
+    }
+
+    fn uuid(&mut self) -> String {
+        let (a, b): (u64, u64) = (self.rng.random(), self.rng.random());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            8 + (b >> 62),
+            (b >> 48) & 0xfff,
+            b & 0xffff_ffff_ffff
+        )
+    }
+
+    fn session_id(&mut self) -> String {
+        if self.chance(0.9) {
+            self.uuid()
+        } else {
+            // Another client's format: mixed case, kept as is.
+            const ALNUM: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+            let mut s = String::from("sess_");
+            for _ in 0..20 {
+                s.push(ALNUM[self.below(ALNUM.len())] as char);
+            }
+            s
+        }
+    }
+
+    fn random_site(&mut self) -> String {
+        let i = self.below(self.sites.len());
+        self.sites[i].clone()
+    }
+
+    fn stream_for(&mut self, home: u16) -> u16 {
+        if self.chance(0.7) {
+            home
+        } else {
+            self.below(self.streams.len()) as u16
+        }
+    }
+
+    fn push(&mut self, stream: u16, ts_ms: i64, late: bool, msg: Msg, outcome: Outcome) -> usize {
+        self.events.push(LogEvent {
+            stream,
+            ts_ms,
+            late,
+            msg,
+            outcome,
+        });
+        self.events.len() - 1
+    }
+
+    /// A random prefix and trailer for a dropped line (no coverage cycling).
+    fn plain_msg(&mut self, body: Body, level: &'static str) -> Msg {
+        let prefix = match self.weighted(&[40, 20, 15, 25]) {
+            0 => Prefix::IsoTab(level),
+            1 => Prefix::Bracket(level),
+            2 => Prefix::Level(level),
+            _ => Prefix::Bare,
+        };
+        Msg {
+            prefix,
+            body,
+            trailer: if self.chance(0.1) { "\n" } else { "" },
+        }
+    }
+
+    // ----------------------------------------------------------- users --
+
+    fn make_users(&mut self) {
+        let mut seen = BTreeSet::new();
+        for i in 0..self.opts.users as usize {
+            let (domain, tz) = self.pick(&DOMAINS);
+            let mut email = if i % 23 == 11 {
+                // A Windows domain account.
+                let first = self.pick(&["jsmith", "mkowalski", "tnguyen", "apatel"]);
+                format!("acme\\{first}")
+            } else if i % 29 == 17 {
+                format!("{}@zhongtie.cn", self.pick(&["张伟", "王芳", "李娜"]))
+            } else {
+                let first = self.pick(&FIRST_NAMES);
+                let last = self.pick(&LAST_NAMES);
+                format!("{first}.{last}@{domain}")
+            };
+            let base = email.clone();
+            let mut n = 2;
+            while !seen.insert(email.clone()) {
+                email = match base.split_once('@') {
+                    Some((local, dom)) => format!("{local}{n}@{dom}"),
+                    None => format!("{base}{n}"),
+                };
+                n += 1;
+            }
+            debug_assert_eq!(email, email.trim().to_lowercase());
+            let mut module_weights = MODULE_WEIGHTS;
+            for w in module_weights.iter_mut() {
+                *w = (*w * self.range(2, 30) as u32) / 10;
+            }
+            let fav = self.below(9);
+            module_weights[fav] = module_weights[fav] * 4 + 20;
+            let n_sites = self.range(1, 4) as usize;
+            let sites = (0..n_sites).map(|_| self.random_site()).collect();
+            let activity = 0.3 + self.rng.random::<f64>() * 1.5;
+            let ua = self.pick(&BROWSERS);
+            let tz_min = tz
+                + if self.chance(0.1) {
+                    60 * self.range(-3, 4) as i32
+                } else {
+                    0
+                };
+            self.users.push(User {
+                email,
+                tz_min,
+                module_weights,
+                sites,
+                activity,
+                ua,
+            });
+        }
+    }
+
+    // -------------------------------------------------------- sessions --
+
+    fn plan_sessions(&mut self) -> Vec<Plan> {
+        let days = self.opts.days as i64;
+        let weekday = |g: &Gen, d: i64| {
+            let date = g.opts.start_date + chrono::Days::new(d as u64);
+            match date.weekday().num_days_from_monday() {
+                5 => 0.25,
+                6 => 0.15,
+                _ => 1.0,
+            }
+        };
+        let per_user_day = match self.opts.target_events {
+            Some(target) => {
+                let act: f64 = self.users.iter().map(|u| u.activity).sum();
+                let dayw: f64 = (0..days).map(|d| weekday(self, d)).sum();
+                if act * dayw > 0.0 {
+                    target as f64 / EVENTS_PER_SESSION / (act * dayw)
+                } else {
+                    0.0
+                }
+            }
+            None => self.opts.sessions_per_user_day,
+        };
+        let mut plans = Vec::new();
+        for d in 0..days {
+            let day_start = self.day0_ms + d * DAY_MS;
+            let w = weekday(self, d);
+            for u in 0..self.users.len() {
+                let k = self.poisson(per_user_day * self.users[u].activity * w);
+                for _ in 0..k {
+                    let hour = self.weighted(&HOUR_WEIGHTS) as i64;
+                    let local = hour * HOUR_MS + self.range(0, HOUR_MS);
+                    let utc = (local - i64::from(self.users[u].tz_min) * MIN_MS).rem_euclid(DAY_MS);
+                    let feature = self.random_feature();
+                    plans.push(Plan {
+                        user: u,
+                        start_ms: day_start + utc,
+                        feature,
+                    });
+                }
+            }
+        }
+        for (plan, feature) in plans.iter_mut().zip(FORCED) {
+            plan.feature = feature;
+            if feature == Feature::CrossMidnight {
+                let day_start = plan.start_ms - (plan.start_ms - self.day0_ms).rem_euclid(DAY_MS);
+                plan.start_ms = day_start + 23 * HOUR_MS + 30 * MIN_MS + self.range(0, 25 * MIN_MS);
+            }
+        }
+        plans
+    }
+
+    fn random_feature(&mut self) -> Feature {
+        let bucket = self.weighted(&BUCKET_WEIGHTS);
+        match self.weighted(&[950, 30, 10, 3, 5, 5]) {
+            1 => Feature::Single,
+            2 => Feature::Ghost,
+            3 => Feature::UserSwitch,
+            4 => Feature::Duplicate(bucket),
+            5 => Feature::Late(bucket),
+            _ => Feature::Normal(bucket),
+        }
+    }
+
+    fn session(&mut self, plan: &Plan) {
+        let user = &self.users[plan.user];
+        let owner = user.email.clone();
+        let ua = user.ua;
+        let module_weights = user.module_weights;
+        let user_sites = user.sites.clone();
+        let site = self
+            .pick(&user_sites.iter().map(String::as_str).collect::<Vec<_>>())
+            .to_string();
+        let s = Sess {
+            sid: self.session_id(),
+            owner,
+            home: self.below(self.streams.len()) as u16,
+            site,
+            ua,
+            module_weights,
+        };
+        let t0 = plan.start_ms;
+
+        if plan.feature == Feature::Ghost {
+            self.static_loads(&s, t0);
+            let url = format!("/api/v2{}", MODULE_APIS[1][0]);
+            self.preflight(&s, t0 + 900, &url);
+            return;
+        }
+        if self.chance(0.15) {
+            let at = t0 - self.range(3_000, 60_000);
+            self.pre_login(&s, at);
+        }
+        if plan.feature == Feature::Normal(0) || self.chance(0.4) {
+            let at = t0 - self.range(500, 3_000);
+            self.static_loads(&s, at);
+        }
+
+        // Seconds from the first to the last page view.
+        let duration_s = match plan.feature {
+            Feature::Single => 0,
+            Feature::CrossMidnight => self.range(1_200, 3_000),
+            Feature::UserSwitch => self.range(305, 890),
+            Feature::Normal(b) | Feature::Duplicate(b) | Feature::Late(b) => {
+                let (lo, hi) = BUCKET_DRAW[b];
+                self.range(lo, hi + 1)
+            }
+            Feature::Ghost => unreachable!("handled above"),
+        };
+        let d_ms = duration_s * 1000;
+        let n_pages = if plan.feature == Feature::Single {
+            1
+        } else {
+            let gap = self.range(20, 90);
+            (duration_s / gap + 1).clamp(2, 160) as usize
+        };
+        let mut times = Vec::with_capacity(n_pages);
+        times.push(t0);
+        if n_pages > 1 {
+            let lo = t0 + (d_ms / 4).min(5_000);
+            let mut middle: Vec<i64> = (0..n_pages - 2)
+                .map(|_| self.range(lo, t0 + d_ms - 1_000))
+                .collect();
+            middle.sort_unstable();
+            times.extend(middle);
+            times.push(t0 + d_ms);
+        }
+
+        let mut module = self.weighted(&s.module_weights);
+        for (p, &tp) in times.iter().enumerate() {
+            if p > 0 && self.chance(0.4) {
+                module = self.weighted(&s.module_weights);
+            }
+            let last = p + 1 == times.len();
+            let window = if last {
+                2_000
+            } else {
+                (times[p + 1] - tp - 200).min(15_000)
+            };
+            let first = p == 0;
+            let switch = first && plan.feature == Feature::UserSwitch;
+            let late = first && matches!(plan.feature, Feature::UserSwitch | Feature::Late(_));
+            let user = if switch {
+                Some(self.pick(&SUPPORT_USERS))
+            } else {
+                None
+            };
+            self.kept(&s, Kind::Beacon, tp, module, user, late, None, None);
+            if plan.feature == Feature::Single || switch {
+                continue;
+            }
+            let n_req = self.weighted(&[15, 25, 25, 18, 10, 7]);
+            let mut t = tp;
+            for r in 0..n_req {
+                t += self.range(80, 1_500);
+                if t - tp > window {
+                    break;
+                }
+                let method =
+                    ["GET", "POST", "PUT", "PATCH", "DELETE"][self.weighted(&[75, 12, 6, 3, 4])];
+                if (method != "GET" && self.chance(0.5)) || self.chance(0.02) {
+                    let url = format!("/api/v2{}", MODULE_APIS[module][0]);
+                    let at = t - self.range(5, 40);
+                    self.preflight(&s, at, &url);
+                }
+                let status = self.status(method);
+                let idx = self.kept(
+                    &s,
+                    Kind::Request,
+                    t,
+                    module,
+                    None,
+                    false,
+                    Some(method),
+                    status,
+                );
+                let dup = matches!(plan.feature, Feature::Duplicate(_)) && first && r == 0;
+                if dup || self.chance(0.002) {
+                    let copy = self.events[idx].clone();
+                    self.events.push(copy);
+                }
+                if status.is_some_and(|c| c >= 500) {
+                    let stream = self.events[idx].stream;
+                    let ts = self.events[idx].ts_ms;
+                    self.stack_trace(stream, ts + 1);
+                }
+            }
+            if self.chance(0.02) {
+                let at = tp + self.range(1, 50);
+                self.no_url(&s, at);
+            }
+            if self.chance(0.02) {
+                let at = tp + self.range(1, 50);
+                self.audit(&s, at);
+            }
+            if self.chance(0.01) {
+                let at = tp + self.range(1, 50);
+                self.head_check(&s, at);
+            }
+            if self.chance(0.01) {
+                let path = self.pick(&STATIC_PATHS);
+                let at = tp + self.range(1, 50);
+                self.noise_request(&s, at, "GET", path, s.ua, Reason::NoisePath);
+            }
+        }
+    }
+
+    fn status(&mut self, method: &str) -> Option<i64> {
+        if self.chance(0.03) {
+            return None;
+        }
+        let base = match method {
+            "POST" => 201,
+            "DELETE" => 204,
+            _ => 200,
+        };
+        Some(match self.weighted(&[900, 30, 20, 10, 10, 15, 5, 10]) {
+            1 if method == "GET" => 304,
+            1 => base,
+            2 => 404,
+            3 => 403,
+            4 => 400,
+            5 => 500,
+            6 => 503,
+            7 => 409,
+            _ => base,
+        })
+    }
+
+    /// The record timestamp as written: (value, or None when the key is
+    /// missing; the log event's timestamp; the expected timestamp).
+    fn timestamp(&mut self, at: i64) -> (Option<Val>, i64, i64) {
+        let jitter = self.range(0, 61);
+        let style = self.choose(dim::TS, &[45, 6, 2, 8, 3, 12, 4, 3, 10, 3, 2, 2]);
+        let mut s = String::with_capacity(36);
+        let extra_digits = |g: &mut Gen, s: &mut String, n: usize| {
+            for _ in 0..n {
+                s.push((b'0' + g.below(10) as u8) as char);
+            }
+        };
+        match style {
+            0 | 3 | 4 => {
+                push_datetime(&mut s, at, 'T', 3, '.');
+                extra_digits(self, &mut s, [0, 0, 0, 3, 6][style]);
+                s.push('Z');
+                (Some(Val::Str(s)), at + jitter, at)
+            }
+            1 => {
+                let q = at - at.rem_euclid(1000);
+                push_datetime(&mut s, q, 'T', 0, '.');
+                s.push('Z');
+                (Some(Val::Str(s)), at + jitter, q)
+            }
+            2 => {
+                let q = at - at.rem_euclid(100);
+                push_datetime(&mut s, q, 'T', 1, '.');
+                s.push('Z');
+                (Some(Val::Str(s)), at + jitter, q)
+            }
+            5..=7 => {
+                let off = self.pick(&OFFSETS);
+                let q = if style == 6 {
+                    at - at.rem_euclid(1000)
+                } else {
+                    at
+                };
+                let local = q + i64::from(off) * MIN_MS;
+                push_datetime(&mut s, local, 'T', if style == 6 { 0 } else { 3 }, '.');
+                if style == 7 {
+                    extra_digits(self, &mut s, 3);
+                }
+                push_offset(&mut s, off);
+                (Some(Val::Str(s)), at + jitter, q)
+            }
+            8 => (Some(Val::Int(at)), at + jitter, at),
+            9 => (None, at + jitter, at + jitter),
+            10 => {
+                let v = match self.below(8) {
+                    0 => Val::Str("yesterday".into()),
+                    1 => Val::Str(String::new()),
+                    2 => Val::Str("N/A".into()),
+                    3 => Val::Str("2026-13-45T25:61:00Z".into()),
+                    4 => Val::Str("not-a-date".into()),
+                    5 => Val::Lit("null".into()),
+                    6 => Val::Lit("true".into()),
+                    _ => Val::Lit("{}".into()),
+                };
+                (Some(v), at + jitter, at + jitter)
+            }
+            _ => {
+                // Readable only by a lenient parser: the log event carries
+                // the same instant, so either reading gives the same result.
+                let v = match self.below(3) {
+                    0 => {
+                        push_datetime(&mut s, at, 'T', 3, '.');
+                        Val::Str(s)
+                    }
+                    1 => {
+                        push_datetime(&mut s, at, ' ', 3, '.');
+                        s.push('Z');
+                        Val::Str(s)
+                    }
+                    _ => Val::Str(at.to_string()),
+                };
+                (Some(v), at, at)
+            }
+        }
+    }
+
+    fn prefix(&mut self, level: &'static str) -> Prefix {
+        match self.choose(dim::PREFIX, &[40, 20, 15, 25]) {
+            0 => Prefix::IsoTab(level),
+            1 => Prefix::Bracket(level),
+            2 => Prefix::Level(level),
+            _ => Prefix::Bare,
+        }
+    }
+
+    fn trailer(&mut self) -> &'static str {
+        ["", " ", "\n", " \t", "\r\n"][self.choose(dim::TRAILER, &[86, 5, 6, 2, 1])]
+    }
+
+    /// The user as written; `cycle` for kept records (coverage), not for noise.
+    fn user_as_written(&mut self, canon: &str, cycle: bool) -> String {
+        const W: [u32; 6] = [60, 15, 5, 8, 7, 5];
+        let style = if cycle {
+            self.choose(dim::USER, &W)
+        } else {
+            self.weighted(&W)
+        };
+        match style {
+            0 => canon.to_string(),
+            1 => capitalize(canon),
+            2 => canon.to_ascii_uppercase(),
+            3 => format!(" {canon}"),
+            4 => format!("{canon}  "),
+            _ => format!("\t{} ", capitalize(canon)),
+        }
+    }
+
+    fn other_site(&mut self, not: &[&str]) -> String {
+        loop {
+            let s = self.random_site();
+            if !not.contains(&s.as_str()) {
+                return s;
+            }
+        }
+    }
+
+    /// A record that becomes a request event; returns its event index.
+    #[allow(clippy::too_many_arguments)]
+    fn kept(
+        &mut self,
+        s: &Sess,
+        kind: Kind,
+        at: i64,
+        module: usize,
+        user: Option<&str>,
+        late: bool,
+        method: Option<&'static str>,
+        status: Option<i64>,
+    ) -> usize {
+        let stream = self.stream_for(s.home);
+        let req = kind == Kind::Request;
+        let mut f: Vec<(&'static str, Val)> = Vec::with_capacity(16);
+
+        let typ = if req {
+            [
+                "request",
+                "Request",
+                "REQUEST",
+                " request",
+                "request ",
+                "\trequest",
+            ][self.choose(dim::TYPE_REQUEST, &[80, 6, 4, 3, 4, 3])]
+        } else {
+            [
+                "page-beacon",
+                "Page-Beacon",
+                "PAGE-BEACON",
+                " page-beacon ",
+                "Page-beacon",
+            ][self.choose(dim::TYPE_BEACON, &[80, 7, 5, 4, 4])]
+        };
+        f.push(("type", Val::Static(typ)));
+        let (ts_val, log_ts, ts) = self.timestamp(at);
+        if let Some(v) = ts_val {
+            f.push(("timestamp", v));
+        }
+        if self.chance(0.5) {
+            f.push((
+                "level",
+                Val::Static(if status.is_some_and(|c| c >= 500) {
+                    "error"
+                } else {
+                    "info"
+                }),
+            ));
+        }
+        if req && self.chance(0.7) {
+            f.push((
+                "requestId",
+                Val::Str(format!("{:016x}", self.rng.random::<u64>())),
+            ));
+        }
+        let sid = match self.choose(dim::SESSION_WS, &[88, 4, 4, 4]) {
+            0 => s.sid.clone(),
+            1 => format!(" {}", s.sid),
+            2 => format!("{} ", s.sid),
+            _ => format!("\t{}  ", s.sid),
+        };
+        f.push(("sessionId", Val::Str(sid)));
+        let canon_user = user.unwrap_or(&s.owner).to_string();
+        let user_raw = self.user_as_written(&canon_user, true);
+        f.push(("user", Val::Str(user_raw)));
+
+        let exp_method = if req {
+            let m = method.unwrap_or("GET");
+            match self.choose(dim::METHOD, &[80, 10, 6, 4]) {
+                0 => {
+                    f.push(("method", Val::Static(m)));
+                    Some(m.to_string())
+                }
+                1 => {
+                    f.push(("method", Val::Str(m.to_ascii_lowercase())));
+                    Some(m.to_string())
+                }
+                2 => {
+                    f.push(("method", Val::Str(capitalize(&m.to_ascii_lowercase()))));
+                    Some(m.to_string())
+                }
+                _ => None,
+            }
+        } else {
+            match self.choose(dim::BEACON_METHOD, &[85, 8, 7]) {
+                1 => {
+                    f.push(("method", Val::Str("POST".into())));
+                    Some("POST".to_string())
+                }
+                2 => {
+                    f.push(("method", Val::Str("get".into())));
+                    Some("GET".to_string())
+                }
+                _ => None,
+            }
+        };
+
+        // Site token: the record's key, else the /sites/ path segment, else
+        // the siteToken query parameter.
+        let site_mode = self.choose(dim::SITE, &[30, 20, 30, 12, 3, 3, 1, 1, 1]);
+        let site = s.site.clone();
+        let (key_tok, path_tok, query_tok, return_tok) = match site_mode {
+            0 => (None, None, None, None),
+            1 => (Some(site), None, None, None),
+            2 => (None, Some(site), None, None),
+            3 => (None, None, Some(site), None),
+            4 => (
+                Some(site.clone()),
+                Some(self.other_site(&[&site])),
+                None,
+                None,
+            ),
+            5 => (
+                None,
+                Some(site.clone()),
+                Some(self.other_site(&[&site])),
+                None,
+            ),
+            6 => (
+                Some(site.clone()),
+                None,
+                Some(self.other_site(&[&site])),
+                None,
+            ),
+            7 => {
+                let a = self.other_site(&[&site]);
+                let b = self.other_site(&[&site, &a]);
+                (Some(site), Some(a), Some(b), None)
+            }
+            // `/sites/` only inside a query value: no token.
+            _ => (None, None, None, Some(site)),
+        };
+        let exp_site = key_tok
+            .clone()
+            .or_else(|| path_tok.clone())
+            .or_else(|| query_tok.clone());
+
+        // Path.
+        let mut path = String::with_capacity(64);
+        path.push_str(if req { "/api/v2" } else { "/app" });
+        if let Some(t) = &path_tok {
+            path.push_str("/sites/");
+            path.push_str(t);
+        }
+        if req && self.choose(dim::UNICODE, &[97, 3]) == 1 {
+            path.push_str(self.pick(&UNICODE_PATHS));
+        } else {
+            let sub = if req {
+                self.pick(MODULE_APIS[module])
+            } else if self.chance(0.3) {
+                MODULE_APIS[module][1]
+            } else {
+                MODULE_ROUTES[module]
+            };
+            if let Some((a, b)) = sub.split_once("{id}") {
+                path.push_str(a);
+                path.push_str(&self.range(1_000, 99_999).to_string());
+                path.push_str(b);
+            } else {
+                path.push_str(sub);
+            }
+        }
+
+        // Query: other parameters, site token, asset types.
+        let mut items: Vec<(String, Vec<String>)> = Vec::new();
+        let n_other = if req {
+            self.weighted(&[50, 35, 15])
+        } else {
+            self.weighted(&[70, 30])
+        };
+        for _ in 0..n_other {
+            let p = self.pick(&OTHER_PARAMS);
+            if !items.iter().any(|(x, _)| x == p) {
+                items.push((p.to_string(), Vec::new()));
+            }
+        }
+        if let Some(t) = &query_tok {
+            items.push((format!("siteToken={t}"), Vec::new()));
+        }
+        if let Some(t) = &return_tok {
+            items.push((format!("returnTo=/sites/{t}/assets"), Vec::new()));
+        }
+        let consult = ASSET_MODULES[module] || self.chance(0.1);
+        let (asset_items, array) = if consult {
+            self.assets()
+        } else {
+            (Vec::new(), None)
+        };
+        items.extend(asset_items);
+        if req && self.choose(dim::LONG_QUERY, &[20_000, 1]) == 1 {
+            let ids: Vec<String> = (0..700).map(|i| (100_000 + i * 7).to_string()).collect();
+            items.push((format!("ids={}", ids.join("%2C")), Vec::new()));
+        }
+        if items.len() > 1 && self.chance(0.5) {
+            for i in (1..items.len()).rev() {
+                let j = self.below(i + 1);
+                items.swap(i, j);
+            }
+        }
+        let mut url = path.clone();
+        for (i, (item, _)) in items.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(item);
+        }
+        let frag_w: &[u32] = if req { &[92, 5, 3] } else { &[75, 20, 5] };
+        match self.choose(dim::FRAGMENT, frag_w) {
+            1 => {
+                url.push('#');
+                url.push_str(self.pick(&["details", "top", "history", "map"]));
+            }
+            2 => url.push_str("#/history?page=2"),
+            _ => {}
+        }
+        let mut exp_assets: Vec<String> = items.into_iter().flat_map(|(_, parts)| parts).collect();
+        f.push(("url", Val::Str(url)));
+
+        if let Some(code) = status {
+            if self.choose(dim::STATUS, &[82, 18]) == 0 {
+                f.push(("status", Val::Int(code)));
+            } else {
+                f.push(("status", Val::Str(code.to_string())));
+            }
+        } else if !req && self.chance(0.1) {
+            // A beacon reporting the page's HTTP status.
+            f.push(("status", Val::Int(200)));
+        }
+        let exp_status = f
+            .iter()
+            .find(|(k, _)| *k == "status")
+            .map(|_| status.unwrap_or(200));
+
+        let exp_rt = if req {
+            match self.choose(dim::RT, &[45, 50, 5]) {
+                0 => {
+                    let v = self.response_ms();
+                    f.push(("responseTimeMs", Val::Int(v)));
+                    Some(v)
+                }
+                1 => {
+                    let (lit, v) = self.fractional_ms();
+                    f.push(("responseTimeMs", Val::Lit(lit)));
+                    Some(v)
+                }
+                _ => None,
+            }
+        } else {
+            match self.choose(dim::BEACON_RT, &[75, 15, 10]) {
+                1 => {
+                    let v = self.response_ms() * 4;
+                    f.push(("responseTimeMs", Val::Int(v)));
+                    Some(v)
+                }
+                2 => {
+                    let (lit, v) = self.fractional_ms();
+                    f.push(("responseTimeMs", Val::Lit(lit)));
+                    Some(v)
+                }
+                _ => None,
+            }
+        };
+
+        let ua = if self.choose(dim::LONG_UA, &[20_000, 1]) == 1 {
+            Val::Str(self.long_ua.clone())
+        } else {
+            Val::Static(s.ua)
+        };
+        f.push(("userAgent", ua));
+        if self.chance(0.5) {
+            f.push((
+                "ip",
+                Val::Str(format!(
+                    "10.{}.{}.{}",
+                    self.below(8),
+                    self.below(256),
+                    1 + self.below(254)
+                )),
+            ));
+        }
+
+        let name = MODULES[module];
+        let exp_module = if req {
+            // `module` on a request record never counts.
+            if self.choose(dim::REQUEST_MODULE, &[94, 6]) == 1 {
+                f.push(("module", Val::Static(name)));
+            }
+            None
+        } else {
+            match self.choose(dim::BEACON_MODULE, &[85, 6, 3, 2, 4]) {
+                0 => {
+                    f.push(("module", Val::Static(name)));
+                    Some(name.to_string())
+                }
+                1 => {
+                    let padded = ["  ", "\t", " "][self.below(3)];
+                    let v = if self.chance(0.5) {
+                        format!("{padded}{name}")
+                    } else {
+                        format!("{name}{padded}")
+                    };
+                    f.push(("module", Val::Str(v)));
+                    Some(name.to_string())
+                }
+                2 => {
+                    f.push(("module", Val::Str(String::new())));
+                    None
+                }
+                3 => {
+                    f.push(("module", Val::Str("   ".into())));
+                    None
+                }
+                _ => None,
+            }
+        };
+        if !req && self.chance(0.3) {
+            f.push((
+                "viewport",
+                Val::Str(
+                    self.pick(&["1920x1080", "1366x768", "2560x1440", "820x1180"])
+                        .into(),
+                ),
+            ));
+        }
+
+        if let Some(t) = key_tok {
+            let v = match self.choose(dim::SITE_KEY_WS, &[88, 6, 6]) {
+                0 => t,
+                1 => format!(" {t}"),
+                _ => format!("{t}  "),
+            };
+            f.push(("siteToken", Val::Str(v)));
+        }
+        if let Some((raw, norm)) = array {
+            f.push(("assetTypes", Val::Strs(raw)));
+            exp_assets.extend(norm);
+        }
+
+        if self.chance(0.08) {
+            // Keys in another order: order never matters.
+            for i in (1..f.len()).rev() {
+                let j = self.below(i + 1);
+                f.swap(i, j);
+            }
+        }
+        let level = match status {
+            Some(c) if c >= 500 => "ERROR",
+            Some(c) if c >= 400 => "WARN",
+            _ => "INFO",
+        };
+        let msg = Msg {
+            prefix: self.prefix(level),
+            body: Body::Json {
+                fields: f,
+                spaced: self.chance(0.15),
+            },
+            trailer: self.trailer(),
+        };
+        let ev = ExpectedEvent {
+            timestamp_ms: ts,
+            session_id: s.sid.clone(),
+            user: canon_user,
+            path,
+            method: exp_method,
+            status_code: exp_status,
+            response_time: exp_rt,
+            module: exp_module,
+            site_token: exp_site,
+            asset_types: exp_assets,
+            log_group: LOG_GROUP.to_string(),
+            log_stream: self.streams[stream as usize].clone(),
+        };
+        self.push(stream, log_ts, late, msg, Outcome::Kept(Box::new(ev)))
+    }
+
+    fn response_ms(&mut self) -> i64 {
+        let u: f64 = self.rng.random();
+        (3.0 * (u * 7.5).exp()) as i64
+    }
+
+    /// A response time with a fraction that is never exactly .5: (literal,
+    /// rounded value).
+    fn fractional_ms(&mut self) -> (String, i64) {
+        let whole = if self.chance(0.05) {
+            0
+        } else {
+            self.response_ms()
+        };
+        let digits = self.range(1, 4) as u32;
+        let scale = 10_i64.pow(digits);
+        let mut frac = self.range(0, scale);
+        if frac * 2 == scale {
+            frac += 1;
+        }
+        let up = i64::from(frac * 2 > scale);
+        (
+            format!("{whole}.{frac:0w$}", w = digits as usize),
+            whole + up,
+        )
+    }
+
+    /// Asset types in the query and/or the record's array: (query items with
+    /// their normalised parts; the array as written and normalised).
+    #[allow(clippy::type_complexity)]
+    fn assets(
+        &mut self,
+    ) -> (
+        Vec<(String, Vec<String>)>,
+        Option<(Vec<String>, Vec<String>)>,
+    ) {
+        let variant = self.choose(dim::ASSETS, &[40, 12, 8, 5, 4, 4, 3, 3, 2, 3, 2, 1]);
+        let mut q = Vec::new();
+        let param = |v: String| format!("assetType={v}");
+        let one = |n: &str| vec![n.to_string()];
+        match variant {
+            1 => {
+                let a = self.sample_types(1)[0];
+                q.push((param(enc(a, "%20")), one(a)));
+            }
+            2 => {
+                let k = self.range(2, 4) as usize;
+                for a in self.sample_types(k) {
+                    let cased = self.case_variant(a);
+                    let space = self.pick(&["%20", "+"]);
+                    q.push((param(enc(&cased, space)), one(a)));
+                }
+            }
+            3 => {
+                let a = self.pick(&MULTI_WORD_TYPES);
+                q.push((param(enc(&title(a), "%20")), one(a)));
+            }
+            4 => {
+                let a = self.pick(&MULTI_WORD_TYPES);
+                let cased = if self.chance(0.5) {
+                    a.to_ascii_uppercase()
+                } else {
+                    a.to_string()
+                };
+                q.push((param(enc(&cased, "+")), one(a)));
+            }
+            5 => {
+                let k = self.range(2, 4) as usize;
+                let xs = self.sample_types(k);
+                let sep = self.pick(&[",", ",%20", ",+"]);
+                let v: Vec<String> = xs.iter().map(|a| enc(a, "%20")).collect();
+                q.push((
+                    param(v.join(sep)),
+                    xs.iter().map(|a| a.to_string()).collect(),
+                ));
+            }
+            6 => {
+                let xs = self.sample_types(2);
+                let sep = self.pick(&["%2C", "%2c", "%2C%20"]);
+                let v: Vec<String> = xs.iter().map(|a| enc(&self.case_variant(a), "+")).collect();
+                q.push((
+                    param(v.join(sep)),
+                    xs.iter().map(|a| a.to_string()).collect(),
+                ));
+            }
+            7 => {
+                let a = self.sample_types(1)[0];
+                let raw = match self.below(3) {
+                    0 => format!("+{}+", enc(&title(a), "+")),
+                    1 => format!("%20{}%20", enc(&a.to_ascii_uppercase(), "%20")),
+                    _ => format!("++{}", enc(&title(a), "%20")),
+                };
+                q.push((param(raw), one(a)));
+            }
+            8 => {
+                let xs = self.sample_types(2);
+                q.push((
+                    param(format!("{},,{},", enc(xs[0], "+"), enc(xs[1], "+"))),
+                    xs.iter().map(|a| a.to_string()).collect(),
+                ));
+                q.push((param(self.pick(&["", "+", "%20,"]).to_string()), Vec::new()));
+            }
+            9 => {
+                let k = self.range(1, 4) as usize;
+                let xs = self.sample_types(k);
+                let mut raw: Vec<String> = xs.iter().map(|a| self.array_variant(a)).collect();
+                let blank = self.pick(&["", "  "]).to_string();
+                let at = self.below(raw.len() + 1);
+                raw.insert(at, blank);
+                return (q, Some((raw, xs.iter().map(|a| a.to_string()).collect())));
+            }
+            10 => {
+                let xs = self.sample_types(2);
+                q.push((param(enc(xs[0], "%20")), one(xs[0])));
+                let raw = vec![self.array_variant(xs[1])];
+                return (q, Some((raw, one(xs[1]))));
+            }
+            11 => {
+                q.push((
+                    param(self.pick(&NON_ASCII_RAW).to_string()),
+                    one(NON_ASCII_TYPE),
+                ));
+            }
+            _ => {}
+        }
+        (q, None)
+    }
+
+    fn sample_types(&mut self, k: usize) -> Vec<&'static str> {
+        let mut idx: Vec<usize> = (0..ASSET_TYPES.len()).collect();
+        for i in 0..k {
+            let j = i + self.below(idx.len() - i);
+            idx.swap(i, j);
+        }
+        idx[..k].iter().map(|&i| ASSET_TYPES[i]).collect()
+    }
+
+    fn case_variant(&mut self, a: &str) -> String {
+        match self.below(3) {
+            0 => a.to_string(),
+            1 => title(a),
+            _ => a.to_ascii_uppercase(),
+        }
+    }
+
+    fn array_variant(&mut self, a: &str) -> String {
+        match self.below(4) {
+            0 => a.to_string(),
+            1 => title(a),
+            2 => format!(" {a} "),
+            _ => a.to_ascii_uppercase(),
+        }
+    }
+
+    // ---------------------------------------------- dropped, in sessions --
+
+    /// Fields of a request-like record; `None` leaves the key out.
+    #[allow(clippy::too_many_arguments)]
+    fn raw_request(
+        &mut self,
+        typ: Option<&str>,
+        at: i64,
+        sid: Option<&str>,
+        user: Option<&str>,
+        method: Option<&str>,
+        url: Option<&str>,
+        status: Option<i64>,
+        ua: Option<&str>,
+    ) -> Vec<(&'static str, Val)> {
+        let mut f = Vec::with_capacity(10);
+        if let Some(t) = typ {
+            f.push(("type", Val::Str(t.into())));
+        }
+        let mut ts = String::with_capacity(24);
+        push_datetime(&mut ts, at, 'T', 3, '.');
+        ts.push('Z');
+        f.push(("timestamp", Val::Str(ts)));
+        if let Some(v) = sid {
+            f.push(("sessionId", Val::Str(v.into())));
+        }
+        if let Some(v) = user {
+            f.push(("user", Val::Str(v.into())));
+        }
+        if let Some(v) = method {
+            f.push(("method", Val::Str(v.into())));
+        }
+        if let Some(v) = url {
+            f.push(("url", Val::Str(v.into())));
+        }
+        if let Some(v) = status {
+            f.push(("status", Val::Int(v)));
+        }
+        f.push(("responseTimeMs", Val::Int(self.range(0, 40))));
+        if let Some(v) = ua {
+            f.push(("userAgent", Val::Str(v.into())));
+        }
+        f
+    }
+
+    fn drop_json(
+        &mut self,
+        stream: u16,
+        at: i64,
+        fields: Vec<(&'static str, Val)>,
+        reason: Reason,
+    ) {
+        let spaced = self.chance(0.15);
+        let msg = self.plain_msg(Body::Json { fields, spaced }, "INFO");
+        let ts = at + self.range(0, 61);
+        self.push(stream, ts, false, msg, Outcome::Dropped(reason));
+    }
+
+    fn drop_text(&mut self, stream: u16, at: i64, text: String, level: &'static str) {
+        let msg = self.plain_msg(Body::Text(text), level);
+        self.push(stream, at, false, msg, Outcome::Dropped(Reason::Unparsed));
+    }
+
+    fn noise_request(
+        &mut self,
+        s: &Sess,
+        at: i64,
+        method: &str,
+        url: &str,
+        ua: &str,
+        reason: Reason,
+    ) {
+        let stream = self.stream_for(s.home);
+        let user = self.user_as_written(&s.owner, false);
+        let f = self.raw_request(
+            Some("request"),
+            at,
+            Some(s.sid.as_str()),
+            Some(user.as_str()),
+            Some(method),
+            Some(url),
+            Some(200),
+            Some(ua),
+        );
+        self.drop_json(stream, at, f, reason);
+    }
+
+    /// Static files and icons the browser loads: noise paths.
+    fn static_loads(&mut self, s: &Sess, at: i64) {
+        let n = self.range(2, 6);
+        for k in 0..n {
+            let path = self.pick(&STATIC_PATHS);
+            self.noise_request(s, at + k * 37, "GET", path, s.ua, Reason::NoisePath);
+        }
+    }
+
+    fn preflight(&mut self, s: &Sess, at: i64, url: &str) {
+        let m = self.pick(&["OPTIONS", "OPTIONS", "options", "Options"]);
+        self.noise_request(s, at, m, url, s.ua, Reason::NoiseMethod);
+    }
+
+    fn head_check(&mut self, s: &Sess, at: i64) {
+        let m = self.pick(&["HEAD", "head"]);
+        self.noise_request(
+            s,
+            at,
+            m,
+            "/api/v2/work-orders?since=2026-11-01",
+            s.ua,
+            Reason::NoiseMethod,
+        );
+    }
+
+    /// Before login: a session but no user yet.
+    fn pre_login(&mut self, s: &Sess, at: i64) {
+        let stream = self.stream_for(s.home);
+        let user = self.pick(&[None, Some(""), Some("   ")]);
+        let (m, url) = self.pick(&[
+            ("GET", "/app/login"),
+            ("POST", "/api/v2/auth/login"),
+            ("GET", "/api/v2/auth/sso?provider=azure"),
+        ]);
+        let f = self.raw_request(
+            Some("request"),
+            at,
+            Some(s.sid.as_str()),
+            user,
+            Some(m),
+            Some(url),
+            Some(200),
+            Some(s.ua),
+        );
+        self.drop_json(stream, at, f, Reason::NoUser);
+    }
+
+    fn no_url(&mut self, s: &Sess, at: i64) {
+        let stream = self.stream_for(s.home);
+        let user = s.owner.clone();
+        let mut f = self.raw_request(
+            Some("page-beacon"),
+            at,
+            Some(s.sid.as_str()),
+            Some(user.as_str()),
+            None,
+            None,
+            None,
+            Some(s.ua),
+        );
+        match self.below(3) {
+            0 => {}
+            1 => f.push(("URL", Val::Str("/app/dashboard".into()))),
+            _ => f.push(("path", Val::Str("/app/assets".into()))),
+        }
+        f.push(("module", Val::Str("Dashboard".into())));
+        self.drop_json(stream, at, f, Reason::NoUrl);
+    }
+
+    fn audit(&mut self, s: &Sess, at: i64) {
+        let stream = self.stream_for(s.home);
+        let user = s.owner.clone();
+        let typ = self.pick(&["audit", "AUDIT", "audit-log"]);
+        let mut f = self.raw_request(
+            Some(typ),
+            at,
+            Some(s.sid.as_str()),
+            Some(user.as_str()),
+            Some("PUT"),
+            Some("/api/v2/admin/roles/7"),
+            Some(200),
+            Some(s.ua),
+        );
+        f.push(("action", Val::Str("role.update".into())));
+        self.drop_json(stream, at, f, Reason::NotRequest);
+    }
+
+    fn stack_trace(&mut self, stream: u16, at: i64) {
+        let lines: &[&str] = if self.chance(0.5) {
+            &[
+                "java.lang.IllegalStateException: Work order 48213 is locked by another user",
+                "\tat com.ironman.workorders.WorkOrderService.update(WorkOrderService.java:214)",
+                "\tat com.ironman.api.WorkOrderController.put(WorkOrderController.java:88)",
+                "\tat java.base/java.lang.Thread.run(Thread.java:1583)",
+            ]
+        } else {
+            &[
+                "TypeError: Cannot read properties of undefined (reading 'siteToken')",
+                "    at normalise (/app/dist/routes/assets.js:42:17)",
+                "    at Layer.handle [as handle_request] (/app/node_modules/express/lib/router/layer.js:95:5)",
+            ]
+        };
+        for (k, line) in lines.iter().enumerate() {
+            let msg = Msg {
+                prefix: Prefix::Bare,
+                body: Body::Text((*line).to_string()),
+                trailer: "",
+            };
+            self.push(
+                stream,
+                at + k as i64,
+                false,
+                msg,
+                Outcome::Dropped(Reason::Unparsed),
+            );
+        }
+    }
+
+    // ------------------------------------------------------ background --
+
+    /// Lines not tied to a user session: probes, crawlers, service accounts,
+    /// metrics, banners, junk; about a tenth of the session lines, spread
+    /// over the days and streams.
+    fn background(&mut self) {
+        let days = i64::from(self.opts.days);
+        if days == 0 {
+            return;
+        }
+        let per_day = ((self.events.len() as f64 * 0.10) / days as f64).max(40.0) as usize;
+        for d in 0..days {
+            let day_start = self.day0_ms + d * DAY_MS;
+            // Deploys: every stream boots on the first day, one or two restart later.
+            let boots: Vec<u16> = if d == 0 {
+                (0..self.streams.len() as u16).collect()
+            } else {
+                (0..self.range(1, 3))
+                    .map(|_| self.below(self.streams.len()) as u16)
+                    .collect()
+            };
+            for stream in boots {
+                let at = day_start + self.range(0, 2 * HOUR_MS);
+                self.banner(stream, at);
+            }
+            for _ in 0..per_day {
+                let at = day_start + self.range(0, DAY_MS);
+                let stream = self.below(self.streams.len()) as u16;
+                self.background_line(stream, at);
+            }
+        }
+    }
+
+    fn banner(&mut self, stream: u16, at: i64) {
+        let lines = [
+            r"  ___                 __  __",
+            r" |_ _|_ __ ___  _ __ |  \/  | __ _ _ __",
+            r"  | || '__/ _ \| '_ \| |\/| |/ _` | '_ \",
+            r"  | || | | (_) | | | | |  | | (_| | | | |",
+            r" |___|_|  \___/|_| |_|_|  |_|\__,_|_| |_|",
+        ];
+        let mut t = at;
+        for line in lines {
+            let msg = Msg {
+                prefix: Prefix::Bare,
+                body: Body::Text(line.to_string()),
+                trailer: "",
+            };
+            self.push(stream, t, false, msg, Outcome::Dropped(Reason::Unparsed));
+            t += 1;
+        }
+        for text in [
+            "IronMan API 4.12.3 (build 7f3e2a1) starting, profile=prod",
+            "Loaded configuration {region=ap-southeast-2, pool=20, cache=redis}",
+            "Listening on 0.0.0.0:8080",
+        ] {
+            self.drop_text(stream, t, text.to_string(), "INFO");
+            t += 3;
+        }
+    }
+
+    fn background_line(&mut self, stream: u16, at: i64) {
+        let sid_owned = self.uuid();
+        let sid: &str = &sid_owned;
+        let bot = self.pick(&BOTS);
+        let svc = self.pick(&SERVICE_USERS);
+        let browser = self.pick(&BROWSERS);
+        let kind = self.choose(
+            dim::BACKGROUND,
+            &[
+                12, 4, 4, 4, 8, 4, 3, 2, 2, 2, 2, 8, 3, 2, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 6, 4, 8,
+                2, 1, 1, 1, 1, 1, 1, 2,
+            ],
+        );
+        use Reason::*;
+        let r =
+            |g: &mut Gen,
+             t: Option<&str>,
+             s: Option<&str>,
+             u: Option<&str>,
+             m: Option<&str>,
+             url: Option<&str>,
+             ua: Option<&str>| { g.raw_request(t, at, s, u, m, url, Some(200), ua) };
+        let req = Some("request");
+        match kind {
+            // Load balancer health checks carry no session: no_session first.
+            0 => {
+                let url = self.pick(&HEALTH_PATHS);
+                let f = r(self, req, None, None, Some("GET"), Some(url), Some(bot));
+                self.drop_json(stream, at, f, NoSession);
+            }
+            // kube-probe with a placeholder session but no user.
+            1 => {
+                let f = r(
+                    self,
+                    req,
+                    Some("-"),
+                    None,
+                    Some("GET"),
+                    Some("/healthz"),
+                    Some("kube-probe/1.29"),
+                );
+                self.drop_json(stream, at, f, NoUser);
+            }
+            // Metrics scrape and pings: session and user, noise path.
+            2 => {
+                let f = r(
+                    self,
+                    req,
+                    Some("-"),
+                    Some("prometheus"),
+                    Some("GET"),
+                    Some("/metrics"),
+                    Some("Prometheus/2.53.1"),
+                );
+                self.drop_json(stream, at, f, NoisePath);
+            }
+            3 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some("monitor"),
+                    Some("get"),
+                    Some("/ping?source=lb"),
+                    Some("curl/8.5.0"),
+                );
+                self.drop_json(stream, at, f, NoisePath);
+            }
+            // Metrics records.
+            4 => {
+                let f = vec![
+                    ("type", Val::Str("metric".into())),
+                    (
+                        "name",
+                        Val::Str(
+                            self.pick(&["db.pool.active", "http.inflight", "jvm.heap.used"])
+                                .into(),
+                        ),
+                    ),
+                    ("value", Val::Int(self.range(0, 5000))),
+                    ("timestamp", Val::Int(at)),
+                ];
+                self.drop_json(stream, at, f, NotRequest);
+            }
+            // Audit records: complete request fields, wrong type.
+            5 => {
+                let user = SUPPORT_USERS[0];
+                let mut f = r(
+                    self,
+                    Some("audit"),
+                    Some(sid),
+                    Some(user),
+                    Some("POST"),
+                    Some("/api/v2/admin/users"),
+                    Some(browser),
+                );
+                f.push(("action", Val::Str("user.create".into())));
+                self.drop_json(stream, at, f, NotRequest);
+            }
+            // No type at all.
+            6 => {
+                let f = vec![
+                    ("level", Val::Str("info".into())),
+                    ("msg", Val::Str("cache refreshed".into())),
+                    ("entries", Val::Int(self.range(100, 5000))),
+                ];
+                self.drop_json(stream, at, f, NotRequest);
+            }
+            7 => {
+                let f = r(
+                    self,
+                    None,
+                    Some(sid),
+                    Some("maria.garcia@acme-mining.com"),
+                    Some("GET"),
+                    Some("/api/v2/assets"),
+                    Some(browser),
+                );
+                self.drop_json(stream, at, f, NotRequest);
+            }
+            8 => {
+                let t = self.pick(&[
+                    "",
+                    "requests",
+                    "page_beacon",
+                    "pagebeacon",
+                    "request-log",
+                    "Beacon",
+                ]);
+                let f = r(
+                    self,
+                    Some(t),
+                    Some(sid),
+                    Some("olivia.brown@nordmetall.de"),
+                    Some("GET"),
+                    Some("/app/dashboard"),
+                    Some(browser),
+                );
+                self.drop_json(stream, at, f, NotRequest);
+            }
+            // Unparsed: plain text.
+            9 | 10 => {
+                let text = self.pick(&[
+                    "Connection pool stats: active=3 idle=17 waiting=0",
+                    "GC pause (G1 Evacuation Pause) 12ms",
+                    "Refreshing JWKS from https://login.example.com/.well-known/jwks.json",
+                    "Slow query (2300 ms): SELECT * FROM work_orders WHERE site_id = $1",
+                    "Scheduled job maintenance-plan-rollover finished in 4.2 s",
+                    "Request failed: upstream timed out; retrying [attempt 2/3]",
+                ]);
+                self.drop_text(stream, at, text.to_string(), "INFO");
+            }
+            // Unparsed: invalid JSON.
+            11 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some("liam.walker@acme-mining.com"),
+                    Some("GET"),
+                    Some("/api/v2/work-orders"),
+                    Some(browser),
+                );
+                let mut json = String::new();
+                push_json_object(&mut json, &f, false);
+                let text = match self.below(6) {
+                    0 => {
+                        let cut = json.len() / 2;
+                        let mut cut = cut;
+                        while !json.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        json[..cut].to_string()
+                    }
+                    1 => format!("{json} [truncated]"),
+                    2 => json.replacen("\"responseTimeMs\":", "\"responseTimeMs\":NaN,\"x\":", 1),
+                    3 => json.replace('"', "'"),
+                    4 => format!("{{{json}}}"),
+                    _ => format!("{},}}", &json[..json.len() - 1]),
+                };
+                self.drop_text(stream, at, text, "INFO");
+            }
+            // Unparsed: JSON that is not an object.
+            12 => {
+                let text = self.pick(&[
+                    "[\"request\",\"GET\",\"/api/v2/assets\"]",
+                    "\"request completed\"",
+                    "42",
+                    "null",
+                    "[{\"type\":\"request\",\"sessionId\":\"x\",\"user\":\"y\",\"url\":\"/z\"}]",
+                ]);
+                self.drop_text(stream, at, text.to_string(), "INFO");
+            }
+            // Unparsed: a `{` in the prefix comes first.
+            13 => {
+                let user = "emma.jones@kiwi-rail.co.nz";
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some(user),
+                    Some("GET"),
+                    Some("/api/v2/parts"),
+                    Some(browser),
+                );
+                let msg = Msg {
+                    prefix: Prefix::BraceTag(self.below(16) as u8),
+                    body: Body::Json {
+                        fields: f,
+                        spaced: false,
+                    },
+                    trailer: "",
+                };
+                self.push(stream, at, false, msg, Outcome::Dropped(Unparsed));
+            }
+            // Unparsed: a multi-line message without an object.
+            14 => {
+                let text = "Exception in thread \"scheduler-1\" java.lang.OutOfMemoryError: Java heap space\n\tat java.util.Arrays.copyOf(Arrays.java:3512)\n\tat java.lang.StringBuilder.append(StringBuilder.java:179)";
+                self.drop_text(stream, at, text.to_string(), "ERROR");
+            }
+            // Unparsed: a very long line (rare: they are big).
+            15 if self.cover[dim::BACKGROUND] as usize <= 16 || self.chance(0.05) => {
+                let text = format!(
+                    "Dumping request headers: {}",
+                    "X-Debug-Header: abcdefghij; ".repeat(1_200)
+                );
+                self.drop_text(stream, at, text, "DEBUG");
+            }
+            // no_session variants.
+            16 => {
+                let v = self.pick(&[Some(""), Some("   "), None]);
+                let f = r(
+                    self,
+                    req,
+                    v,
+                    Some("james.smith@acme-mining.com"),
+                    Some("GET"),
+                    Some("/api/v2/reports/kpi"),
+                    Some(browser),
+                );
+                self.drop_json(stream, at, f, NoSession);
+            }
+            17 => {
+                let mut f = r(
+                    self,
+                    req,
+                    None,
+                    Some("wei.zhang@pilbara-ore.com.au"),
+                    Some("GET"),
+                    Some("/api/v2/assets"),
+                    Some(browser),
+                );
+                f.push(("SessionID", Val::Str(sid.to_string())));
+                self.drop_json(stream, at, f, NoSession);
+            }
+            // no_user variants.
+            18 => {
+                let mut f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    None,
+                    Some("GET"),
+                    Some("/api/v2/inspections"),
+                    Some(browser),
+                );
+                f.push(("User", Val::Str("priya.patel@ferrovia.cl".into())));
+                self.drop_json(stream, at, f, NoUser);
+            }
+            19 => {
+                let f = r(
+                    self,
+                    Some("page-beacon"),
+                    Some(sid),
+                    Some(""),
+                    None,
+                    Some("/app/login"),
+                    Some(browser),
+                );
+                self.drop_json(stream, at, f, NoUser);
+            }
+            // no_url variants.
+            20 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some("noah.ngata@kiwi-rail.co.nz"),
+                    Some("GET"),
+                    None,
+                    Some(browser),
+                );
+                self.drop_json(stream, at, f, NoUrl);
+            }
+            21 => {
+                let mut f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some("sofia.rossi@nordmetall.de"),
+                    Some("GET"),
+                    None,
+                    Some(browser),
+                );
+                f.push(("URL", Val::Str("/api/v2/parts".into())));
+                self.drop_json(stream, at, f, NoUrl);
+            }
+            // Filter order: method before path, user agent and user.
+            22 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some("monitor"),
+                    Some("HEAD"),
+                    Some("/health"),
+                    Some("ELB-HealthChecker/2.0"),
+                );
+                self.drop_json(stream, at, f, NoiseMethod);
+            }
+            23 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some(svc),
+                    Some("OPTIONS"),
+                    Some("/api/v2/sync"),
+                    Some(bot),
+                );
+                self.drop_json(stream, at, f, NoiseMethod);
+            }
+            // Crawlers and uptime monitors with a session and a user.
+            24 | 25 => {
+                let url = self.pick(&[
+                    "/",
+                    "/app/login",
+                    "/robots.txt",
+                    "/app/assets?page=2",
+                    "/sitemap.xml",
+                ]);
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some("anonymous"),
+                    Some("GET"),
+                    Some(url),
+                    Some(bot),
+                );
+                self.drop_json(stream, at, f, NoiseUserAgent);
+            }
+            // Service accounts.
+            26 => {
+                let url = self.pick(&[
+                    "/api/v2/sync/assets?since=2026-11-01T00:00:00Z",
+                    "/api/v2/sites/ST-0001/work-orders?assetType=pump",
+                    "/api/v2/reports/usage/export",
+                ]);
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some(svc),
+                    Some("GET"),
+                    Some(url),
+                    Some("ironman-sync/2.4 (+java 21)"),
+                );
+                self.drop_json(stream, at, f, NoiseUser);
+            }
+            // Path before user agent and user.
+            27 => {
+                let path = self.pick(&STATIC_PATHS);
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some("anonymous"),
+                    Some("GET"),
+                    Some(path),
+                    Some(bot),
+                );
+                self.drop_json(stream, at, f, NoisePath);
+            }
+            // User agent before user.
+            28 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some(svc),
+                    Some("GET"),
+                    Some("/api/v2/assets"),
+                    Some(bot),
+                );
+                self.drop_json(stream, at, f, NoiseUserAgent);
+            }
+            // Type before everything; session before user; user before url.
+            29 => {
+                let f = r(
+                    self,
+                    Some("metric"),
+                    None,
+                    None,
+                    Some("OPTIONS"),
+                    Some("/health"),
+                    Some(bot),
+                );
+                self.drop_json(stream, at, f, NotRequest);
+            }
+            30 => {
+                let f = r(self, req, None, None, None, None, Some(bot));
+                self.drop_json(stream, at, f, NoSession);
+            }
+            31 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some(" "),
+                    Some("HEAD"),
+                    None,
+                    Some(bot),
+                );
+                self.drop_json(stream, at, f, NoUser);
+            }
+            32 => {
+                let f = r(
+                    self,
+                    req,
+                    Some(sid),
+                    Some(svc),
+                    Some("OPTIONS"),
+                    None,
+                    Some(bot),
+                );
+                self.drop_json(stream, at, f, NoUrl);
+            }
+            // Noise user with a page-beacon and a fancy module.
+            33 => {
+                let mut f = r(
+                    self,
+                    Some("page-beacon"),
+                    Some(sid),
+                    Some(svc),
+                    None,
+                    Some("/app/reports"),
+                    Some("HeadlessChrome/130.0"),
+                );
+                f.push(("module", Val::Str("Reports".into())));
+                self.drop_json(stream, at, f, NoiseUser);
+            }
+            // A 500 with a stack trace outside any session.
+            _ => {
+                let f = r(
+                    self,
+                    req,
+                    None,
+                    Some("anonymous"),
+                    Some("POST"),
+                    Some("/api/v2/webhooks/sap"),
+                    Some("SAP-PI/7.5"),
+                );
+                self.drop_json(stream, at, f, NoSession);
+                self.stack_trace(stream, at + 2);
+            }
+        }
+    }
+}
+
+/// ASCII letters after a start, `.`, `-`, `@`, `\` or space uppercased.
+fn capitalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = true;
+    for c in s.chars() {
+        out.push(if up { c.to_ascii_uppercase() } else { c });
+        up = matches!(c, '.' | '-' | '@' | '\\' | ' ');
+    }
+    out
+}
+
+/// Each word's first ASCII letter uppercased.
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = true;
+    for c in s.chars() {
+        out.push(if up { c.to_ascii_uppercase() } else { c });
+        up = c == ' ';
+    }
+    out
+}
+
+/// Percent-encodes a query value; a space becomes `space` (`%20` or `+`).
+fn enc(s: &str, space: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for b in s.bytes() {
+        match b {
+            b' ' => out.push_str(space),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+    }
+    out
+}
