@@ -1,0 +1,381 @@
+//! The processor end to end against the real local OpenSearch: a generated
+//! corpus replayed through the Lambda's handler gives exactly the documents
+//! the generator's own model predicts, however it is delivered.
+
+mod support;
+
+use indicatif::ProgressBar;
+use processor::batch::process_batch;
+use processor::config::Rules;
+use processor::envelope::{RawLogsEvent, inflate, parse_batch};
+use processor::handler::Handler;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+use xtask::env::Environment;
+use xtask::genlogs::{Corpus, GenOptions, generate, write_corpus};
+use xtask::replay::{event_files, handler_for, replay_files};
+
+fn corpus(seed: u64) -> (Corpus, tempdir::Dir) {
+    let corpus = generate(&GenOptions {
+        days: 3,
+        users: 12,
+        seed,
+        ..GenOptions::default()
+    });
+    let dir = tempdir::Dir::new(&format!("corpus-{seed}"));
+    write_corpus(&corpus, dir.path()).expect("writing the corpus");
+    (corpus, dir)
+}
+
+mod tempdir {
+    use std::path::{Path, PathBuf};
+    pub struct Dir(PathBuf);
+    impl Dir {
+        pub fn new(name: &str) -> Self {
+            let path = xtask::project_root().join("target/test-tmp").join(format!(
+                "{name}-{}-{:x}",
+                std::process::id(),
+                rand_suffix()
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            Dir(path)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    fn rand_suffix() -> u32 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn handler(env: &Environment) -> Arc<Handler> {
+    Arc::new(handler_for(&root(), env, None).expect("handler"))
+}
+
+async fn replay(handler: &Arc<Handler>, files: &[PathBuf]) -> processor::counts::Counts {
+    let report = replay_files(handler.clone(), files, 4, &ProgressBar::hidden())
+        .await
+        .expect("replay");
+    assert!(report.bad_files.is_empty(), "{:?}", report.bad_files);
+    report.counts
+}
+
+fn without_last_updated(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    doc.as_object_mut().unwrap().remove("last_updated");
+    doc
+}
+
+/// Compares stored summaries and events with the generator's model.
+async fn assert_matches_model(env: &Environment, corpus: &Corpus) {
+    let client = env.opensearch_client().unwrap();
+    let i = env.indices();
+    let summaries = all_documents(&client, &i.session_summaries).await;
+    let expected = &corpus.expected;
+    assert!(
+        expected.sessions.len() >= 20,
+        "a corpus worth testing: {} sessions",
+        expected.sessions.len()
+    );
+    assert!(
+        expected.kept_event_ids.len() >= 200,
+        "a corpus worth testing: {} events",
+        expected.kept_event_ids.len()
+    );
+    let stored_ids: Vec<&String> = summaries.keys().collect();
+    let expected_ids: Vec<&String> = expected.sessions.keys().collect();
+    assert_eq!(stored_ids, expected_ids, "the set of sessions");
+    for (id, session) in &expected.sessions {
+        let (_, version, source) = &summaries[id];
+        assert_eq!(
+            without_last_updated(source),
+            session.to_doc(),
+            "session {id}"
+        );
+        assert_eq!(
+            *version, session.event_count,
+            "session {id} is versioned by its event count"
+        );
+        assert!(
+            source["last_updated"].is_string(),
+            "session {id} has last_updated"
+        );
+    }
+
+    let events = all_documents(&client, &i.request_events_pattern()).await;
+    assert_eq!(
+        events.len(),
+        expected.kept_event_ids.len(),
+        "one request event per distinct kept log event"
+    );
+    for (id, want) in &expected.events {
+        let (index, _, source) = events
+            .get(id)
+            .unwrap_or_else(|| panic!("request event {id} is missing"));
+        assert_eq!(source, &want.to_doc(), "request event {id}");
+        assert_eq!(
+            index,
+            &format!("{}{}", i.request_events_prefix, want.index_date()),
+            "daily index of {id}"
+        );
+    }
+    assert_eq!(
+        count(&client, &i.dead_letters).await,
+        0,
+        "nothing was dead-lettered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_gives_the_model_exactly_and_redelivery_in_reverse_changes_nothing() {
+    let env = test_environment("corpus").await;
+    let (corpus, dir) = corpus(11);
+    let files = event_files(&[dir.path().to_path_buf()]).unwrap();
+    let handler = handler(&env);
+
+    let counts = replay(&handler, &files).await;
+    assert_eq!(counts.dead_lettered, 0);
+    assert_eq!(
+        counts.events_created,
+        corpus.expected.kept_event_ids.len() as u64
+    );
+    for (reason, n) in &corpus.expected.dropped {
+        let reason = processor::counts::Reason::ALL
+            .into_iter()
+            .find(|r| r.name() == reason)
+            .unwrap_or_else(|| panic!("unknown reason {reason}"));
+        assert!(
+            counts.get(reason) >= *n,
+            "{}: counted {} < {n} distinct",
+            reason.name(),
+            counts.get(reason)
+        );
+    }
+    assert_matches_model(&env, &corpus).await;
+
+    let client = env.opensearch_client().unwrap();
+    let i = env.indices();
+    let before = (
+        all_documents(&client, &i.session_summaries).await,
+        all_documents(&client, &i.request_events_pattern()).await,
+    );
+    let mut reversed = files.clone();
+    reversed.reverse();
+    let again = replay(&handler, &reversed).await;
+    assert_eq!(again.events_created, 0, "a redelivery creates no event");
+    assert_eq!(
+        again.sessions_written, 0,
+        "a redelivery rewrites no summary"
+    );
+    let after = (
+        all_documents(&client, &i.session_summaries).await,
+        all_documents(&client, &i.request_events_pattern()).await,
+    );
+    assert!(
+        before == after,
+        "redelivering everything in reverse changed stored documents"
+    );
+    cleanup(&client, &env).await;
+}
+
+/// Each batch's events are written, then the invocation "dies" before its
+/// summaries; the retry must converge to the clean result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_events_and_summaries_then_retry_gives_the_same_documents() {
+    let env = test_environment("crash").await;
+    let (corpus, dir) = corpus(23);
+    let files = event_files(&[dir.path().to_path_buf()]).unwrap();
+    let handler = handler(&env);
+    let rules = Rules::builtin();
+    for file in &files {
+        let raw = RawLogsEvent::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let json = inflate(&raw.awslogs.data).unwrap();
+        let batch = parse_batch(&json).unwrap();
+        if batch.is_control_message() {
+            continue;
+        }
+        let processed = process_batch(&batch, &rules);
+        let mut counts = processor::counts::Counts::default();
+        handler
+            .sink()
+            .write_events(
+                &processed,
+                Instant::now() + Duration::from_secs(60),
+                &mut counts,
+            )
+            .await
+            .expect("events written before the crash");
+    }
+    let client = env.opensearch_client().unwrap();
+    assert_eq!(
+        count(&client, &env.indices().session_summaries).await,
+        0,
+        "the crash left no summary"
+    );
+    replay(&handler, &files).await;
+    assert_matches_model(&env, &corpus).await;
+    cleanup(&client, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mappings_refuse_unknown_fields() {
+    let env = test_environment("strict").await;
+    let client = env.opensearch_client().unwrap();
+    let i = env.indices();
+    for (index, doc) in [
+        (
+            format!("{}2026.11.02", i.request_events_prefix),
+            json!({"timestamp": "2026-11-02T00:00:00.000Z", "surprise": 1}),
+        ),
+        (
+            i.session_summaries.clone(),
+            json!({"session_id": "s", "surprise": 1}),
+        ),
+        (
+            i.dead_letters.clone(),
+            json!({"reason": "x", "surprise": 1}),
+        ),
+    ] {
+        let response = client
+            .send(
+                http::Method::PUT,
+                &format!("/{index}/_doc/x"),
+                Some((serde_json::to_vec(&doc).unwrap(), "application/json")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status,
+            400,
+            "{index} took an unknown field: {}",
+            response.text()
+        );
+        assert!(
+            response.text().contains("strict_dynamic_mapping_exception"),
+            "{}",
+            response.text()
+        );
+    }
+    cleanup(&client, &env).await;
+}
+
+fn lambda_event(log_events: Value) -> Value {
+    use base64::Engine;
+    use std::io::Write;
+    let doc = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/ironman/app", "logStream": "s-1", "subscriptionFilters": ["f"], "logEvents": log_events});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(doc.to_string().as_bytes()).unwrap();
+    json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_index() {
+    let env = test_environment("dlq").await;
+    let client = env.opensearch_client().unwrap();
+    let handler = handler(&env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+
+    // A user too long for a keyword term is refused by OpenSearch for good;
+    // its neighbour in the batch is stored.
+    let huge_user = "u".repeat(40_000);
+    let good = r#"INFO {"type":"request","sessionId":"dl-1","user":"ok","url":"/a","timestamp":"2026-11-02T10:00:00Z"}"#;
+    let bad = format!(
+        r#"INFO {{"type":"request","sessionId":"dl-2","user":"{huge_user}","url":"/a","timestamp":"2026-11-02T10:00:01Z"}}"#
+    );
+    let event = lambda_event(json!([
+        {"id": "100", "timestamp": 1, "message": good},
+        {"id": "101", "timestamp": 1, "message": bad},
+    ]));
+    let counts = handler.handle(&event, deadline).await.expect("handled");
+    assert_eq!((counts.events_created, counts.dead_lettered), (1, 1));
+
+    let broken = json!({"awslogs": {"data": "%%% not base64 %%%"}});
+    let counts = handler
+        .handle(&broken, deadline)
+        .await
+        .expect("a broken envelope is not a failure");
+    assert_eq!(counts.dead_lettered, 1);
+    let not_logs = json!({"hello": "world"});
+    handler.handle(&not_logs, deadline).await.expect("handled");
+
+    let letters = all_documents(&client, &env.indices().dead_letters).await;
+    let reasons: BTreeMap<String, String> = letters
+        .values()
+        .map(|(_, _, d)| {
+            (
+                d["reason"].as_str().unwrap().to_string(),
+                d["raw"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert_eq!(reasons["event_rejected"], bad);
+    assert_eq!(reasons["bad_base64"], "%%% not base64 %%%");
+    assert!(reasons["bad_envelope"].contains("hello"));
+    let rejected = letters.get("101").expect("keyed by the log event id");
+    assert_eq!(rejected.2["log_event_id"], "101");
+    assert_eq!(rejected.2["log_stream"], "s-1");
+    assert_eq!(
+        rejected.2["target_index"],
+        format!("{}2026.11.02", env.indices().request_events_prefix)
+    );
+
+    // Delivered again: the dead letters are overwritten, not duplicated.
+    handler.handle(&event, deadline).await.unwrap();
+    handler.handle(&broken, deadline).await.unwrap();
+    assert_eq!(count(&client, &env.indices().dead_letters).await, 3);
+    let summaries = all_documents(&client, &env.indices().session_summaries).await;
+    assert_eq!(summaries.keys().collect::<Vec<_>>(), vec!["dl-1"]);
+    cleanup(&client, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_messages_write_nothing() {
+    let env = test_environment("control").await;
+    let client = env.opensearch_client().unwrap();
+    let handler = handler(&env);
+    use base64::Engine;
+    use std::io::Write;
+    let doc = json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "", "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}]});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(doc.to_string().as_bytes()).unwrap();
+    let event = json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())}});
+    let counts = handler
+        .handle(&event, Instant::now() + Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(counts.control_messages, 1);
+    let i = env.indices();
+    for pattern in [
+        i.request_events_pattern(),
+        i.session_summaries.clone(),
+        i.dead_letters.clone(),
+    ] {
+        assert_eq!(count(&client, &pattern).await, 0, "{pattern}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_opensearch_says_how_to_start_it() {
+    let client = processor::opensearch::OpenSearch::new(
+        "http://127.0.0.1:9",
+        processor::opensearch::Auth::None,
+    )
+    .unwrap();
+    let err = client.json(http::Method::GET, "/", None).await.unwrap_err();
+    assert!(err.is_transient());
+    assert!(err.to_string().contains("cargo xtask local up"), "{err}");
+}
