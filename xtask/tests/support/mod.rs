@@ -23,7 +23,10 @@ pub async fn require_opensearch() -> OpenSearch {
     let client = OpenSearch::new(&url, Auth::None).expect("a loopback URL");
     match client.json(http::Method::GET, "/", None).await {
         Ok(info) => {
-            assert!(info["version"]["number"].is_string(), "{url} is not OpenSearch: {info}");
+            assert!(
+                info["version"]["number"].is_string(),
+                "{url} is not OpenSearch: {info}"
+            );
             client
         }
         Err(e) => panic!(
@@ -56,9 +59,16 @@ pub async fn test_environment(test: &str) -> Environment {
 }
 
 /// Every document of an index pattern, by `_id`: `(_index, _version, _source)`.
-pub async fn all_documents(client: &OpenSearch, pattern: &str) -> BTreeMap<String, (String, u64, Value)> {
+pub async fn all_documents(
+    client: &OpenSearch,
+    pattern: &str,
+) -> BTreeMap<String, (String, u64, Value)> {
     client
-        .json(http::Method::POST, &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"), None)
+        .json(
+            http::Method::POST,
+            &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"),
+            None,
+        )
         .await
         .expect("refresh");
     let mut docs = BTreeMap::new();
@@ -85,7 +95,10 @@ pub async fn all_documents(client: &OpenSearch, pattern: &str) -> BTreeMap<Strin
                     hit["_source"].clone(),
                 ),
             );
-            assert!(previous.is_none(), "document {id} is stored twice (in {pattern})");
+            assert!(
+                previous.is_none(),
+                "document {id} is stored twice (in {pattern})"
+            );
         }
         let scroll_id = page["_scroll_id"].as_str().unwrap().to_string();
         page = client
@@ -102,7 +115,11 @@ pub async fn all_documents(client: &OpenSearch, pattern: &str) -> BTreeMap<Strin
 
 pub async fn count(client: &OpenSearch, pattern: &str) -> u64 {
     client
-        .json(http::Method::POST, &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"), None)
+        .json(
+            http::Method::POST,
+            &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"),
+            None,
+        )
         .await
         .expect("refresh");
     let answer = client
@@ -119,9 +136,17 @@ pub async fn count(client: &OpenSearch, pattern: &str) -> u64 {
 /// Deletes a test's indices (best effort: a failed test keeps them for a look).
 pub async fn cleanup(client: &OpenSearch, env: &Environment) {
     let i = env.indices();
-    for pattern in [i.request_events_pattern(), i.session_summaries.clone(), i.dead_letters.clone()] {
+    for pattern in [
+        i.request_events_pattern(),
+        i.session_summaries.clone(),
+        i.dead_letters.clone(),
+    ] {
         let _ = client
-            .send(http::Method::DELETE, &format!("/{pattern}?ignore_unavailable=true&allow_no_indices=true"), None)
+            .send(
+                http::Method::DELETE,
+                &format!("/{pattern}?ignore_unavailable=true&allow_no_indices=true"),
+                None,
+            )
             .await;
     }
 }
