@@ -21,7 +21,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+#[derive(Default)]
 struct Work {
+    phases: [f64; 6],
     log_events: u64,
     log_bytes: u64,
     kept: u64,
@@ -31,11 +33,20 @@ struct Work {
 
 /// All the work of one invocation but the network.
 fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
+    let mut clock = Instant::now();
+    let mut lap = |work: &mut Work, phase: usize| {
+        let now = Instant::now();
+        work.phases[phase] += (now - clock).as_secs_f64();
+        clock = now;
+    };
     let raw = RawLogsEvent::from_slice(bytes).expect("a Lambda event");
     let json = inflate(&raw.awslogs.data).expect("valid awslogs.data");
+    lap(work, 0);
     work.log_bytes += json.len() as u64;
     let batch = parse_batch(&json).expect("a CloudWatch Logs document");
+    lap(work, 1);
     let processed = process_batch(&batch, rules);
+    lap(work, 2);
     work.log_events += processed.counts.log_events;
     work.kept += processed.counts.kept;
     let mut daily = DailyIndex::new(prefix);
@@ -47,15 +58,20 @@ fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
         DEFAULT_MAX_BULK_BYTES,
     );
     work.bulk_bytes += bodies.iter().map(|b| b.bytes.len() as u64).sum::<u64>();
+    lap(work, 3);
     let sessions = summarize(&processed.events);
     work.sessions += sessions.len() as u64;
     let mut summary_body = Vec::with_capacity(sessions.len() * 512);
     for summary in sessions.values() {
-        serde_json::to_writer(&mut summary_body, &summary.document(0)).expect("Vec write");
+        summary.write_document(&mut summary_body, 0);
         summary_body.push(b'\n');
     }
     work.bulk_bytes += summary_body.len() as u64;
+    lap(work, 4);
     std::hint::black_box((bodies, summary_body));
+    drop(processed);
+    drop(batch);
+    lap(work, 5);
 }
 
 fn files_of(dir: &Path) -> Vec<PathBuf> {
@@ -95,13 +111,7 @@ fn throughput(dir: &Path, rules: &Rules) {
         .map(|f| std::fs::read(f).expect("readable"))
         .collect();
     let compressed: u64 = payloads.iter().map(|p| p.len() as u64).sum();
-    let mut work = Work {
-        log_events: 0,
-        log_bytes: 0,
-        kept: 0,
-        sessions: 0,
-        bulk_bytes: 0,
-    };
+    let mut work = Work::default();
     let started = Instant::now();
     for payload in &payloads {
         process_event(payload, rules, "request-events-", &mut work);
@@ -117,6 +127,10 @@ fn throughput(dir: &Path, rules: &Rules) {
         work.sessions,
         work.bulk_bytes as f64 / 1e6
     );
+    let names = ["decode (base64+gunzip)", "parse batch JSON", "parse+filter+enrich lines", "serialise event bulk", "sessionize+serialise summaries", "free"];
+    for (name, t) in names.iter().zip(work.phases) {
+        eprintln!("  {name:<32} {:>6.3}s {:>5.1}%", t, 100.0 * t / seconds);
+    }
     println!(
         "{}",
         serde_json::json!({
@@ -183,13 +197,7 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
 fn one(file: &Path, rules: &Rules) {
     let before = peak_rss_bytes();
     let payload = std::fs::read(file).expect("readable");
-    let mut work = Work {
-        log_events: 0,
-        log_bytes: 0,
-        kept: 0,
-        sessions: 0,
-        bulk_bytes: 0,
-    };
+    let mut work = Work::default();
     process_event(&payload, rules, "request-events-", &mut work);
     println!(
         "{}",

@@ -6,13 +6,13 @@ use std::borrow::Cow;
 /// Splits a URL into the part before `?` or `#` (the stored `path`) and the
 /// query string, if any (the text between `?` and the next `#`).
 pub fn split_url(url: &str) -> (&str, Option<&str>) {
-    match url.find(['?', '#']) {
+    match memchr::memchr2(b'?', b'#', url.as_bytes()) {
         None => (url, None),
         Some(at) if url.as_bytes()[at] == b'#' => (&url[..at], None),
         Some(at) => {
             let rest = &url[at + 1..];
-            let query = rest.split('#').next().unwrap_or("");
-            (&url[..at], Some(query))
+            let end = memchr::memchr(b'#', rest.as_bytes()).unwrap_or(rest.len());
+            (&url[..at], Some(&rest[..end]))
         }
     }
 }

@@ -99,9 +99,17 @@ impl LogBatch<'_> {
     }
 }
 
+/// Standard base64, with or without padding: CloudWatch Logs pads, but
+/// `aws_lambda_events` (and so events built with it) does not.
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
 /// base64 then gunzip `awslogs.data` into the JSON document it carries.
 pub fn inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
-    let compressed = base64::engine::general_purpose::STANDARD
+    let compressed = BASE64
         .decode(data.trim())
         .map_err(DecodeError::Base64)?;
     let mut out = Vec::with_capacity(compressed.len().saturating_mul(8).min(16 << 20));
@@ -158,6 +166,15 @@ mod tests {
         assert_eq!(inflate(&not_gzip).unwrap_err().reason(), "bad_gzip");
         let json = inflate(&encode("[1,2]")).unwrap();
         assert_eq!(parse_batch(&json).unwrap_err().reason(), "bad_payload_json");
+    }
+
+    #[test]
+    fn base64_with_or_without_padding() {
+        let doc = r#"{"messageType":"DATA_MESSAGE","logEvents":[]}"#;
+        let padded = encode(doc);
+        let unpadded = padded.trim_end_matches('=');
+        assert_ne!(padded, unpadded, "this sample needs padding");
+        assert_eq!(inflate(&padded).unwrap(), inflate(unpadded).unwrap());
     }
 
     #[test]

@@ -50,26 +50,36 @@ fn is_noise_path(rules: &Rules, path: &str) -> bool {
 /// Glob matching with `*` (any run, even empty) and `?` (one character).
 /// Both sides are expected lowercased already.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
+    if pattern.is_ascii() && text.is_ascii() {
+        glob(pattern.as_bytes(), text.as_bytes())
+    } else {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        glob(&p, &t)
+    }
+}
+
+/// Iterative matching with one backtrack point: linear for one `*`.
+fn glob<T: PartialEq + Copy + From<u8>>(p: &[T], t: &[T]) -> bool {
+    let (star, any) = (T::from(b'*'), T::from(b'?'));
     let (mut pi, mut ti) = (0, 0);
     let mut backtrack: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && p[pi] != star && (p[pi] == any || p[pi] == t[ti]) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == star {
             backtrack = Some((pi, ti));
             pi += 1;
-        } else if let Some((star, matched)) = backtrack {
-            pi = star + 1;
+        } else if let Some((s, matched)) = backtrack {
+            pi = s + 1;
             ti = matched + 1;
-            backtrack = Some((star, matched + 1));
+            backtrack = Some((s, matched + 1));
         } else {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == star)
 }
 
 #[cfg(test)]
@@ -172,5 +182,8 @@ mod tests {
         assert!(!glob_match("a?c", "ac"));
         assert!(glob_match("*@x.y", "é@x.y"));
         assert!(!glob_match("*@x.y", "a@x.yz"));
+        assert!(glob_match("é*", "élodie"));
+        assert!(!glob_match("a", "ab"));
+        assert!(glob_match("a**", "a"));
     }
 }

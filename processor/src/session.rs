@@ -5,6 +5,7 @@
 //! function of the set of its events and nothing else: the order and the
 //! number of deliveries cannot change it.
 
+use crate::bulk::write_str;
 use crate::timefmt;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -12,9 +13,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 /// What a session summary needs from one request event.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct EventView<'e, 'a> {
-    pub id: &'e str,
+    pub id: Cow<'a, str>,
     pub timestamp_ms: i64,
     pub user: &'e Cow<'a, str>,
     pub path: &'e Cow<'a, str>,
@@ -28,7 +29,7 @@ pub struct SessionSummary<'a> {
     pub session_id: Cow<'a, str>,
     pub user: Cow<'a, str>,
     /// The (timestamp, log event id) of the event `user` was taken from.
-    first_event: (i64, String),
+    first_event: (i64, Cow<'a, str>),
     pub modules: BTreeSet<Cow<'a, str>>,
     pub paths: BTreeSet<Cow<'a, str>>,
     pub asset_types: BTreeSet<Cow<'a, str>>,
@@ -65,7 +66,7 @@ impl<'a> SessionSummary<'a> {
         let mut summary = SessionSummary {
             session_id,
             user: first.user.clone(),
-            first_event: (first.timestamp_ms, first.id.to_string()),
+            first_event: (first.timestamp_ms, first.id.clone()),
             modules: BTreeSet::new(),
             paths: BTreeSet::new(),
             asset_types: BTreeSet::new(),
@@ -82,10 +83,10 @@ impl<'a> SessionSummary<'a> {
         let earlier = event
             .timestamp_ms
             .cmp(&self.first_event.0)
-            .then_with(|| compare_event_ids(event.id, &self.first_event.1));
+            .then_with(|| compare_event_ids(&event.id, &self.first_event.1));
         if earlier == Ordering::Less {
             self.user = event.user.clone();
-            self.first_event = (event.timestamp_ms, event.id.to_string());
+            self.first_event = (event.timestamp_ms, event.id.clone());
         }
         self.start_ms = self.start_ms.min(event.timestamp_ms);
         self.end_ms = self.end_ms.max(event.timestamp_ms);
@@ -136,6 +137,40 @@ impl<'a> SessionSummary<'a> {
         doc["last_updated"] = Value::String(timefmt::format_timestamp(last_updated_ms));
         doc
     }
+
+    /// `document()` written straight to bytes (the same JSON, field for field).
+    pub fn write_document(&self, out: &mut Vec<u8>, last_updated_ms: i64) {
+        fn list(out: &mut Vec<u8>, key: &[u8], set: &BTreeSet<Cow<'_, str>>) {
+            out.extend_from_slice(key);
+            out.push(b'[');
+            for (i, value) in set.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, value);
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b"{\"session_id\":");
+        write_str(out, &self.session_id);
+        out.extend_from_slice(b",\"user\":");
+        write_str(out, &self.user);
+        list(out, b",\"modules\":", &self.modules);
+        list(out, b",\"paths\":", &self.paths);
+        list(out, b",\"assetTypes\":", &self.asset_types);
+        list(out, b",\"siteTokens\":", &self.site_tokens);
+        out.extend_from_slice(b",\"start_time\":\"");
+        timefmt::write_timestamp(self.start_ms, out);
+        out.extend_from_slice(b"\",\"end_time\":\"");
+        timefmt::write_timestamp(self.end_ms, out);
+        out.extend_from_slice(b"\",\"duration_seconds\":");
+        serde_json::to_writer(&mut *out, &self.duration_seconds()).expect("Vec write");
+        out.extend_from_slice(b",\"event_count\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.event_count).as_bytes());
+        out.extend_from_slice(b",\"last_updated\":\"");
+        timefmt::write_timestamp(last_updated_ms, out);
+        out.extend_from_slice(b"\"}");
+    }
 }
 
 /// A stored summary without `last_updated`, to compare with `content()`.
@@ -173,7 +208,7 @@ mod tests {
 
     fn view(e: &Ev) -> EventView<'_, 'static> {
         EventView {
-            id: e.id,
+            id: Cow::Borrowed(e.id),
             timestamp_ms: e.ts,
             user: &e.user,
             path: &e.path,
@@ -239,6 +274,19 @@ mod tests {
         let s = fold(&[ev("1", 42, "u", "/a")]);
         assert_eq!(s.content()["duration_seconds"], 0.0);
         assert_eq!(s.content()["modules"], json!([]));
+    }
+
+    #[test]
+    fn written_bytes_equal_the_json_document() {
+        let mut a = ev("3", 3_000, "Carol \"C\"", "/c");
+        a.module = Some(Cow::Borrowed("Work Orders"));
+        a.site = Some(Cow::Borrowed("ST-1"));
+        a.assets = vec![Cow::Borrowed("pump"), Cow::Borrowed("valve")];
+        let s = fold(&[a, ev("4", 4_123, "d", "/d\u{e9}")]);
+        let mut out = Vec::new();
+        s.write_document(&mut out, 77);
+        let parsed: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(parsed, s.document(77));
     }
 
     #[test]

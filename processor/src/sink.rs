@@ -247,8 +247,7 @@ impl Sink {
                     )
                     .as_bytes(),
                 );
-                serde_json::to_writer(&mut body.bytes, &summary.document(stamp))
-                    .expect("writing to a Vec cannot fail");
+                summary.write_document(&mut body.bytes, stamp);
                 body.bytes.push(b'\n');
                 body.items.push((start..body.bytes.len(), written.len()));
                 written.push(summary);
@@ -594,7 +593,7 @@ fn fold_hit(
         .filter_map(|v| v.as_str().map(|s| Cow::Owned(s.to_string())))
         .collect();
     let view = EventView {
-        id,
+        id: Cow::Owned(id.to_string()),
         timestamp_ms,
         user: &user,
         path: &path,
