@@ -127,7 +127,14 @@ fn throughput(dir: &Path, rules: &Rules) {
         work.sessions,
         work.bulk_bytes as f64 / 1e6
     );
-    let names = ["decode (base64+gunzip)", "parse batch JSON", "parse+filter+enrich lines", "serialise event bulk", "sessionize+serialise summaries", "free"];
+    let names = [
+        "decode (base64+gunzip)",
+        "parse batch JSON",
+        "parse+filter+enrich lines",
+        "serialise event bulk",
+        "sessionize+serialise summaries",
+        "free",
+    ];
     for (name, t) in names.iter().zip(work.phases) {
         eprintln!("  {name:<32} {:>6.3}s {:>5.1}%", t, 100.0 * t / seconds);
     }

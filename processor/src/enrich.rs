@@ -66,6 +66,43 @@ pub fn form_decode(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// One pass over a query string: every `assetType`-like parameter's parts
+/// go to `asset_types` (see `push_asset_types`), and the first non-empty
+/// `siteToken`-like value is returned, decoded and trimmed.
+pub fn scan_query<'q>(
+    query: &'q str,
+    site_parameter: &str,
+    asset_parameter: &str,
+    separator: &str,
+    asset_types: &mut Vec<Cow<'q, str>>,
+) -> Option<Cow<'q, str>> {
+    let mut site = None;
+    let bytes = query.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = memchr::memchr(b'&', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let pair = &query[start..end];
+        start = end + 1;
+        if pair.is_empty() {
+            continue;
+        }
+        let (key, value) = match memchr::memchr(b'=', pair.as_bytes()) {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, ""),
+        };
+        let key = form_decode(key);
+        if key == asset_parameter {
+            push_asset_types(form_decode(value), separator, asset_types);
+        } else if site.is_none() && key == site_parameter {
+            let value = trim(form_decode(value));
+            if !value.is_empty() {
+                site = Some(value);
+            }
+        }
+    }
+    site
+}
+
 /// The values of every occurrence of the query parameter `name`, decoded.
 pub fn query_values<'q, 'n>(
     query: &'q str,
@@ -165,6 +202,22 @@ mod tests {
         let q = "assetType=Pump&x=1&assetType=valve%2C+Tank&asset%54ype=Meter&assetType";
         let values: Vec<_> = query_values(q, "assetType").collect();
         assert_eq!(values, vec!["Pump", "valve, Tank", "Meter", ""]);
+    }
+
+    #[test]
+    fn one_pass_over_the_query() {
+        let mut assets = Vec::new();
+        let q =
+            "siteToken=&assetType=Pump&siteToken=+ST-1+&assetType=valve%2Ctank&siteToken=ST-2&&x";
+        let site = scan_query(q, "siteToken", "assetType", ",", &mut assets);
+        assert_eq!(site.as_deref(), Some("ST-1"));
+        assert_eq!(assets, vec!["pump", "valve", "tank"]);
+        let mut assets = Vec::new();
+        assert_eq!(
+            scan_query("", "siteToken", "assetType", ",", &mut assets),
+            None
+        );
+        assert!(assets.is_empty());
     }
 
     #[test]

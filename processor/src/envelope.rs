@@ -109,9 +109,7 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 
 /// base64 then gunzip `awslogs.data` into the JSON document it carries.
 pub fn inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
-    let compressed = BASE64
-        .decode(data.trim())
-        .map_err(DecodeError::Base64)?;
+    let compressed = BASE64.decode(data.trim()).map_err(DecodeError::Base64)?;
     let mut out = Vec::with_capacity(compressed.len().saturating_mul(8).min(16 << 20));
     let mut reader =
         flate2::bufread::MultiGzDecoder::new(&compressed[..]).take(MAX_INFLATED_BYTES + 1);

@@ -50,7 +50,9 @@ fn is_noise_path(rules: &Rules, path: &str) -> bool {
 /// Glob matching with `*` (any run, even empty) and `?` (one character).
 /// Both sides are expected lowercased already.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    if pattern.is_ascii() && text.is_ascii() {
+    // Byte-wise matching equals character-wise matching for UTF-8 unless a
+    // `?` must match one (possibly multi-byte) character.
+    if !pattern.contains('?') || (pattern.is_ascii() && text.is_ascii()) {
         glob(pattern.as_bytes(), text.as_bytes())
     } else {
         let p: Vec<char> = pattern.chars().collect();

@@ -3,7 +3,7 @@
 use crate::config::{Field, Rules};
 use crate::counts::Reason;
 use crate::enrich::{
-    lowercase, push_asset_types, query_values, segment_after, split_url, trim, uppercase,
+    lowercase, push_asset_types, scan_query, segment_after, split_url, trim, uppercase,
 };
 use crate::noise::noise_reason;
 use crate::timefmt::{self, MAX_MS, MIN_MS};
@@ -275,38 +275,40 @@ pub fn parse_record<'a>(
         None
     };
 
+    let mut asset_types = Vec::new();
+    let site_from_query = match &query {
+        Some(Cow::Borrowed(q)) => scan_query(
+            q,
+            &rules.site_query_parameter,
+            &rules.asset_query_parameter,
+            &rules.asset_separator,
+            &mut asset_types,
+        ),
+        Some(Cow::Owned(q)) => {
+            let mut borrowed = Vec::new();
+            let site = scan_query(
+                q,
+                &rules.site_query_parameter,
+                &rules.asset_query_parameter,
+                &rules.asset_separator,
+                &mut borrowed,
+            );
+            asset_types.extend(borrowed.into_iter().map(|a| Cow::Owned(a.into_owned())));
+            site.map(|s| Cow::Owned(s.into_owned()))
+        }
+        None => None,
+    };
     let site_token = text(raw.take(Field::SiteToken))
         .map(trim)
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            segment_after(&path, &rules.site_path_marker).map(|s| Cow::Owned(s.to_string()))
+        .or_else(|| match &path {
+            Cow::Borrowed(p) => segment_after(p, &rules.site_path_marker).map(Cow::Borrowed),
+            Cow::Owned(p) => {
+                segment_after(p, &rules.site_path_marker).map(|s| Cow::Owned(s.to_string()))
+            }
         })
-        .or_else(|| {
-            let query = query.as_deref()?;
-            query_values(query, &rules.site_query_parameter)
-                .map(|v| v.trim().to_string())
-                .find(|v| !v.is_empty())
-                .map(Cow::Owned)
-        });
+        .or(site_from_query);
 
-    let mut asset_types = Vec::new();
-    match &query {
-        Some(Cow::Borrowed(q)) => {
-            for value in query_values(q, &rules.asset_query_parameter) {
-                push_asset_types(value, &rules.asset_separator, &mut asset_types);
-            }
-        }
-        Some(Cow::Owned(q)) => {
-            for value in query_values(q, &rules.asset_query_parameter) {
-                push_asset_types(
-                    Cow::Owned(value.into_owned()),
-                    &rules.asset_separator,
-                    &mut asset_types,
-                );
-            }
-        }
-        None => {}
-    }
     match raw.take(Field::AssetTypes) {
         Some(Lite::Strs(values)) => {
             for value in values {
