@@ -43,9 +43,8 @@ pub fn run(root: &Path, args: TestArgs) -> anyhow::Result<()> {
             ]),
         )?;
     }
-    step(
+    let totals = test_step(
         root,
-        "cargo test",
         Command::new(&cargo)
             .args(["test", "--workspace"])
             .args(&args.cargo_test_args)
@@ -59,6 +58,8 @@ pub fn run(root: &Path, args: TestArgs) -> anyhow::Result<()> {
          (`cargo xtask local status`, `cargo xtask local down`)",
         started.elapsed().as_secs_f64()
     );
+    // Last, so that the run closes on the totals.
+    println!("{} passed, {} failed", totals.0, totals.1);
     Ok(())
 }
 
@@ -80,4 +81,59 @@ fn step(root: &Path, name: &str, cmd: &mut Command) -> anyhow::Result<()> {
     }
     println!("==> {name} passed ({secs:.0}s)");
     Ok(())
+}
+
+/// `cargo test` with its output streamed and its per-binary results added
+/// up, so that the run ends on one line with the totals.
+fn test_step(root: &Path, cmd: &mut Command) -> anyhow::Result<(u64, u64)> {
+    use std::io::BufRead;
+    banner("cargo test");
+    let started = Instant::now();
+    let mut child = cmd
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("step `cargo test` could not start cargo")?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut totals = (0u64, 0u64);
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo test's output")?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            totals.0 += number_before(rest, " passed");
+            totals.1 += number_before(rest, " failed");
+        }
+    }
+    let status = child.wait()?;
+    let secs = started.elapsed().as_secs_f64();
+    if !status.success() {
+        println!("{} passed, {} failed", totals.0, totals.1.max(1));
+        anyhow::bail!("step `cargo test` failed ({status}) after {secs:.0}s");
+    }
+    println!("==> cargo test passed ({secs:.0}s)");
+    Ok(totals)
+}
+
+/// `number_before("ok. 6 passed; 0 failed", " passed")` is 6.
+fn number_before(text: &str, word: &str) -> u64 {
+    text.find(word)
+        .and_then(|end| {
+            let start = text[..end]
+                .rfind(|c: char| !c.is_ascii_digit())
+                .map_or(0, |i| i + 1);
+            text[start..end].parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_cargo_test_result_lines() {
+        let line =
+            "ok. 6 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 7.05s";
+        assert_eq!(super::number_before(line, " passed"), 6);
+        assert_eq!(super::number_before(line, " failed"), 2);
+        assert_eq!(super::number_before("nothing", " passed"), 0);
+    }
 }

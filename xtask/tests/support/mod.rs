@@ -133,7 +133,8 @@ pub async fn count(client: &OpenSearch, pattern: &str) -> u64 {
     answer["count"].as_u64().expect("a count")
 }
 
-/// Deletes a test's indices (best effort: a failed test keeps them for a look).
+/// Deletes a test's indices and templates (best effort: a failed test
+/// keeps them for a look).
 pub async fn cleanup(client: &OpenSearch, env: &Environment) {
     let i = env.indices();
     for pattern in [
@@ -145,6 +146,19 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
             .send(
                 http::Method::DELETE,
                 &format!("/{pattern}?ignore_unavailable=true&allow_no_indices=true"),
+                None,
+            )
+            .await;
+    }
+    for template in [
+        format!("{}template", i.request_events_prefix),
+        i.session_summaries.clone(),
+        i.dead_letters.clone(),
+    ] {
+        let _ = client
+            .send(
+                http::Method::DELETE,
+                &format!("/_index_template/{template}"),
                 None,
             )
             .await;
