@@ -34,10 +34,18 @@ impl BulkBody {
     }
 }
 
-/// Appends a JSON string literal.
+/// Appends a JSON string literal. Most values need no escaping and are
+/// copied as they are.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, value: &str) {
-    serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(value.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
+    }
 }
 
 fn write_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
@@ -177,6 +185,15 @@ mod tests {
                 "log_group": "/ironman/app", "log_stream": "ecs/web/1"
             })
         );
+    }
+
+    #[test]
+    fn strings_are_escaped_only_when_needed() {
+        for value in ["plain", "", "quote \" here", "back\\slash", "tab\tnew\nline", "\u{1}", "été ✓"] {
+            let mut out = Vec::new();
+            write_str(&mut out, value);
+            assert_eq!(out, serde_json::to_vec(value).unwrap(), "{value:?}");
+        }
     }
 
     #[test]

@@ -110,6 +110,9 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 /// base64 then gunzip `awslogs.data` into the JSON document it carries.
 pub fn inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
     let compressed = BASE64.decode(data.trim()).map_err(DecodeError::Base64)?;
+    if let Some(json) = inflate_single_member(&compressed) {
+        return Ok(json);
+    }
     let mut out = Vec::with_capacity(compressed.len().saturating_mul(8).min(16 << 20));
     let mut reader =
         flate2::bufread::MultiGzDecoder::new(&compressed[..]).take(MAX_INFLATED_BYTES + 1);
@@ -120,9 +123,33 @@ pub fn inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
+/// The fast path: libdeflate inflates a whole single-member gzip stream
+/// about twice as fast as a streaming inflater, into a buffer sized by the
+/// gzip trailer. `None` sends anything unusual (several members, a wrong
+/// size, corrupt data) to the streaming path, which reports errors.
+fn inflate_single_member(compressed: &[u8]) -> Option<Vec<u8>> {
+    let trailer = compressed.len().checked_sub(4)?;
+    let size = u32::from_le_bytes(compressed[trailer..].try_into().ok()?) as usize;
+    if size as u64 > MAX_INFLATED_BYTES {
+        return None;
+    }
+    let mut out = vec![0u8; size];
+    let mut decompressor = libdeflater::Decompressor::new();
+    match decompressor.gzip_decompress(compressed, &mut out) {
+        Ok(n) if n == size => Some(out),
+        _ => None,
+    }
+}
+
 /// Parses an inflated payload; strings borrow from it where they can.
 pub fn parse_batch(json: &[u8]) -> Result<LogBatch<'_>, DecodeError> {
-    serde_json::from_slice(json).map_err(DecodeError::Payload)
+    // Validating UTF-8 once for the whole buffer is cheaper than string by
+    // string; invalid UTF-8 is left to serde_json to report precisely.
+    match std::str::from_utf8(json) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(json),
+    }
+    .map_err(DecodeError::Payload)
 }
 
 #[cfg(test)]
@@ -173,6 +200,23 @@ mod tests {
         let unpadded = padded.trim_end_matches('=');
         assert_ne!(padded, unpadded, "this sample needs padding");
         assert_eq!(inflate(&padded).unwrap(), inflate(unpadded).unwrap());
+    }
+
+    #[test]
+    fn several_gzip_members_and_truncation() {
+        let doc = r#"{"messageType":"DATA_MESSAGE","logEvents":[]}"#;
+        let (a, b) = doc.split_at(20);
+        let mut joined = Vec::new();
+        for part in [a, b] {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+            gz.write_all(part.as_bytes()).unwrap();
+            joined.extend(gz.finish().unwrap());
+        }
+        let data = base64::engine::general_purpose::STANDARD.encode(&joined);
+        assert_eq!(inflate(&data).unwrap(), doc.as_bytes());
+        let whole = base64::engine::general_purpose::STANDARD.decode(encode(doc)).unwrap();
+        let cut = base64::engine::general_purpose::STANDARD.encode(&whole[..whole.len() - 6]);
+        assert_eq!(inflate(&cut).unwrap_err().reason(), "bad_gzip");
     }
 
     #[test]
