@@ -175,7 +175,7 @@ fn timestamp(value: Option<Lite<'_>>) -> Option<i64> {
     let ms = match value? {
         Lite::Str(s) => timefmt::parse_rfc3339(&s)?,
         Lite::Int(i) => i,
-        Lite::Float(f) if f.fract() == 0.0 && f.abs() < 1e17 => f as i64,
+        // Only integers are epoch milliseconds; `1.7e12` or `"1793…"` are not.
         _ => return None,
     };
     (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)
@@ -184,7 +184,6 @@ fn timestamp(value: Option<Lite<'_>>) -> Option<i64> {
 fn status(value: Option<Lite<'_>>) -> Option<i64> {
     let code = match value? {
         Lite::Int(i) => i,
-        Lite::Float(f) if f.fract() == 0.0 && f.abs() < 1e10 => f as i64,
         Lite::Str(s) => {
             let s = s.trim();
             if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -198,10 +197,10 @@ fn status(value: Option<Lite<'_>>) -> Option<i64> {
 }
 
 fn milliseconds(value: Option<Lite<'_>>) -> Option<i64> {
+    // A JSON number only: the contract does not allow numeric strings here.
     let ms = match value? {
         Lite::Int(i) => return Some(i),
         Lite::Float(f) => f,
-        Lite::Str(s) => s.trim().parse::<f64>().ok()?,
         _ => return None,
     };
     (ms.is_finite() && ms.abs() < 9e15).then(|| ms.round() as i64)
