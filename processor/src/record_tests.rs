@@ -156,6 +156,8 @@ fn status_and_response_time() {
         r#""status":" 200 ","responseTimeMs":0.4"#,
         (Some(200), Some(0)),
     );
+    check(r#""status":200.0,"responseTimeMs":"12""#, (None, None));
+    check(r#""status":"-1","responseTimeMs":-2.5"#, (None, Some(-3)));
 }
 
 #[test]
