@@ -38,7 +38,7 @@ impl BulkBody {
 /// copied as they are.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, value: &str) {
-    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if crate::fastbatch::special_from(value.as_bytes(), 0).is_none() {
         out.reserve(value.len() + 2);
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());
@@ -189,7 +189,15 @@ mod tests {
 
     #[test]
     fn strings_are_escaped_only_when_needed() {
-        for value in ["plain", "", "quote \" here", "back\\slash", "tab\tnew\nline", "\u{1}", "été ✓"] {
+        for value in [
+            "plain",
+            "",
+            "quote \" here",
+            "back\\slash",
+            "tab\tnew\nline",
+            "\u{1}",
+            "été ✓",
+        ] {
             let mut out = Vec::new();
             write_str(&mut out, value);
             assert_eq!(out, serde_json::to_vec(value).unwrap(), "{value:?}");

@@ -145,8 +145,13 @@ fn inflate_single_member(compressed: &[u8]) -> Option<Vec<u8>> {
 pub fn parse_batch(json: &[u8]) -> Result<LogBatch<'_>, DecodeError> {
     // Validating UTF-8 once for the whole buffer is cheaper than string by
     // string; invalid UTF-8 is left to serde_json to report precisely.
+    // The usual shape is read by hand (same result); serde_json reads
+    // everything else and reports what is wrong.
     match std::str::from_utf8(json) {
-        Ok(text) => serde_json::from_str(text),
+        Ok(text) => match crate::fastbatch::parse(text) {
+            Some(batch) => Ok(batch),
+            None => serde_json::from_str(text),
+        },
         Err(_) => serde_json::from_slice(json),
     }
     .map_err(DecodeError::Payload)
@@ -214,7 +219,9 @@ mod tests {
         }
         let data = base64::engine::general_purpose::STANDARD.encode(&joined);
         assert_eq!(inflate(&data).unwrap(), doc.as_bytes());
-        let whole = base64::engine::general_purpose::STANDARD.decode(encode(doc)).unwrap();
+        let whole = base64::engine::general_purpose::STANDARD
+            .decode(encode(doc))
+            .unwrap();
         let cut = base64::engine::general_purpose::STANDARD.encode(&whole[..whole.len() - 6]);
         assert_eq!(inflate(&cut).unwrap_err().reason(), "bad_gzip");
     }

@@ -12,6 +12,7 @@ pub mod bulk;
 pub mod counts;
 pub mod enrich;
 pub mod envelope;
+mod fastbatch;
 pub mod handler;
 pub mod noise;
 pub mod opensearch;

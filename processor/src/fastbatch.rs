@@ -1,0 +1,482 @@
+//! A hand-written reader for the usual shape of a CloudWatch Logs document,
+//! the fast path of `envelope::parse_batch`.
+//!
+//! It accepts only a subset of what `serde_json` accepts for `LogBatch`, and
+//! gives the same batch for it; anything else (an unknown key whose value is
+//! not a string or an array of strings, a duplicate key, a float timestamp,
+//! an escaped key, a lone surrogate, any syntax error…) returns `None`, and
+//! `serde_json` then reads the document and reports errors as before.
+//! Messages are unescaped in one pass over their bytes: serde_json's string
+//! reader restarts at every escape, and log lines of JSON have dozens of them.
+
+use crate::envelope::{LogBatch, LogEvent};
+use std::borrow::Cow;
+
+/// Bytes that end a run of plain string content: `"`, `\` and the control
+/// characters that JSON forbids unescaped.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// The position of the first byte at or after `at` that a JSON string cannot
+/// hold as it is (`"`, `\\`, a control character), eight bytes at a time
+/// (each test flags the lowest matching byte exactly).
+#[inline]
+pub(crate) fn special_from(bytes: &[u8], mut at: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let found = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let found = found & HIGH;
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    while !SPECIAL[*bytes.get(at)? as usize] {
+        at += 1;
+    }
+    Some(at)
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    /// Unescaped bytes of the current string, reused from string to string.
+    scratch: Vec<u8>,
+}
+
+fn hex4(bytes: &[u8]) -> Option<u32> {
+    let mut value = 0u32;
+    for &b in bytes.get(..4)? {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        value = value * 16 + u32::from(digit);
+    }
+    Some(value)
+}
+
+impl<'a> Reader<'a> {
+    /// JSON whitespace, as serde_json skips it.
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string literal (after whitespace): borrowed when it has no escape.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let start = self.at;
+        self.at = special_from(self.bytes, start)?;
+        match self.bytes[self.at] {
+            b'"' => {
+                self.at += 1;
+                Some(Cow::Borrowed(&self.text[start..self.at - 1]))
+            }
+            b'\\' => self.unescape(start).map(Cow::Owned),
+            // An unescaped control character.
+            _ => None,
+        }
+    }
+
+    /// The rest of a string from its first escape (at `self.at`): runs of
+    /// plain bytes are copied eight at a time as they are scanned, then the
+    /// bytes past the special one are dropped again.
+    fn unescape(&mut self, start: usize) -> Option<String> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let bytes = self.bytes;
+        let out = &mut self.scratch;
+        out.clear();
+        out.extend_from_slice(&bytes[start..self.at]);
+        let mut at = self.at;
+        loop {
+            // `at` is on a special byte.
+            match bytes[at] {
+                b'"' => {
+                    self.at = at + 1;
+                    // Runs were cut at ASCII bytes of valid UTF-8 and escapes
+                    // pushed whole characters: this never fails.
+                    return String::from_utf8(out.clone()).ok();
+                }
+                b'\\' => {
+                    let escape = *bytes.get(at + 1)?;
+                    at += 2;
+                    match escape {
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let unit = hex4(&bytes[at..])?;
+                            at += 4;
+                            let code = match unit {
+                                0xD800..=0xDBFF => {
+                                    // Only a well-formed pair; serde_json
+                                    // judges anything else.
+                                    let rest = bytes.get(at..)?;
+                                    if rest.len() < 6 || rest[0] != b'\\' || rest[1] != b'u' {
+                                        return None;
+                                    }
+                                    let low = hex4(&rest[2..])?;
+                                    if !(0xDC00..=0xDFFF).contains(&low) {
+                                        return None;
+                                    }
+                                    at += 6;
+                                    0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                                }
+                                0xDC00..=0xDFFF => return None,
+                                _ => unit,
+                            };
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(
+                                char::from_u32(code)?.encode_utf8(&mut buf).as_bytes(),
+                            );
+                        }
+                        _ => return None,
+                    }
+                }
+                // An unescaped control character.
+                _ => return None,
+            }
+            // Copy up to the next special byte.
+            loop {
+                let Some(chunk) = bytes.get(at..at + 8) else {
+                    loop {
+                        let b = *bytes.get(at)?;
+                        if SPECIAL[b as usize] {
+                            break;
+                        }
+                        out.push(b);
+                        at += 1;
+                    }
+                    break;
+                };
+                let chunk: [u8; 8] = chunk.try_into().expect("eight bytes");
+                out.extend_from_slice(&chunk);
+                let word = u64::from_le_bytes(chunk);
+                let quote = word ^ (ONES * u64::from(b'"'));
+                let backslash = word ^ (ONES * u64::from(b'\\'));
+                let found = ((quote.wrapping_sub(ONES) & !quote)
+                    | (backslash.wrapping_sub(ONES) & !backslash)
+                    | (word.wrapping_sub(ONES * 0x20) & !word))
+                    & HIGH;
+                if found != 0 {
+                    let k = (found.trailing_zeros() / 8) as usize;
+                    out.truncate(out.len() - 8 + k);
+                    at += k;
+                    break;
+                }
+                at += 8;
+            }
+        }
+    }
+
+    /// A key: a string without escapes, then `:`.
+    fn key(&mut self) -> Option<&'a str> {
+        match self.string()? {
+            Cow::Borrowed(key) => {
+                self.eat(b':')?;
+                Some(key)
+            }
+            Cow::Owned(_) => None,
+        }
+    }
+
+    /// `,` (true) or the closing byte (false) after a member or element.
+    fn next(&mut self, close: u8) -> Option<bool> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                Some(true)
+            }
+            b if b == close => {
+                self.at += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// An integer that fits an `i64`, in JSON's syntax (no leading zeros).
+    fn integer(&mut self) -> Option<i64> {
+        self.skip_ws();
+        let negative = self.bytes.get(self.at) == Some(&b'-');
+        if negative {
+            self.at += 1;
+        }
+        let first = *self.bytes.get(self.at)?;
+        let mut value: i64 = match first {
+            b'0' => 0,
+            b'1'..=b'9' => i64::from(first - b'0'),
+            _ => return None,
+        };
+        self.at += 1;
+        if first != b'0' {
+            while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.at) {
+                value = value.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+                self.at += 1;
+            }
+        }
+        // A fraction, an exponent or a leading zero is serde_json's to judge.
+        if let Some(b'0'..=b'9' | b'.' | b'e' | b'E') = self.bytes.get(self.at) {
+            return None;
+        }
+        Some(if negative { -value } else { value })
+    }
+
+    /// A value of a key `LogBatch` ignores: only a string or an array of
+    /// strings (`subscriptionFilters`) is read here.
+    fn skip_value(&mut self) -> Option<()> {
+        if self.peek()? == b'[' {
+            self.at += 1;
+            if self.peek()? == b']' {
+                self.at += 1;
+                return Some(());
+            }
+            loop {
+                self.string()?;
+                if !self.next(b']')? {
+                    return Some(());
+                }
+            }
+        }
+        self.string().map(drop)
+    }
+
+    fn log_event(&mut self) -> Option<LogEvent<'a>> {
+        self.eat(b'{')?;
+        let (mut id, mut timestamp, mut message) = (None, None, None);
+        if self.peek()? != b'}' {
+            loop {
+                match self.key()? {
+                    "id" if id.is_none() => id = Some(self.string()?),
+                    "timestamp" if timestamp.is_none() => timestamp = Some(self.integer()?),
+                    "message" if message.is_none() => message = Some(self.string()?),
+                    _ => return None,
+                }
+                if !self.next(b'}')? {
+                    break;
+                }
+            }
+        } else {
+            self.at += 1;
+        }
+        Some(LogEvent {
+            id: id?,
+            timestamp: timestamp?,
+            message: message?,
+        })
+    }
+
+    fn log_events(&mut self) -> Option<Vec<LogEvent<'a>>> {
+        self.eat(b'[')?;
+        let mut events = Vec::new();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(events);
+        }
+        loop {
+            events.push(self.log_event()?);
+            if !self.next(b']')? {
+                return Some(events);
+            }
+        }
+    }
+}
+
+/// The batch, if the document has the usual shape; `None` otherwise.
+pub fn parse(text: &str) -> Option<LogBatch<'_>> {
+    let mut r = Reader {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+        scratch: Vec::new(),
+    };
+    r.eat(b'{')?;
+    let (mut message_type, mut owner, mut log_group, mut log_stream, mut log_events) =
+        (None, None, None, None, None);
+    if r.peek()? != b'}' {
+        loop {
+            match r.key()? {
+                "messageType" if message_type.is_none() => message_type = Some(r.string()?),
+                "owner" if owner.is_none() => owner = Some(r.string()?),
+                "logGroup" if log_group.is_none() => log_group = Some(r.string()?),
+                "logStream" if log_stream.is_none() => log_stream = Some(r.string()?),
+                "logEvents" if log_events.is_none() => log_events = Some(r.log_events()?),
+                "messageType" | "owner" | "logGroup" | "logStream" | "logEvents" => return None,
+                _ => r.skip_value()?,
+            }
+            if !r.next(b'}')? {
+                break;
+            }
+        }
+    } else {
+        r.at += 1;
+    }
+    r.skip_ws();
+    if r.at != r.bytes.len() {
+        return None;
+    }
+    Some(LogBatch {
+        message_type: message_type?,
+        owner: owner.unwrap_or_default(),
+        log_group: log_group.unwrap_or_default(),
+        log_stream: log_stream.unwrap_or_default(),
+        log_events: log_events.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path gives serde_json's batch, or leaves the document to it.
+    fn check(doc: &str) -> bool {
+        let slow: Result<LogBatch, _> = serde_json::from_str(doc);
+        match (parse(doc), slow) {
+            (Some(fast), Ok(slow)) => {
+                assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{doc}");
+                true
+            }
+            (Some(fast), Err(e)) => panic!("{doc}: fast path accepted {fast:?}, serde_json: {e}"),
+            (None, _) => false,
+        }
+    }
+
+    fn events(inner: &str) -> String {
+        format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{inner}]}}"#
+        )
+    }
+
+    #[test]
+    fn usual_documents_take_the_fast_path() {
+        for doc in [
+            events(r#"{"id":"1","timestamp":5,"message":"INFO {\"a\":1}"}"#),
+            events(r#"{"id":"1","timestamp":-5,"message":"x"},{"message":"y","timestamp":0,"id":"2"}"#),
+            events(""),
+            r#" { "messageType" : "CONTROL_MESSAGE" , "logEvents" : [ ] } "#.to_string(),
+            r#"{"messageType":"D","subscriptionFilters":[],"x":"y","logEvents":[]}"#.to_string(),
+            r#"{"messageType":"D"}"#.to_string(),
+            events(r#"{"id":"1","timestamp":9223372036854775807,"message":"\"\\\/\b\f\n\r\t\u00e9\u0000\uD83D\uDE00 é ✓"}"#),
+            events(r#"{"id":"\u0031","timestamp":-9223372036854775807,"message":""}"#),
+            "{\"messageType\":\"D\",\n\t\"logEvents\":[{\"id\":\"1\",\r\"timestamp\":1,\"message\":\"a\\\"\"}]}\n".to_string(),
+        ] {
+            assert!(check(&doc), "not on the fast path: {doc}");
+        }
+        let doc = events(r#"{"id":"1","timestamp":5,"message":"a\"b"}"#);
+        let batch = parse(&doc).unwrap();
+        assert!(matches!(batch.log_events[0].id, Cow::Borrowed("1")));
+        assert_eq!(batch.log_events[0].message, "a\"b");
+    }
+
+    #[test]
+    fn anything_else_is_left_to_serde_json() {
+        for doc in [
+            events(r#"{"id":"1","timestamp":5.0,"message":"x"}"#),
+            events(r#"{"id":"1","timestamp":1e3,"message":"x"}"#),
+            events(r#"{"id":"1","timestamp":01,"message":"x"}"#),
+            events(r#"{"id":"1","timestamp":9223372036854775808,"message":"x"}"#),
+            events(r#"{"id":"1","timestamp":"5","message":"x"}"#),
+            events(r#"{"id":"1","timestamp":5}"#),
+            events(r#"{"id":"1","id":"2","timestamp":5,"message":"x"}"#),
+            events(r#"{"id":"1","timestamp":5,"message":"x","extra":1}"#),
+            events(r#"{"id":"1","timestamp":5,"message":"\uD800"}"#),
+            events(r#"{"id":"1","timestamp":5,"message":"\uDC00"}"#),
+            events(r#"{"id":"1","timestamp":5,"message":"\uD800\u0041"}"#),
+            events(r#"{"id":"1","timestamp":5,"message":"\x"}"#),
+            events(r#"{"id":"1","timestamp":5,"message":"\u12G4"}"#),
+            events("{\"id\":\"1\",\"timestamp\":5,\"message\":\"tab\there\"}"),
+            events(r#"{"id":"1","timestamp":5,"message":"x"},"#),
+            events(r#"{"id":"1","timestamp":5,"message":"x"}"#) + "x",
+            events(r#"{"id":"1","timestamp":5,"message":null}"#),
+            r#"{"messageType":"D","messageType":"E"}"#.to_string(),
+            r#"{"messageType":"D","other":{"a":1}}"#.to_string(),
+            r#"{"messageType":"D","other":3}"#.to_string(),
+            r#"{"messageTyp\u0065":"D"}"#.to_string(),
+            r#"{"owner":"1"}"#.to_string(),
+            r#"{"messageType":"D",}"#.to_string(),
+            r#"{"messageType":"D""#.to_string(),
+            r#"{"messageType":"D\"#.to_string(),
+            r#"{"messageType":"D\u00"}"#.to_string(),
+            "[1,2]".to_string(),
+            String::new(),
+        ] {
+            assert!(!check(&doc), "fast path taken: {doc}");
+        }
+    }
+
+    #[test]
+    fn word_scan_finds_the_first_special_byte() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let len = (seed % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    [
+                        b'a', b'"', b'\\', 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xff, 0x00, b'5',
+                    ][(seed % 11) as usize]
+                })
+                .collect();
+            for start in 0..=len {
+                let expected = (start..len).find(|&i| SPECIAL[bytes[i] as usize]);
+                assert_eq!(
+                    special_from(&bytes, start),
+                    expected,
+                    "{bytes:?} from {start}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_prefix_of_a_document_agrees_with_serde_json() {
+        let doc = events(
+            r#"{"id":"1","timestamp":-12,"message":"INFO {\"a\":\"b\\u00e9\"} \uD83D\uDE00"},{"id":"2","timestamp":0,"message":""}"#,
+        );
+        for end in 0..=doc.len() {
+            if let Some(prefix) = doc.get(..end) {
+                check(prefix);
+            }
+        }
+    }
+}
