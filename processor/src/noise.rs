@@ -50,6 +50,12 @@ fn is_noise_path(rules: &Rules, path: &str) -> bool {
 /// Glob matching with `*` (any run, even empty) and `?` (one character).
 /// Both sides are expected lowercased already.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
+    // The usual pattern, `*@domain`, is a suffix test.
+    if let Some(suffix) = pattern.strip_prefix('*')
+        && !suffix.contains(['*', '?'])
+    {
+        return text.ends_with(suffix);
+    }
     // Byte-wise matching equals character-wise matching for UTF-8 unless a
     // `?` must match one (possibly multi-byte) character.
     if !pattern.contains('?') || (pattern.is_ascii() && text.is_ascii()) {
@@ -187,5 +193,12 @@ mod tests {
         assert!(glob_match("é*", "élodie"));
         assert!(!glob_match("a", "ab"));
         assert!(glob_match("a**", "a"));
+        assert!(glob_match("*", "x"));
+        assert!(glob_match("*.x", ".x"));
+        assert!(!glob_match("*.x", "x"));
+        assert!(!glob_match("*ab", "a"));
+        assert!(glob_match("*a*b", "xaxb"));
+        assert!(!glob_match("*a?", "a"));
+        assert!(glob_match("*a?", "xaé"));
     }
 }
