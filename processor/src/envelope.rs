@@ -109,7 +109,13 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
 
 /// base64 then gunzip `awslogs.data` into the JSON document it carries.
 pub fn inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
-    let compressed = BASE64.decode(data.trim()).map_err(DecodeError::Base64)?;
+    let data = data.trim();
+    // SIMD decoding accepts only canonical padded base64, a subset of what
+    // BASE64 accepts, with the same bytes; BASE64 judges everything else.
+    let compressed = match base64_simd::STANDARD.decode_to_vec(data) {
+        Ok(bytes) => bytes,
+        Err(_) => BASE64.decode(data).map_err(DecodeError::Base64)?,
+    };
     if let Some(json) = inflate_single_member(&compressed) {
         return Ok(json);
     }
@@ -205,6 +211,40 @@ mod tests {
         let unpadded = padded.trim_end_matches('=');
         assert_ne!(padded, unpadded, "this sample needs padding");
         assert_eq!(inflate(&padded).unwrap(), inflate(unpadded).unwrap());
+    }
+
+    #[test]
+    fn simd_base64_agrees_with_the_base64_crate() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let symbols = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ ";
+        for _ in 0..20_000 {
+            let len = (next() % if next() % 2 == 0 { 13 } else { 90 }) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    let r = next() as usize;
+                    // Mostly valid symbols, sometimes padding or junk.
+                    symbols[if r % 97 == 0 {
+                        r % symbols.len()
+                    } else {
+                        r % 64
+                    }] as char
+                })
+                .collect();
+            if let Ok(fast) = base64_simd::STANDARD.decode_to_vec(&text) {
+                assert_eq!(Ok(fast), BASE64.decode(&text), "{text:?}");
+            }
+        }
+        for _ in 0..200 {
+            let bytes: Vec<u8> = (0..next() % 200).map(|_| next() as u8).collect();
+            let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            assert_eq!(base64_simd::STANDARD.decode_to_vec(&text).unwrap(), bytes);
+        }
     }
 
     #[test]
