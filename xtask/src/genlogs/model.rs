@@ -24,8 +24,8 @@ const HOUR_MS: i64 = 3_600_000;
 const MIN_MS: i64 = 60_000;
 
 /// Log events per planned session, background lines included, as measured
-/// by the `genlogs_calibrate_events_per_session` test (ignored; run it after
-/// changing the model); `GenOptions::target_events` divides by it.
+/// by the `events_target_sizes_the_corpus` test (it names the new value when
+/// the model changes); `GenOptions::target_events` divides by it.
 pub(crate) const EVENTS_PER_SESSION: f64 = 85.0;
 
 // ------------------------------------------------------------- outcome --

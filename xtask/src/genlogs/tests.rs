@@ -955,25 +955,19 @@ fn genlogs_small_corpora_read_back_too() {
     }
 }
 
-/// Measures `model::EVENTS_PER_SESSION`:
-/// `cargo test -p xtask --lib genlogs_calibrate -- --ignored --nocapture`.
+/// `--events N` sizes a corpus through `model::EVENTS_PER_SESSION`: when
+/// the model changes, this fails with the value to put there.
 #[test]
-#[ignore]
-fn genlogs_calibrate_events_per_session() {
-    let (mut events, mut sessions) = (0, 0);
-    for (seed, users, days) in [(1, 50, 3), (2, 200, 2), (3, 100, 5)] {
-        let opts = GenOptions {
-            seed,
-            users,
-            days,
-            ..GenOptions::default()
-        };
+fn events_target_sizes_the_corpus() {
+    for (target, days, seed) in [(20_000u64, 3, 1), (8_000, 5, 2)] {
+        let opts = GenOptions::for_events(target, days, seed);
         let m = super::model::build(&opts, &mut |_| {});
-        events += m.events.len() as u64;
-        sessions += m.sessions_planned;
+        let events = m.events.len() as u64;
+        let per_session = events as f64 / m.sessions_planned as f64;
+        let ratio = events as f64 / target as f64;
+        assert!(
+            (0.75..=1.33).contains(&ratio),
+            "asked for {target} log events, got {events}; the model now makes {per_session:.1} log events per planned session (EVENTS_PER_SESSION)"
+        );
     }
-    println!(
-        "log events per planned session: {:.1}",
-        events as f64 / sessions as f64
-    );
 }
