@@ -1,0 +1,975 @@
+//! The sink's retries against the real OpenSearch, through a fault-injecting
+//! HTTP/1.1 proxy on loopback: a refused bulk request (429), one refused item
+//! inside a bulk answer, failed `_search`/`_mget` calls (500), an answer lost
+//! after OpenSearch applied the request, and a cluster that never recovers
+//! (503 until the deadline). Each case ends with every kept event stored
+//! exactly once and summaries equal to what a clean run gives, or with a
+//! failed invocation and nothing dead-lettered.
+//!
+//! Fails (never skips) without OpenSearch: `cargo xtask local up`.
+
+mod support;
+
+use processor::batch::{process_batch, summarize};
+use processor::config::Rules;
+use processor::counts::Counts;
+use processor::envelope::{awslogs_data, inflate, parse_batch};
+use processor::handler::{Handler, HandlerError};
+use processor::opensearch::{Auth, OpenSearch};
+use processor::session::stored_content;
+use processor::sink::{Sink, SinkError};
+use proxy::{Exchange, Fault, Proxy, Request};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+use support::*;
+use xtask::env::Environment;
+
+/// A minimal HTTP/1.1 forwarder: keep-alive on both sides, `Content-Length`
+/// or chunked bodies in, `Content-Length` bodies out; every request recorded.
+mod proxy {
+    use serde_json::Value;
+    use std::io;
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A request as the proxy received it (body de-chunked).
+    #[derive(Debug, Clone)]
+    pub struct Request {
+        pub method: String,
+        /// Path and query, as sent.
+        pub path: String,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Request {
+        pub fn is_bulk(&self) -> bool {
+            self.method == "POST" && (self.path == "/_bulk" || self.path.starts_with("/_bulk?"))
+        }
+        /// The bulk request that creates the request events.
+        pub fn is_events_bulk(&self) -> bool {
+            self.method == "POST" && self.path == "/_bulk?refresh=true"
+        }
+        pub fn endpoint_is(&self, method: &str, api: &str) -> bool {
+            let path = self.path.split('?').next().unwrap_or("");
+            self.method == method && path.ends_with(api)
+        }
+    }
+
+    /// One request and what the client got.
+    #[derive(Debug, Clone)]
+    pub struct Exchange {
+        pub request: Request,
+        /// `None` when the connection was closed instead of answering.
+        pub status: Option<u16>,
+        /// The answer was made up by the proxy (the request never reached
+        /// OpenSearch).
+        pub injected: bool,
+    }
+
+    impl Exchange {
+        pub fn body_lines(&self) -> Vec<&str> {
+            std::str::from_utf8(&self.request.body)
+                .expect("a UTF-8 body")
+                .lines()
+                .collect()
+        }
+    }
+
+    type Rewrite = Box<dyn FnOnce(u16, Vec<u8>) -> (u16, Vec<u8>) + Send>;
+
+    pub enum Fault {
+        Forward,
+        /// Answer this without asking OpenSearch.
+        Respond(u16, Value),
+        /// Forward, then change OpenSearch's answer (status, body).
+        Rewrite(Rewrite),
+        /// Forward, wait for OpenSearch's answer, then close the client's
+        /// connection without passing it on: the request took effect, the
+        /// client cannot know.
+        LoseAnswer,
+    }
+
+    type Policy = Box<dyn FnMut(&Request) -> Fault + Send>;
+
+    struct Shared {
+        upstream: String,
+        policy: Mutex<Policy>,
+        log: Mutex<Vec<Exchange>>,
+        problems: Mutex<Vec<String>>,
+    }
+
+    pub struct Proxy {
+        pub url: String,
+        shared: Arc<Shared>,
+        accept: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Proxy {
+        fn drop(&mut self) {
+            // Connection tasks end with their client or with the test's runtime.
+            self.accept.abort();
+        }
+    }
+
+    impl Proxy {
+        /// Listens on 127.0.0.1:0 and forwards to `upstream` (`host:port`).
+        pub async fn start(
+            upstream: String,
+            policy: impl FnMut(&Request) -> Fault + Send + 'static,
+        ) -> Proxy {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("binding the test proxy on loopback");
+            let url = format!("http://{}", listener.local_addr().expect("local address"));
+            let shared = Arc::new(Shared {
+                upstream,
+                policy: Mutex::new(Box::new(policy)),
+                log: Mutex::default(),
+                problems: Mutex::default(),
+            });
+            let for_accept = shared.clone();
+            let accept = tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    let shared = for_accept.clone();
+                    tokio::spawn(async move {
+                        let inner = tokio::spawn(serve(stream, shared.clone())).await;
+                        let problem = match inner {
+                            Ok(Ok(())) => None,
+                            Ok(Err(e)) => Some(format!("test proxy: {e}")),
+                            Err(e) => Some(format!("test proxy: {e}")),
+                        };
+                        if let Some(problem) = problem {
+                            shared.problems.lock().unwrap().push(problem);
+                        }
+                    });
+                }
+            });
+            Proxy {
+                url,
+                shared,
+                accept,
+            }
+        }
+
+        /// Every request so far, in the order they arrived.
+        pub fn exchanges(&self) -> Vec<Exchange> {
+            self.shared.log.lock().unwrap().clone()
+        }
+
+        /// The proxy itself worked (a failing proxy would make any retry
+        /// assertion meaningless).
+        pub fn assert_healthy(&self) {
+            let problems = self.shared.problems.lock().unwrap();
+            assert!(problems.is_empty(), "{problems:#?}");
+        }
+    }
+
+    fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+        headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+
+    fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
+        headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+
+    fn bad(message: String) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, message)
+    }
+
+    /// The start line and headers; `None` on a clean EOF before any byte.
+    async fn read_head<R: AsyncRead + Unpin>(
+        r: &mut BufReader<R>,
+    ) -> io::Result<Option<(String, Vec<(String, String)>)>> {
+        let mut start = String::new();
+        if r.read_line(&mut start).await? == 0 {
+            return Ok(None);
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| bad(format!("a header line without a colon: {line:?}")))?;
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+        Ok(Some((start.trim_end().to_string(), headers)))
+    }
+
+    async fn read_chunked<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).await? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let size = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size, 16)
+                .map_err(|_| bad(format!("a bad chunk size line: {line:?}")))?;
+            if size == 0 {
+                // Trailers, up to the blank line.
+                loop {
+                    let mut trailer = String::new();
+                    if r.read_line(&mut trailer).await? == 0 || trailer.trim_end().is_empty() {
+                        return Ok(body);
+                    }
+                }
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            r.read_exact(&mut body[start..]).await?;
+            let mut crlf = [0u8; 2];
+            r.read_exact(&mut crlf).await?;
+            if &crlf != b"\r\n" {
+                return Err(bad("a chunk not followed by CRLF".into()));
+            }
+        }
+    }
+
+    pub(super) async fn read_sized<R: AsyncRead + Unpin>(
+        r: &mut BufReader<R>,
+        headers: &[(String, String)],
+    ) -> io::Result<Option<Vec<u8>>> {
+        if has_token(headers, "transfer-encoding", "chunked") {
+            return read_chunked(r).await.map(Some);
+        }
+        match header(headers, "content-length") {
+            Some(length) => {
+                let length: usize = length
+                    .parse()
+                    .map_err(|_| bad(format!("content-length {length:?}")))?;
+                let mut body = vec![0; length];
+                r.read_exact(&mut body).await?;
+                Ok(Some(body))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// What OpenSearch answered.
+    struct Answer {
+        status: u16,
+        reason: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        /// The upstream connection cannot be used again.
+        close: bool,
+    }
+
+    async fn exchange(
+        upstream: &mut BufReader<TcpStream>,
+        request: &Request,
+    ) -> io::Result<Answer> {
+        let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
+        for (name, value) in &request.headers {
+            if !["content-length", "transfer-encoding", "connection"]
+                .iter()
+                .any(|h| name.eq_ignore_ascii_case(h))
+            {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+        if !request.body.is_empty() || header(&request.headers, "content-length").is_some() {
+            head.push_str(&format!("content-length: {}\r\n", request.body.len()));
+        }
+        head.push_str("\r\n");
+        let stream = upstream.get_mut();
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&request.body).await?;
+        stream.flush().await?;
+
+        let (start, headers) = read_head(upstream)
+            .await?
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        let mut parts = start.splitn(3, ' ');
+        let version = parts.next().unwrap_or("").to_string();
+        let status: u16 = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(format!("a bad status line: {start:?}")))?;
+        let reason = parts.next().unwrap_or("").to_string();
+        let mut close = version != "HTTP/1.1" || has_token(&headers, "connection", "close");
+        let body = if request.method == "HEAD" || status < 200 || status == 204 || status == 304 {
+            Vec::new()
+        } else {
+            match read_sized(upstream, &headers).await? {
+                Some(body) => body,
+                None => {
+                    // Delimited by the end of the connection.
+                    close = true;
+                    let mut body = Vec::new();
+                    upstream.read_to_end(&mut body).await?;
+                    body
+                }
+            }
+        };
+        Ok(Answer {
+            status,
+            reason,
+            headers,
+            body,
+            close,
+        })
+    }
+
+    /// Forwards on the connection's upstream, opening one if needed; a
+    /// reused connection that fails is replaced once (it may have been
+    /// closed while idle).
+    async fn forward(
+        upstream: &mut Option<BufReader<TcpStream>>,
+        address: &str,
+        request: &Request,
+    ) -> io::Result<Answer> {
+        loop {
+            let reused = upstream.is_some();
+            let connection = match upstream {
+                Some(connection) => connection,
+                None => upstream.insert(BufReader::new(TcpStream::connect(address).await?)),
+            };
+            match exchange(connection, request).await {
+                Ok(answer) => {
+                    if answer.close {
+                        *upstream = None;
+                    }
+                    return Ok(answer);
+                }
+                Err(e) => {
+                    *upstream = None;
+                    if !reused {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
+        let mut client = BufReader::new(client);
+        let mut upstream: Option<BufReader<TcpStream>> = None;
+        loop {
+            let Some((start, headers)) = read_head(&mut client).await? else {
+                return Ok(());
+            };
+            let mut parts = start.split(' ');
+            let (Some(method), Some(path), Some(version)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad(format!("a bad request line: {start:?}")));
+            };
+            let close = version != "HTTP/1.1" || has_token(&headers, "connection", "close");
+            let body = read_sized(&mut client, &headers).await?.unwrap_or_default();
+            let request = Request {
+                method: method.to_string(),
+                path: path.to_string(),
+                headers,
+                body,
+            };
+            let fault = (shared.policy.lock().unwrap())(&request);
+            let (answer, injected) = match fault {
+                Fault::Respond(status, body) => {
+                    let reason = http::StatusCode::from_u16(status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("Injected")
+                        .to_string();
+                    let answer = Answer {
+                        status,
+                        reason,
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: serde_json::to_vec(&body).expect("JSON"),
+                        close: false,
+                    };
+                    (answer, true)
+                }
+                Fault::Forward => (
+                    forward(&mut upstream, &shared.upstream, &request).await?,
+                    false,
+                ),
+                Fault::Rewrite(rewrite) => {
+                    let mut answer = forward(&mut upstream, &shared.upstream, &request).await?;
+                    let (status, body) = rewrite(answer.status, std::mem::take(&mut answer.body));
+                    answer.status = status;
+                    answer.body = body;
+                    (answer, false)
+                }
+                Fault::LoseAnswer => {
+                    forward(&mut upstream, &shared.upstream, &request).await?;
+                    shared.log.lock().unwrap().push(Exchange {
+                        request,
+                        status: None,
+                        injected: false,
+                    });
+                    // Dropping `client` closes the connection unanswered.
+                    return Ok(());
+                }
+            };
+            let mut head = format!("HTTP/1.1 {} {}\r\n", answer.status, answer.reason);
+            for (name, value) in &answer.headers {
+                if !["content-length", "transfer-encoding", "connection"]
+                    .iter()
+                    .any(|h| name.eq_ignore_ascii_case(h))
+                {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+            }
+            if request.method == "HEAD" {
+                if let Some(length) = header(&answer.headers, "content-length") {
+                    head.push_str(&format!("content-length: {length}\r\n"));
+                }
+            } else {
+                head.push_str(&format!("content-length: {}\r\n", answer.body.len()));
+            }
+            if close {
+                head.push_str("connection: close\r\n");
+            }
+            head.push_str("\r\n");
+            let status = answer.status;
+            shared.log.lock().unwrap().push(Exchange {
+                request,
+                status: Some(status),
+                injected,
+            });
+            let stream = client.get_mut();
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&answer.body).await?;
+            stream.flush().await?;
+            if close {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// OpenSearch 3.6 answers with `content-length` (checked on `/`, `_bulk`,
+/// `_mget`, `_nodes`, `_cluster/state`, gzip or not), so the proxy's
+/// chunked path is checked here, without a server.
+#[tokio::test]
+async fn the_proxy_reads_chunked_and_sized_bodies() {
+    let te = vec![("Transfer-Encoding".to_string(), "chunked".to_string())];
+    let wire: &[u8] =
+        b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nD\r\nin\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+    let mut reader = tokio::io::BufReader::new(wire);
+    let body = proxy::read_sized(&mut reader, &te).await.unwrap();
+    assert_eq!(body.as_deref(), Some(&b"Wikipedia in\r\n\r\nchunks."[..]));
+    let mut rest = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut reader, &mut rest)
+        .await
+        .unwrap();
+    assert_eq!(rest, "NEXT", "stops after the trailers");
+
+    let cl = vec![("Content-Length".to_string(), "3".to_string())];
+    let mut reader = tokio::io::BufReader::new(&b"abcdef"[..]);
+    let body = proxy::read_sized(&mut reader, &cl).await.unwrap();
+    assert_eq!(body.as_deref(), Some(&b"abc"[..]));
+    let body = proxy::read_sized(&mut reader, &[]).await.unwrap();
+    assert_eq!(body, None, "no length: delimited by the connection");
+}
+
+/// `host:port` of the test OpenSearch, which the proxy forwards to.
+fn upstream_address() -> String {
+    let url = opensearch_url();
+    let rest = url.strip_prefix("http://").unwrap_or_else(|| {
+        panic!("IRONMAN_OPENSEARCH_URL={url}: the retry tests proxy plain http on loopback only")
+    });
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = host_port
+        .rsplit_once(':')
+        .map_or(host_port, |(host, _)| host);
+    assert!(
+        host == "localhost"
+            || host == "[::1]"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback()),
+        "IRONMAN_OPENSEARCH_URL={url}: the retry tests stay on loopback"
+    );
+    if host_port.contains(':') && !host_port.ends_with(']') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:80")
+    }
+}
+
+/// A handler like `xtask::replay::handler_for`, talking through the proxy.
+fn handler_via(proxy: &Proxy, env: &Environment) -> Handler {
+    let client = OpenSearch::new(&proxy.url, Auth::None).expect("a loopback URL");
+    Handler::new(Rules::builtin(), Sink::new(client, env.indices().clone()))
+}
+
+fn lambda_event(log_events: Value) -> Value {
+    use base64::Engine;
+    use std::io::Write;
+    let doc = json!({"messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "/ironman/app", "logStream": "s-1", "subscriptionFilters": ["f"], "logEvents": log_events});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(doc.to_string().as_bytes()).unwrap();
+    json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())}})
+}
+
+/// Two sessions over two days (so two daily indices), a noise line and an
+/// unparsed line: six kept events.
+fn two_sessions() -> Value {
+    let lines = [
+        (
+            "e01",
+            r#"2026-11-02T09:00:00.000Z	INFO	{"type":"request","sessionId":"rt-a","user":"Alice@Example.com","url":"/api/v2/sites/ST-0042/assets?assetType=pump,valve","method":"get","status":200,"responseTimeMs":12.5,"timestamp":"2026-11-02T09:00:00Z"}"#,
+        ),
+        (
+            "e02",
+            r#"INFO {"type":"page-beacon","sessionId":"rt-a","user":"alice@example.com","url":"/maps","module":"maps","timestamp":"2026-11-02T09:05:00Z"}"#,
+        ),
+        (
+            "e03",
+            r#"INFO {"type":"request","sessionId":"rt-a","user":"alice@example.com","url":"/api/v2/reports?siteToken=ST-0007","timestamp":"2026-11-02T23:59:59.999Z"}"#,
+        ),
+        (
+            "e04",
+            r#"INFO {"type":"request","sessionId":"rt-b","user":"bob","url":"/dashboard","method":"GET","timestamp":"2026-11-03T00:00:01Z"}"#,
+        ),
+        (
+            "e05",
+            r#"INFO {"type":"request","sessionId":"rt-b","user":"bob","url":"/health","timestamp":"2026-11-03T00:00:02Z"}"#,
+        ),
+        ("e06", "java.lang.RuntimeException: boom"),
+        (
+            "e07",
+            r#"INFO {"type":"request","sessionId":"rt-b","user":"bob","url":"/api/v2/sites/ST-0042/alarms?assetType=Pump","timestamp":"2026-11-03T00:10:00Z"}"#,
+        ),
+        (
+            "e08",
+            r#"INFO {"type":"request","sessionId":"rt-a","user":"alice@example.com","url":"/dashboard","timestamp":"2026-11-03T08:00:00Z"}"#,
+        ),
+    ];
+    let events: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(n, (id, message))| json!({"id": id, "timestamp": 1_793_000_000_000i64 + n as i64, "message": message}))
+        .collect();
+    lambda_event(Value::Array(events))
+}
+
+/// What a single clean delivery stores, computed by the pure processor.
+struct Expected {
+    kept_ids: BTreeSet<String>,
+    /// Session id → (event count, content without `last_updated`).
+    summaries: BTreeMap<String, (u64, Value)>,
+}
+
+fn expected(event: &Value) -> Expected {
+    let json = inflate(awslogs_data(event).unwrap()).unwrap();
+    let batch = parse_batch(&json).unwrap();
+    let processed = process_batch(&batch, &Rules::builtin());
+    let kept_ids: BTreeSet<String> = processed.events.iter().map(|e| e.id.to_string()).collect();
+    let summaries = summarize(&processed.events)
+        .into_iter()
+        .map(|(id, s)| (id.to_string(), (s.event_count, s.content())))
+        .collect::<BTreeMap<_, _>>();
+    // The fixture, pinned: what the sessions must come to.
+    assert_eq!(kept_ids.len(), 6);
+    for (session, user, events) in [("rt-a", "alice@example.com", 4), ("rt-b", "bob", 2)] {
+        let (count, content) = &summaries[session];
+        assert_eq!((*count, &content["user"]), (events, &json!(user)));
+    }
+    Expected {
+        kept_ids,
+        summaries,
+    }
+}
+
+/// Every kept event stored once (version 1: created, never overwritten),
+/// the summaries a clean run gives, no dead letter.
+async fn assert_stored(client: &OpenSearch, env: &Environment, want: &Expected) {
+    let i = env.indices();
+    let events = all_documents(client, &i.request_events_pattern()).await;
+    assert_eq!(
+        events.keys().cloned().collect::<BTreeSet<_>>(),
+        want.kept_ids,
+        "one request event per kept log event"
+    );
+    for (id, (_, version, _)) in &events {
+        assert_eq!(*version, 1, "request event {id} was written more than once");
+    }
+    let summaries = all_documents(client, &i.session_summaries).await;
+    assert_eq!(
+        summaries.keys().collect::<Vec<_>>(),
+        want.summaries.keys().collect::<Vec<_>>(),
+        "the set of sessions"
+    );
+    for (id, (count, content)) in &want.summaries {
+        let (_, version, source) = &summaries[id];
+        assert_eq!(
+            stored_content(source).as_ref(),
+            Some(content),
+            "session {id}"
+        );
+        assert_eq!(
+            version, count,
+            "session {id} is versioned by its event count"
+        );
+    }
+    assert_eq!(
+        count(client, &i.dead_letters).await,
+        0,
+        "nothing dead-lettered"
+    );
+}
+
+fn assert_clean_counts(counts: &Counts, want: &Expected) {
+    assert_eq!(counts.kept, want.kept_ids.len() as u64, "{counts:?}");
+    assert_eq!(
+        counts.events_created + counts.events_existing,
+        counts.kept,
+        "every kept event has exactly one outcome: {counts:?}"
+    );
+    assert_eq!(counts.sessions_touched, want.summaries.len() as u64);
+    assert_eq!(counts.sessions_written, want.summaries.len() as u64);
+    assert_eq!(counts.dead_lettered, 0, "{counts:?}");
+}
+
+/// One invocation, bounded: a sink that does not stop at its deadline
+/// fails the test instead of hanging it.
+async fn invoke(
+    handler: &Handler,
+    event: &Value,
+    deadline: Instant,
+) -> Result<Counts, HandlerError> {
+    let limit = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(5);
+    tokio::time::timeout(limit, handler.handle(event, deadline))
+        .await
+        .unwrap_or_else(|_| {
+            panic!("Handler::handle still running {limit:?} later, well past its deadline")
+        })
+}
+
+fn ample_deadline() -> Instant {
+    Instant::now() + Duration::from_secs(20)
+}
+
+fn rejected_json(status: u16) -> Value {
+    let kind = if status == 429 {
+        "es_rejected_execution_exception"
+    } else {
+        "injected_failure"
+    };
+    json!({
+        "error": {
+            "root_cause": [{"type": kind, "reason": "injected by the test proxy"}],
+            "type": kind,
+            "reason": "injected by the test proxy",
+        },
+        "status": status,
+    })
+}
+
+fn only(exchanges: &[Exchange], which: impl Fn(&Request) -> bool) -> Vec<&Exchange> {
+    exchanges.iter().filter(|x| which(&x.request)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_bulk_request_is_sent_again_and_stores_everything_once() {
+    let env = test_environment("retry-429").await;
+    let client = env.opensearch_client().unwrap();
+    let mut refused = false;
+    let proxy = Proxy::start(upstream_address(), move |r| {
+        if r.is_bulk() && !refused {
+            refused = true;
+            Fault::Respond(429, rejected_json(429))
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let handler = handler_via(&proxy, &env);
+    let event = two_sessions();
+    let want = expected(&event);
+
+    let counts = invoke(&handler, &event, ample_deadline())
+        .await
+        .expect("handled");
+    assert_clean_counts(&counts, &want);
+    assert_eq!(counts.events_created, 6, "{counts:?}");
+    assert_eq!(counts.events_existing, 0, "the 429 stored nothing");
+    assert!(counts.retries >= 1, "{counts:?}");
+
+    let exchanges = proxy.exchanges();
+    let bulks = only(&exchanges, Request::is_events_bulk);
+    assert_eq!(bulks.len(), 2, "{bulks:#?}");
+    assert_eq!((bulks[0].status, bulks[0].injected), (Some(429), true));
+    assert_eq!(bulks[1].status, Some(200));
+    assert_eq!(
+        bulks[0].request.body, bulks[1].request.body,
+        "a whole-request failure resends the whole body"
+    );
+    assert_eq!(bulks[1].body_lines().len(), 12, "six create items");
+    proxy.assert_healthy();
+
+    assert_stored(&client, &env, &want).await;
+    cleanup(&client, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_refused_inside_a_bulk_answer_is_the_only_one_sent_again() {
+    let env = test_environment("retry-item").await;
+    let client = env.opensearch_client().unwrap();
+    let mut rewritten = false;
+    let proxy = Proxy::start(upstream_address(), move |r| {
+        if r.is_events_bulk() && !rewritten {
+            rewritten = true;
+            // OpenSearch stores every item; the client hears that the
+            // first one was refused.
+            Fault::Rewrite(Box::new(|status, body| {
+                let mut answer: Value = serde_json::from_slice(&body).expect("a JSON bulk answer");
+                answer["errors"] = json!(true);
+                if let Some(item) = answer["items"][0]
+                    .as_object_mut()
+                    .and_then(|item| item.values_mut().next())
+                    .and_then(Value::as_object_mut)
+                {
+                    item.retain(|k, _| k == "_index" || k == "_id");
+                    item.insert("status".into(), json!(429));
+                    item.insert(
+                        "error".into(),
+                        json!({"type": "es_rejected_execution_exception", "reason": "injected by the test proxy"}),
+                    );
+                }
+                (status, serde_json::to_vec(&answer).expect("JSON"))
+            }))
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let handler = handler_via(&proxy, &env);
+    let event = two_sessions();
+    let want = expected(&event);
+
+    let counts = invoke(&handler, &event, ample_deadline())
+        .await
+        .expect("handled");
+    assert_clean_counts(&counts, &want);
+    assert_eq!(
+        (counts.events_created, counts.events_existing),
+        (5, 1),
+        "the resent item was already stored: a 409 {counts:?}"
+    );
+    assert!(counts.retries >= 1, "{counts:?}");
+
+    let exchanges = proxy.exchanges();
+    let bulks = only(&exchanges, Request::is_events_bulk);
+    assert_eq!(bulks.len(), 2, "{bulks:#?}");
+    let first = bulks[0].body_lines();
+    let second = bulks[1].body_lines();
+    assert_eq!(first.len(), 12, "six create items");
+    assert_eq!(
+        second,
+        first[..2].to_vec(),
+        "only the refused item is sent again, byte for byte"
+    );
+    let action: Value = serde_json::from_str(second[0]).unwrap();
+    assert_eq!(action["create"]["_id"], "e01");
+    // A 409 may come from a delivery that died before its refresh: the
+    // index is refreshed before the sessions are recomputed.
+    let refresh = exchanges
+        .iter()
+        .position(|x| x.request.endpoint_is("POST", "/_refresh"))
+        .expect("a refresh of the index that held the existing event");
+    let search = exchanges
+        .iter()
+        .position(|x| x.request.endpoint_is("POST", "/_search"))
+        .expect("the sessions are recomputed");
+    assert!(refresh < search, "refreshed before recomputing");
+    proxy.assert_healthy();
+
+    assert_stored(&client, &env, &want).await;
+    cleanup(&client, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_search_and_mget_of_the_summary_step_are_retried() {
+    let env = test_environment("retry-500").await;
+    let client = env.opensearch_client().unwrap();
+    let (mut search_failed, mut mget_failed) = (false, false);
+    let proxy = Proxy::start(upstream_address(), move |r| {
+        if r.endpoint_is("POST", "/_search") && !search_failed {
+            search_failed = true;
+            Fault::Respond(500, rejected_json(500))
+        } else if r.endpoint_is("POST", "/_mget") && !mget_failed {
+            mget_failed = true;
+            Fault::Respond(500, rejected_json(500))
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let handler = handler_via(&proxy, &env);
+    let event = two_sessions();
+    let want = expected(&event);
+
+    let counts = invoke(&handler, &event, ample_deadline())
+        .await
+        .expect("handled");
+    assert_clean_counts(&counts, &want);
+    assert_eq!((counts.events_created, counts.events_existing), (6, 0));
+    assert!(counts.retries >= 2, "{counts:?}");
+
+    let exchanges = proxy.exchanges();
+    for api in ["/_search", "/_mget"] {
+        let calls = only(&exchanges, |r| r.endpoint_is("POST", api));
+        assert_eq!(calls.len(), 2, "{api}: {calls:#?}");
+        assert_eq!((calls[0].status, calls[0].injected), (Some(500), true));
+        assert_eq!(calls[1].status, Some(200), "{api}");
+        assert_eq!(calls[0].request.path, calls[1].request.path);
+        assert_eq!(calls[0].request.body, calls[1].request.body);
+    }
+    proxy.assert_healthy();
+
+    assert_stored(&client, &env, &want).await;
+    cleanup(&client, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_answer_lost_after_opensearch_applied_it_is_retried_into_conflicts() {
+    let env = test_environment("retry-lost").await;
+    let client = env.opensearch_client().unwrap();
+    let mut lost = false;
+    let proxy = Proxy::start(upstream_address(), move |r| {
+        if r.is_events_bulk() && !lost {
+            lost = true;
+            Fault::LoseAnswer
+        } else {
+            Fault::Forward
+        }
+    })
+    .await;
+    let handler = handler_via(&proxy, &env);
+    let event = two_sessions();
+    let want = expected(&event);
+
+    let counts = invoke(&handler, &event, ample_deadline())
+        .await
+        .expect("handled");
+    assert_clean_counts(&counts, &want);
+    assert_eq!(
+        (counts.events_created, counts.events_existing),
+        (0, 6),
+        "the first attempt stored everything; the retry sees 409s: {counts:?}"
+    );
+    assert!(counts.retries >= 1, "{counts:?}");
+
+    let exchanges = proxy.exchanges();
+    let bulks = only(&exchanges, Request::is_events_bulk);
+    assert_eq!(bulks.len(), 2, "{bulks:#?}");
+    assert_eq!(bulks[0].status, None, "the first answer was lost");
+    assert_eq!(bulks[0].request.body, bulks[1].request.body);
+    proxy.assert_healthy();
+
+    assert_stored(&client, &env, &want).await;
+    cleanup(&client, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_failing_until_the_deadline_fails_the_invocation_and_dead_letters_nothing() {
+    let env = test_environment("retry-503").await;
+    let client = env.opensearch_client().unwrap();
+    let proxy = Proxy::start(upstream_address(), |_| {
+        Fault::Respond(503, rejected_json(503))
+    })
+    .await;
+    let handler = handler_via(&proxy, &env);
+    let event = two_sessions();
+
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(2500);
+    let err = invoke(&handler, &event, deadline)
+        .await
+        .expect_err("the invocation fails, so that Lambda retries it");
+    let finished = Instant::now();
+    assert!(
+        finished <= deadline + Duration::from_secs(1),
+        "gave up {:?} after the deadline",
+        finished.saturating_duration_since(deadline)
+    );
+
+    let message = err.to_string();
+    assert!(message.contains("POST /_bulk"), "names the call: {message}");
+    assert!(
+        message.contains("still failing when the time ran out"),
+        "says it gave up: {message}"
+    );
+    assert!(message.contains("HTTP 503"), "says why: {message}");
+    let SinkError::GaveUp {
+        call,
+        attempts,
+        last,
+    } = &err.0
+    else {
+        panic!("expected GaveUp, got {:?}", err.0);
+    };
+    assert_eq!(call, "POST /_bulk?refresh=true");
+    assert!(last.contains("503"), "{last}");
+
+    let exchanges = proxy.exchanges();
+    assert!(
+        exchanges.iter().all(|x| x.request.is_events_bulk()),
+        "only the events bulk was tried (no dead letter, no summary): {:#?}",
+        exchanges
+            .iter()
+            .map(|x| &x.request.path)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        exchanges.len() >= 2,
+        "the first backoff (at most 200 ms) fits in 2.5 s: {} attempts",
+        exchanges.len()
+    );
+    assert_eq!(
+        *attempts as usize,
+        exchanges.len(),
+        "the error counts the attempts the proxy saw"
+    );
+    assert!(
+        exchanges
+            .iter()
+            .all(|x| x.request.body == exchanges[0].request.body),
+        "every attempt resends the whole body"
+    );
+    proxy.assert_healthy();
+
+    let i = env.indices();
+    assert_eq!(
+        count(&client, &i.dead_letters).await,
+        0,
+        "nothing dead-lettered"
+    );
+    assert_eq!(count(&client, &i.request_events_pattern()).await, 0);
+    assert_eq!(count(&client, &i.session_summaries).await, 0);
+
+    // Lambda's retry, once the cluster is back, stores everything.
+    let handler = Handler::new(
+        Rules::builtin(),
+        Sink::new(client.clone(), env.indices().clone()),
+    );
+    let counts = invoke(&handler, &event, ample_deadline())
+        .await
+        .expect("handled");
+    let want = expected(&event);
+    assert_clean_counts(&counts, &want);
+    assert_stored(&client, &env, &want).await;
+    cleanup(&client, &env).await;
+}
