@@ -447,14 +447,17 @@ impl Sink {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let last = match self
-                .client
-                .send(
+            let last = match within(
+                deadline,
+                "POST",
+                path,
+                self.client.send(
                     Method::POST,
                     path,
                     Some((pending.bytes.clone(), "application/x-ndjson")),
-                )
-                .await
+                ),
+            )
+            .await
             {
                 Err(e) if e.is_transient() => e.to_string(),
                 Err(e) => return Err(e.into()),
@@ -486,7 +489,10 @@ impl Sink {
                     for (position, item) in parsed.items.into_iter().enumerate() {
                         let reference = pending.items[position].1;
                         let Some(item) = item.into_values().next() else {
-                            continue;
+                            return Err(SinkError::Protocol {
+                                call: format!("POST {path}"),
+                                message: format!("bulk answer item {position} names no action"),
+                            });
                         };
                         match item.status {
                             200..=299 => done.push((reference, Outcome::Written)),
@@ -528,7 +534,8 @@ impl Sink {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            match self.client.json(method.clone(), path, body).await {
+            let call = self.client.json(method.clone(), path, body);
+            match within(deadline, method.as_str(), path, call).await {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_transient() => {
                     self.backoff(
@@ -553,18 +560,43 @@ impl Sink {
         last: String,
         counts: &mut Counts,
     ) -> Result<(), SinkError> {
-        let cap_ms = 100u64.saturating_mul(1 << attempt.min(7)).min(10_000);
-        let delay = Duration::from_millis(rand::rng().random_range(0..=cap_ms));
-        if Instant::now() + delay >= deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left <= MIN_ATTEMPT_TIME {
             return Err(SinkError::GaveUp {
                 call: call.to_string(),
                 attempts: attempt,
                 last,
             });
         }
+        let cap_ms = 100u64.saturating_mul(1 << attempt.min(7)).min(10_000);
+        let delay = Duration::from_millis(rand::rng().random_range(0..=cap_ms));
+        // Never sleep past the point where one more attempt still fits.
+        let delay = delay.min(left - MIN_ATTEMPT_TIME);
         counts.retries += 1;
         tokio::time::sleep(delay).await;
         Ok(())
+    }
+}
+
+/// Below this much time left, another attempt is not worth starting.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(200);
+
+/// Runs one call, cut short at the deadline (the client's own timeout may be
+/// longer than the invocation has left).
+async fn within<T>(
+    deadline: Instant,
+    method: &str,
+    path: &str,
+    call: impl std::future::Future<Output = Result<T, OpenSearchError>>,
+) -> Result<T, OpenSearchError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, call).await {
+        Ok(result) => result,
+        Err(_) => Err(OpenSearchError::Timeout {
+            method: method.to_string(),
+            url: path.to_string(),
+            seconds: left.as_secs(),
+        }),
     }
 }
 
