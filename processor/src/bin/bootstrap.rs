@@ -9,12 +9,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Time kept back from the deadline to report and log.
 const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
 
+/// Used when the runtime gives no usable deadline (emulators such as
+/// `cargo lambda watch` may send none): Lambda's maximum timeout.
+const FALLBACK_BUDGET: Duration = Duration::from_secs(900);
+
 fn deadline_of(deadline_epoch_ms: u64) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let remaining = Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms));
+    if deadline_epoch_ms <= now_ms {
+        return Instant::now() + FALLBACK_BUDGET;
+    }
+    let remaining = Duration::from_millis(deadline_epoch_ms - now_ms);
     Instant::now() + remaining.saturating_sub(SAFETY_MARGIN)
 }
 
@@ -44,4 +51,26 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_keeps_a_margin_and_survives_a_missing_one() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let left = deadline_of(now_ms + 10_000).saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_millis(8_000) && left <= Duration::from_millis(8_500),
+            "{left:?}"
+        );
+        for missing in [0, now_ms - 5] {
+            let left = deadline_of(missing).saturating_duration_since(Instant::now());
+            assert!(left > Duration::from_secs(890), "{missing}: {left:?}");
+        }
+    }
 }
