@@ -58,11 +58,8 @@ pub async fn test_environment(test: &str) -> Environment {
     env
 }
 
-/// Every document of an index pattern, by `_id`: `(_index, _version, _source)`.
-pub async fn all_documents(
-    client: &OpenSearch,
-    pattern: &str,
-) -> BTreeMap<String, (String, u64, Value)> {
+/// Makes everything written so far to `pattern` searchable.
+pub async fn refresh(client: &OpenSearch, pattern: &str) {
     client
         .json(
             http::Method::POST,
@@ -71,6 +68,14 @@ pub async fn all_documents(
         )
         .await
         .expect("refresh");
+}
+
+/// Every document of an index pattern, by `_id`: `(_index, _version, _source)`.
+pub async fn all_documents(
+    client: &OpenSearch,
+    pattern: &str,
+) -> BTreeMap<String, (String, u64, Value)> {
+    refresh(client, pattern).await;
     let mut docs = BTreeMap::new();
     let mut page = client
         .json(
@@ -114,14 +119,7 @@ pub async fn all_documents(
 }
 
 pub async fn count(client: &OpenSearch, pattern: &str) -> u64 {
-    client
-        .json(
-            http::Method::POST,
-            &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"),
-            None,
-        )
-        .await
-        .expect("refresh");
+    refresh(client, pattern).await;
     let answer = client
         .json(
             http::Method::GET,
