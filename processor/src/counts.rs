@@ -1,6 +1,6 @@
 //! Why each log event was kept or skipped, counted per invocation.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The reason a log line did not become a request event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,7 +47,8 @@ impl Reason {
 }
 
 /// Counters for one invocation (or, summed, for a replay).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     pub batches: u64,
     pub control_messages: u64,
@@ -122,36 +123,6 @@ impl Counts {
             sum.insert(key.clone(), total.into());
         }
         *self = serde_json::from_value(serde_json::Value::Object(sum)).expect("same shape");
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Counts {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = std::collections::BTreeMap::<String, u64>::deserialize(d)?;
-        let get = |k: &str| map.get(k).copied().unwrap_or(0);
-        Ok(Counts {
-            batches: get("batches"),
-            control_messages: get("control_messages"),
-            log_events: get("log_events"),
-            kept: get("kept"),
-            unparsed: get("unparsed"),
-            not_request: get("not_request"),
-            no_session: get("no_session"),
-            no_user: get("no_user"),
-            no_url: get("no_url"),
-            noise_method: get("noise_method"),
-            noise_path: get("noise_path"),
-            noise_user_agent: get("noise_user_agent"),
-            noise_user: get("noise_user"),
-            duplicate_in_batch: get("duplicate_in_batch"),
-            events_created: get("events_created"),
-            events_existing: get("events_existing"),
-            sessions_touched: get("sessions_touched"),
-            sessions_written: get("sessions_written"),
-            sessions_unchanged: get("sessions_unchanged"),
-            dead_lettered: get("dead_lettered"),
-            retries: get("retries"),
-        })
     }
 }
 
