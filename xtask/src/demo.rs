@@ -127,7 +127,7 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
 
     println!(
         "== 5/5 read back from OpenSearch ({})",
-        env.opensearch.endpoint
+        env.opensearch_endpoint()?
     );
     let client = env.opensearch_client()?;
     let per_day = runtime.block_on(sessions_and_users_per_day(
@@ -143,7 +143,7 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     }
     println!(
         "\nExplore: curl -s '{}/{}/_search?size=3&pretty'",
-        env.opensearch.endpoint,
+        env.opensearch_endpoint()?,
         env.indices().session_summaries
     );
     Ok(())

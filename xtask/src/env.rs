@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use processor::config::Indices;
 use processor::opensearch::{Auth, OpenSearch, OpenSearchError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The marker for values an operator must fill in before deploying
@@ -20,6 +21,9 @@ pub const PLACEHOLDER: &str = "REPLACE_ME";
 /// The environment variable that points the test environment at another
 /// OpenSearch (default: the `local` environment's endpoint).
 pub const TEST_OPENSEARCH_URL_VAR: &str = "IRONMAN_OPENSEARCH_URL";
+
+/// Points xtask at another folder of environment files.
+pub const ENVIRONMENTS_DIR_VAR: &str = "IRONMAN_ENVIRONMENTS_DIR";
 
 /// One deployment target, as written in `infra/environments/<name>.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +37,14 @@ pub struct Environment {
     pub index_settings: IndexSettings,
     pub retention: Retention,
     pub aws: AwsConfig,
+    /// The application's log groups and the subscription filter on them.
+    pub logs: LogsConfig,
+    /// The processor function, its role, log group and failure queue.
+    pub lambda: LambdaConfig,
+    /// Tags on every AWS resource xtask creates (the `managed-by` tag is
+    /// added to them and cannot be set here).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     /// The file this environment was read from (for messages).
     #[serde(skip)]
     pub source: PathBuf,
@@ -41,8 +53,19 @@ pub struct Environment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSearchConfig {
-    /// `https://…` (or plain `http://` on a loopback address only).
-    pub endpoint: String,
+    /// The Amazon OpenSearch Service domain's name: the processor's IAM
+    /// policy grants access to this domain's indices, and without an
+    /// explicit `endpoint` the endpoint is looked up from it.
+    pub domain: String,
+    /// `https://…` (or plain `http://` on a loopback address only). Absent:
+    /// found through the OpenSearch Service API (`DescribeDomain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Whether the domain uses fine-grained access control; then deploy
+    /// also manages a security role for the processor's indices and maps
+    /// the Lambda's IAM role to it.
+    #[serde(default)]
+    pub fine_grained_access_control: bool,
     pub auth: AuthKind,
     /// The domain's AWS region; required with `auth: sigv4`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +131,80 @@ pub struct AwsConfig {
     pub endpoint_url: Option<String>,
 }
 
+/// The application's log groups, streamed to the processor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Log groups the IronMan application writes its request logs to.
+    pub log_groups: Vec<String>,
+    pub subscription_filter: SubscriptionFilterConfig,
+    /// Create the log groups when they are missing (the local emulator,
+    /// where no application creates them). Elsewhere a missing log group is
+    /// an error: the application owns it.
+    #[serde(default)]
+    pub create_log_groups: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionFilterConfig {
+    pub name: String,
+    /// A CloudWatch Logs filter pattern; `""` sends every event.
+    #[serde(default)]
+    pub pattern: String,
+}
+
+/// The processor function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaConfig {
+    /// Also names its role (`<name>-role`), its failure queue
+    /// (`<name>-failures`) and its log group (`/aws/lambda/<name>`).
+    pub function_name: String,
+    /// 128 to 10240.
+    pub memory_mb: u32,
+    /// 1 to 900.
+    pub timeout_seconds: u32,
+    pub architecture: Architecture,
+    /// Reserved concurrent executions; absent: the account's unreserved pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
+    /// Asynchronous invocation retries, 0 to 2; then the batch goes to the
+    /// failure queue.
+    pub retry_attempts: u32,
+    /// Retention of the function's own log group, in days (a value
+    /// CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, …).
+    pub log_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    Arm64,
+}
+
+impl Architecture {
+    /// The name Lambda uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+/// Retention periods CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// The tag every resource xtask creates carries; destroy removes only
+/// what carries it.
+pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "ironman-usage-xtask");
+
 /// A value that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
@@ -118,11 +215,19 @@ pub struct Invalid {
 }
 
 impl Environment {
+    /// The folder of environment files: `infra/environments/`, or
+    /// [`ENVIRONMENTS_DIR_VAR`] when set (tests deploy copies of `local`
+    /// under names of their own).
+    pub fn directory(root: &Path) -> PathBuf {
+        match std::env::var_os(ENVIRONMENTS_DIR_VAR) {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => root.join("infra").join("environments"),
+        }
+    }
+
     /// The file that defines environment `name`.
     pub fn path(root: &Path, name: &str) -> PathBuf {
-        root.join("infra")
-            .join("environments")
-            .join(format!("{name}.yaml"))
+        Self::directory(root).join(format!("{name}.yaml"))
     }
 
     /// Reads and checks `infra/environments/<name>.yaml`.
@@ -151,7 +256,7 @@ impl Environment {
 
     /// The names of the environments in `infra/environments/`, sorted.
     pub fn available(root: &Path) -> anyhow::Result<Vec<String>> {
-        let dir = root.join("infra").join("environments");
+        let dir = Self::directory(root);
         let mut names = Vec::new();
         for entry in
             std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
@@ -198,9 +303,17 @@ impl Environment {
         };
         if let Ok(url) = std::env::var(TEST_OPENSEARCH_URL_VAR) {
             if !url.is_empty() {
-                env.opensearch.endpoint = url;
+                env.opensearch.endpoint = Some(url);
             }
         }
+        // AWS names too, so tests share one moto_server.
+        env.lambda.function_name = format!("{prefix}{}", env.lambda.function_name);
+        env.logs.log_groups = env
+            .logs
+            .log_groups
+            .iter()
+            .map(|group| format!("/{}{}", prefix.trim_end_matches('-'), group))
+            .collect();
         if let Some(invalid) = env.validate().into_iter().next() {
             anyhow::bail!(
                 "test environment with prefix `{prefix}`: field `{}`: {}",
@@ -231,13 +344,90 @@ impl Environment {
                 Auth::sigv4_from_env(region).with_context(|| {
                     format!(
                         "signing requests to the `{}` OpenSearch domain ({})",
-                        self.name, self.opensearch.endpoint
+                        self.name, self.opensearch.domain
                     )
                 })?
             }
         };
-        OpenSearch::new(&self.opensearch.endpoint, auth)
+        OpenSearch::new(self.opensearch_endpoint()?, auth)
             .with_context(|| format!("{}: field `opensearch.endpoint`", self.source.display()))
+    }
+
+    /// The OpenSearch endpoint: given in the file, or found by
+    /// [`crate::aws::resolve_opensearch_endpoint`] before this is called.
+    pub fn opensearch_endpoint(&self) -> anyhow::Result<&str> {
+        self.opensearch.endpoint.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the OpenSearch endpoint of domain `{}` is not known yet: set `opensearch.endpoint`, or let xtask look it up through the OpenSearch Service API first",
+                self.source.display(),
+                self.opensearch.domain
+            )
+        })
+    }
+
+    /// The processor's execution role.
+    pub fn role_name(&self) -> String {
+        format!("{}-role", self.lambda.function_name)
+    }
+
+    /// The queue that keeps batches whose invocations kept failing.
+    pub fn failure_queue_name(&self) -> String {
+        format!("{}-failures", self.lambda.function_name)
+    }
+
+    /// The function's own log group.
+    pub fn lambda_log_group(&self) -> String {
+        format!("/aws/lambda/{}", self.lambda.function_name)
+    }
+
+    /// `arn:aws:<service>:<region>:<account>:<resource>` in this environment.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        let region = if service == "iam" {
+            ""
+        } else {
+            &self.aws.region
+        };
+        format!(
+            "arn:aws:{service}:{region}:{}:{resource}",
+            self.aws.account_id
+        )
+    }
+
+    pub fn role_arn(&self) -> String {
+        self.arn("iam", &format!("role/{}", self.role_name()))
+    }
+
+    pub fn function_arn(&self) -> String {
+        self.arn("lambda", &format!("function:{}", self.lambda.function_name))
+    }
+
+    pub fn failure_queue_arn(&self) -> String {
+        self.arn("sqs", &self.failure_queue_name())
+    }
+
+    pub fn log_group_arn(&self, group: &str) -> String {
+        self.arn("logs", &format!("log-group:{group}"))
+    }
+
+    /// The domain's ARN, in the domain's own region.
+    pub fn domain_arn(&self) -> String {
+        let region = self
+            .opensearch
+            .region
+            .as_deref()
+            .unwrap_or(&self.aws.region);
+        format!(
+            "arn:aws:es:{region}:{}:domain/{}",
+            self.aws.account_id, self.opensearch.domain
+        )
+    }
+
+    /// The environment's tags plus the managed-by tag.
+    pub fn resource_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        tags.insert(MANAGED_BY_TAG.0.into(), MANAGED_BY_TAG.1.into());
+        tags.insert("environment".into(), self.name.clone());
+        tags
     }
 
     /// Fields still holding the [`PLACEHOLDER`] marker, as dotted paths.
@@ -287,9 +477,20 @@ impl Environment {
         };
 
         let os = &self.opensearch;
-        if !is_placeholder(&os.endpoint) {
-            if let Err(message) = check_endpoint(&os.endpoint) {
-                bad("opensearch.endpoint", message);
+        if !is_placeholder(&os.domain) && !is_domain_name(&os.domain) {
+            bad(
+                "opensearch.domain",
+                format!(
+                    "expected an OpenSearch Service domain name (3 to 28 characters: lowercase letters, digits and `-`, starting with a letter), got `{}`",
+                    os.domain
+                ),
+            );
+        }
+        if let Some(endpoint) = &os.endpoint {
+            if !is_placeholder(endpoint) {
+                if let Err(message) = check_endpoint(endpoint) {
+                    bad("opensearch.endpoint", message);
+                }
             }
         }
         match (&os.auth, &os.region) {
@@ -406,6 +607,121 @@ impl Environment {
                 bad("aws.endpoint_url", message);
             }
         }
+
+        let logs = &self.logs;
+        if logs.log_groups.is_empty() {
+            bad(
+                "logs.log_groups",
+                "expected at least one log group (the IronMan application's request logs)".into(),
+            );
+        }
+        for (i, group) in logs.log_groups.iter().enumerate() {
+            if !is_placeholder(group) && !is_log_group_name(group) {
+                bad(
+                    &format!("logs.log_groups[{i}]"),
+                    format!(
+                        "expected a log group name (1 to 512 of `a-zA-Z0-9_-/.#`), got `{group}`"
+                    ),
+                );
+            }
+            if logs.log_groups[..i].contains(group) {
+                bad(
+                    &format!("logs.log_groups[{i}]"),
+                    format!("`{group}` is listed twice"),
+                );
+            }
+        }
+        let filter = &logs.subscription_filter;
+        if filter.name.is_empty() || filter.name.len() > 512 || filter.name.contains([':', '*']) {
+            bad(
+                "logs.subscription_filter.name",
+                format!(
+                    "expected 1 to 512 characters without `:` or `*`, got `{}`",
+                    filter.name
+                ),
+            );
+        }
+        if filter.pattern.len() > 1024 {
+            bad(
+                "logs.subscription_filter.pattern",
+                format!(
+                    "expected at most 1024 characters, got {}",
+                    filter.pattern.len()
+                ),
+            );
+        }
+
+        let lambda = &self.lambda;
+        // The role name (`<name>-role`) is limited to 64 characters.
+        if !is_function_name(&lambda.function_name) || lambda.function_name.len() > 59 {
+            bad(
+                "lambda.function_name",
+                format!(
+                    "expected 1 to 59 of `a-zA-Z0-9-_` (the role `<name>-role` must fit IAM's 64), got `{}`",
+                    lambda.function_name
+                ),
+            );
+        }
+        if !(128..=10240).contains(&lambda.memory_mb) {
+            bad(
+                "lambda.memory_mb",
+                format!("expected 128 to 10240 (MB), got {}", lambda.memory_mb),
+            );
+        }
+        if !(1..=900).contains(&lambda.timeout_seconds) {
+            bad(
+                "lambda.timeout_seconds",
+                format!("expected 1 to 900, got {}", lambda.timeout_seconds),
+            );
+        }
+        if lambda.retry_attempts > 2 {
+            bad(
+                "lambda.retry_attempts",
+                format!(
+                    "expected 0, 1 or 2 (Lambda's asynchronous retries), got {}",
+                    lambda.retry_attempts
+                ),
+            );
+        }
+        if lambda.reserved_concurrency == Some(0) {
+            bad(
+                "lambda.reserved_concurrency",
+                "0 would stop every invocation: expected at least 1, or leave it out for the unreserved pool".into(),
+            );
+        }
+        if !LOG_RETENTION_DAYS.contains(&lambda.log_retention_days) {
+            bad(
+                "lambda.log_retention_days",
+                format!(
+                    "expected one of {}, got {}",
+                    LOG_RETENTION_DAYS
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    lambda.log_retention_days
+                ),
+            );
+        }
+
+        for (key, value) in &self.tags {
+            if key == MANAGED_BY_TAG.0 || key == "environment" {
+                bad(
+                    &format!("tags.{key}"),
+                    "is set by xtask itself (it marks what xtask owns)".into(),
+                );
+            } else if key.is_empty() || key.len() > 128 || key.starts_with("aws:") {
+                bad(
+                    &format!("tags.{key}"),
+                    "expected a tag key of 1 to 128 characters, not starting with `aws:`".into(),
+                );
+            } else if value.len() > 256 {
+                bad(
+                    &format!("tags.{key}"),
+                    format!("expected at most 256 characters, got {}", value.len()),
+                );
+            }
+        }
         problems
     }
 }
@@ -520,6 +836,28 @@ fn is_region(region: &str) -> bool {
             .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+fn is_domain_name(name: &str) -> bool {
+    (3..=28).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn is_log_group_name(name: &str) -> bool {
+    (1..=512).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/' | b'.' | b'#'))
+}
+
+fn is_function_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn is_time_value(value: &str) -> bool {
     if value == "-1" {
         return true;
@@ -557,7 +895,10 @@ mod tests {
             assert_eq!(env.name, name);
         }
         let local = Environment::load(&root(), "local").unwrap();
-        assert_eq!(local.opensearch.endpoint, "http://127.0.0.1:9200");
+        assert_eq!(
+            local.opensearch.endpoint.as_deref(),
+            Some("http://127.0.0.1:9200")
+        );
         assert_eq!(local.opensearch.auth, AuthKind::None);
         assert_eq!(local.indices(), &Indices::default());
         assert_eq!(local.index_settings.number_of_shards, 1);
@@ -576,7 +917,9 @@ mod tests {
         for name in ["staging", "prod"] {
             let env = Environment::load(&root(), name).unwrap();
             assert_eq!(env.opensearch.auth, AuthKind::Sigv4);
-            assert!(env.opensearch.endpoint.starts_with("https://"));
+            // Looked up from the domain at deploy time.
+            assert_eq!(env.opensearch.endpoint, None);
+            assert!(env.opensearch.fine_grained_access_control);
             assert_eq!(env.index_settings.number_of_replicas, 1);
         }
     }
@@ -585,18 +928,14 @@ mod tests {
     fn placeholders_block_deploys_and_name_each_field() {
         let prod = Environment::load(&root(), "prod").unwrap();
         let pending = prod.placeholders();
-        assert!(
-            pending.contains(&"opensearch.endpoint".to_string()),
-            "{pending:?}"
-        );
-        assert!(
-            pending.contains(&"aws.account_id".to_string()),
-            "{pending:?}"
-        );
-        let err = prod.opensearch_client().unwrap_err().to_string();
+        assert_eq!(pending, vec!["aws.account_id".to_string()]);
+        let err = prod.ensure_filled_in("").unwrap_err().to_string();
         assert!(err.contains("prod.yaml"), "{err}");
-        assert!(err.contains("`opensearch.endpoint`"), "{err}");
+        assert!(err.contains("`aws.account_id`"), "{err}");
         assert!(err.contains(PLACEHOLDER), "{err}");
+        // Without an endpoint and before the look-up, the client says why.
+        let err = prod.opensearch_client().unwrap_err().to_string();
+        assert!(err.contains("ironman-usage-prod"), "{err}");
     }
 
     #[test]
@@ -610,11 +949,16 @@ mod tests {
 
     #[test]
     fn missing_and_unknown_fields_name_file_and_field() {
-        let text = local_text().replace("  endpoint: http://127.0.0.1:9200\n", "");
+        let text = local_text().replace("  domain: ironman-usage-local\n", "");
         let err = load_err(&text);
         assert!(err.starts_with("infra/environments/local.yaml: "), "{err}");
         assert!(err.contains("opensearch"), "{err}");
-        assert!(err.contains("missing field `endpoint`"), "{err}");
+        assert!(err.contains("missing field `domain`"), "{err}");
+
+        let text = local_text().replace("  memory_mb: 256\n", "");
+        let err = load_err(&text);
+        assert!(err.contains("lambda"), "{err}");
+        assert!(err.contains("missing field `memory_mb`"), "{err}");
 
         let text = local_text().replace("number_of_shards:", "number_of_shard:");
         let err = load_err(&text);
@@ -717,6 +1061,60 @@ mod tests {
                 "AWS region",
             ),
             ("name: local", "name: staging", "name", "expected `local`"),
+            (
+                "domain: ironman-usage-local",
+                "domain: Ironman_Usage",
+                "opensearch.domain",
+                "domain name",
+            ),
+            (
+                "    - /ironman/app/requests",
+                "    - \"/ironman app\"",
+                "logs.log_groups[0]",
+                "log group name",
+            ),
+            (
+                "function_name: ironman-usage-processor",
+                "function_name: ironman.usage",
+                "lambda.function_name",
+                "a-zA-Z0-9-_",
+            ),
+            (
+                "memory_mb: 256",
+                "memory_mb: 64",
+                "lambda.memory_mb",
+                "128 to 10240",
+            ),
+            (
+                "timeout_seconds: 120",
+                "timeout_seconds: 901",
+                "lambda.timeout_seconds",
+                "1 to 900",
+            ),
+            (
+                "retry_attempts: 2",
+                "retry_attempts: 3",
+                "lambda.retry_attempts",
+                "0, 1 or 2",
+            ),
+            (
+                "log_retention_days: 7",
+                "log_retention_days: 8",
+                "lambda.log_retention_days",
+                "one of 1, 3, 5, 7",
+            ),
+            (
+                "architecture: x86_64",
+                "architecture: sparc",
+                "lambda.architecture",
+                "unknown variant",
+            ),
+            (
+                "  owner: platform-team",
+                "  managed-by: me",
+                "tags.managed-by",
+                "set by xtask",
+            ),
         ];
         let text = local_text();
         for (from, to, field, expected) in cases {

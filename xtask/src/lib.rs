@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod aws;
 pub mod bench;
+pub mod build;
 pub mod demo;
 pub mod deploy;
 pub mod env;

@@ -20,8 +20,12 @@ enum Command {
         #[command(subcommand)]
         action: xtask::local::Action,
     },
-    /// Applies index templates and the ISM policy to an environment.
+    /// Shows what deploy would change: 0 = nothing, 2 = changes, 1 = error.
+    Diff(xtask::deploy::DiffArgs),
+    /// Plans, confirms and applies the whole pipeline to an environment, then checks nothing is left.
     Deploy(xtask::deploy::DeployArgs),
+    /// Deletes what xtask made in an environment (data indices only with --delete-data).
+    Destroy(xtask::deploy::DestroyArgs),
     /// Feeds Lambda event files through the processor's handler into an environment.
     Replay(xtask::replay::ReplayArgs),
     /// Writes a synthetic corpus of Lambda event files that follows the log contract.
@@ -38,6 +42,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = xtask::project_root();
     let result = match cli.command {
+        Command::Diff(args) => match xtask::deploy::diff(&root, args) {
+            Ok(code) => return code,
+            Err(err) => Err(err),
+        },
+        Command::Destroy(args) => xtask::deploy::destroy(&root, args),
         Command::Local { action } => xtask::local::run(&root, action),
         Command::Deploy(args) => xtask::deploy::run(&root, args),
         Command::Replay(args) => xtask::replay::run(&root, args),

@@ -146,7 +146,7 @@ pub fn print_counts(counts: &Counts) {
 }
 
 pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
-    let env = Environment::load(root, &args.env)?;
+    let env = crate::aws::load_with_endpoint(root, &args.env)?;
     let handler = Arc::new(handler_for(root, &env, args.pipeline.as_deref())?);
     let files = event_files(&args.paths)?;
     if files.is_empty() {
@@ -168,7 +168,7 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
         "replayed {} files into {} ({}) in {:.1}s",
         report.files,
         env.name,
-        env.opensearch.endpoint,
+        env.opensearch_endpoint()?,
         started.elapsed().as_secs_f64()
     );
     print_counts(&report.counts);

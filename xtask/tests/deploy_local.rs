@@ -42,7 +42,7 @@ async fn test_env(test: &str) -> (Environment, OpenSearch) {
         panic!(
             "OpenSearch is not reachable at {} ({err}).\nStart the local stack with `cargo xtask local up` \
              (or point IRONMAN_OPENSEARCH_URL at a running cluster) and run the tests again.",
-            env.opensearch.endpoint
+            env.opensearch.endpoint.as_deref().unwrap_or_default()
         );
     }
     (env, client)

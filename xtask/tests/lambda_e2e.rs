@@ -84,7 +84,10 @@ async fn bootstrap_under_cargo_lambda_watch_writes_the_documents() {
     let env = test_environment("lambda").await;
     let indices = env.indices().clone();
     let function_env = [
-        ("OPENSEARCH_ENDPOINT", env.opensearch.endpoint.clone()),
+        (
+            "OPENSEARCH_ENDPOINT",
+            env.opensearch_endpoint().unwrap().to_string(),
+        ),
         ("OPENSEARCH_AUTH", "none".to_string()),
         (
             "REQUEST_EVENTS_PREFIX",

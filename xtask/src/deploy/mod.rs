@@ -8,11 +8,14 @@
 //! write call, and a deploy succeeds only when planning again finds nothing
 //! left to do.
 
+pub mod aws;
 pub mod normalize;
 pub mod opensearch_resources;
+pub mod opensearch_security;
 pub mod plan;
 pub mod render;
 pub mod resource;
+pub mod stack;
 
 use crate::env::{Environment, IsmMode};
 use anyhow::Context as _;
@@ -30,6 +33,8 @@ pub struct DeployArgs {
     /// Apply without asking for confirmation (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
+    #[command(flatten)]
+    pub code: CodeArgs,
 }
 
 /// What one deploy did.
@@ -55,6 +60,7 @@ pub struct OpenSearchResources {
     api: Api,
     resources: Vec<Box<dyn Resource>>,
     ism: IsmMode,
+    indices: processor::config::Indices,
 }
 
 /// The resources that apply to this cluster, with what was left out.
@@ -69,14 +75,25 @@ impl OpenSearchResources {
     pub fn new(env: &Environment, root: &Path) -> anyhow::Result<Self> {
         let documents = render::load_documents(root, env)?;
         let api = Api::new(env.opensearch_client()?);
-        let resources = documents
+        let mut resources: Vec<Box<dyn Resource>> = documents
             .iter()
             .map(|doc| opensearch_resources::resource_for(&api, doc))
             .collect();
+        if env.opensearch.fine_grained_access_control {
+            resources.push(Box::new(opensearch_security::SecurityDocument::role(
+                api.clone(),
+                env,
+            )));
+            resources.push(Box::new(opensearch_security::SecurityDocument::mapping(
+                api.clone(),
+                env,
+            )));
+        }
         Ok(OpenSearchResources {
             api,
             resources,
             ism: env.opensearch.ism,
+            indices: env.indices().clone(),
         })
     }
 
@@ -87,6 +104,31 @@ impl OpenSearchResources {
 
     pub fn endpoint(&self) -> &str {
         self.api.endpoint()
+    }
+
+    /// The data indices that exist: the daily request events, the session
+    /// summaries and the dead letters.
+    pub async fn data_indices(&self) -> anyhow::Result<Vec<String>> {
+        let i = &self.indices;
+        let path = format!(
+            "/{}*,{},{}/_settings?ignore_unavailable=true&allow_no_indices=true&expand_wildcards=all",
+            i.request_events_prefix, i.session_summaries, i.dead_letters
+        );
+        let answer = self.api.get_json(&path).await?;
+        let mut names: Vec<String> = answer
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes these indices and their documents.
+    pub async fn delete_indices(&self, names: &[String]) -> anyhow::Result<()> {
+        for name in names {
+            self.api.delete(&format!("/{name}")).await?;
+        }
+        Ok(())
     }
 
     async fn targets(&self) -> anyhow::Result<Targets<'_>> {
@@ -189,29 +231,130 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
         .block_on(future)
 }
 
+/// Where the Lambda's code comes from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CodeArgs {
+    /// Deploy this zip instead of building the processor (`cargo xtask build`
+    /// makes it; CI can build once and pass the artifact).
+    #[arg(long, value_name = "ZIP")]
+    pub code: Option<std::path::PathBuf>,
+}
+
+impl CodeArgs {
+    /// The given zip, or a fresh reproducible build.
+    pub fn load(&self, root: &Path, env: &Environment) -> anyhow::Result<aws::LambdaCode> {
+        match &self.code {
+            Some(path) => {
+                let zip = std::fs::read(path)
+                    .with_context(|| format!("reading the Lambda package {}", path.display()))?;
+                Ok(aws::LambdaCode::from_zip(zip, path.display().to_string()))
+            }
+            None => build_code(root, env),
+        }
+    }
+}
+
+/// Builds the processor's zip for the environment's architecture.
+pub fn build_code(root: &Path, env: &Environment) -> anyhow::Result<aws::LambdaCode> {
+    let built = crate::build::build_lambda_zip(
+        root,
+        &crate::build::BuildOptions::for_architecture(env.lambda.architecture),
+    )?;
+    let zip = std::fs::read(&built.path)
+        .with_context(|| format!("reading the built package {}", built.path.display()))?;
+    Ok(aws::LambdaCode::from_zip(
+        zip,
+        built.path.display().to_string(),
+    ))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The environment: a file in infra/environments/ (local, staging, prod).
+    #[arg(long, value_name = "NAME")]
+    pub env: String,
+    /// Print the plan as JSON (`{"changes":[...]}`), unchanged resources included.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub code: CodeArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    /// The environment: a file in infra/environments/ (local, staging, prod).
+    #[arg(long, value_name = "NAME")]
+    pub env: String,
+    /// Destroy without asking for confirmation (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Also delete the data indices (request events, session summaries, dead letters).
+    #[arg(long)]
+    pub delete_data: bool,
+}
+
+/// `cargo xtask diff`: 0 when nothing differs, 2 when something does
+/// (errors are 1, from main).
+pub fn diff(root: &Path, args: DiffArgs) -> anyhow::Result<std::process::ExitCode> {
+    let env = Environment::load(root, &args.env)?;
+    env.ensure_filled_in("")?;
+    let code = args.code.load(root, &env)?;
+    block_on(async {
+        let stack = stack::Stack::load(root, &env, code).await?;
+        stack.check_account().await?;
+        eprintln!("Reading `{}` from {} ...", env.name, stack.describe());
+        let (plan, skipped) = stack.plan().await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&plan.to_json())?);
+        } else {
+            for note in &skipped {
+                println!("  {note}");
+            }
+            println!("{plan}");
+            if plan.is_empty() {
+                println!("No changes: `{}` matches the repository.", env.name);
+            }
+        }
+        Ok(if plan.is_empty() {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(2)
+        })
+    })
+}
+
 pub fn run(root: &Path, args: DeployArgs) -> anyhow::Result<()> {
     let env = Environment::load(root, &args.env)?;
     env.ensure_filled_in("")?;
-    let resources = OpenSearchResources::new(&env, root)?;
+    let code = args.code.load(root, &env)?;
     block_on(async {
+        let stack = stack::Stack::load(root, &env, code).await?;
         println!(
-            "Planning `{}` ({}) against OpenSearch at {} ...",
+            "Planning `{}` ({}) against {} ...",
             env.name,
             env.source.display(),
-            resources.endpoint()
+            stack.describe()
         );
-        let targets = resources.targets().await?;
-        for note in &targets.skipped {
-            println!("  {note}");
-        }
-        let planned = resource::plan(&targets.resources).await?;
-        println!("{}", planned.plan);
-        if planned.plan.is_empty() {
-            println!("No changes: `{}` already matches mappings/.", env.name);
+        let deployment = stack
+            .deploy(
+                |plan, skipped| {
+                    for note in skipped {
+                        println!("  {note}");
+                    }
+                    println!("{plan}");
+                },
+                || {
+                    confirm(
+                        &format!("Apply these changes to `{}`?", env.name),
+                        args.auto_approve,
+                    )
+                },
+            )
+            .await?;
+        if deployment.applied.is_empty() {
+            println!("No changes: `{}` already matches the repository.", env.name);
             return Ok(());
         }
-        confirm(&env.name, args.auto_approve)?;
-        let deployment = resources.apply(&targets, planned).await?;
         println!("Applied:");
         for line in &deployment.applied {
             println!("  {line}");
@@ -228,8 +371,54 @@ pub fn run(root: &Path, args: DeployArgs) -> anyhow::Result<()> {
     })
 }
 
+/// `cargo xtask destroy`: removes what xtask made in the environment.
+pub fn destroy(root: &Path, args: DestroyArgs) -> anyhow::Result<()> {
+    let env = Environment::load(root, &args.env)?;
+    env.ensure_filled_in("")?;
+    // Deleting needs no code; the package only sets the desired state.
+    let code = aws::LambdaCode::from_zip(Vec::new(), "none (destroy)");
+    block_on(async {
+        let stack = stack::Stack::load(root, &env, code).await?;
+        println!("Reading `{}` from {} ...", env.name, stack.describe());
+        let done = stack
+            .destroy(
+                args.delete_data,
+                |plan, kept| {
+                    for note in kept {
+                        println!("  {note}");
+                    }
+                    println!("{plan}");
+                },
+                || {
+                    confirm(
+                        &format!("Delete these resources of `{}`?", env.name),
+                        args.auto_approve,
+                    )
+                },
+            )
+            .await?;
+        for call in &done.writes {
+            println!("    {call}");
+        }
+        for index in &done.deleted_indices {
+            println!("    deleted index {index}");
+        }
+        println!(
+            "Destroy of `{}` complete: {} resources deleted{}.",
+            env.name,
+            done.plan.count(Action::Delete),
+            if done.deleted_indices.is_empty() {
+                String::new()
+            } else {
+                format!(", {} data indices deleted", done.deleted_indices.len())
+            }
+        );
+        Ok(())
+    })
+}
+
 /// Asks y/N on a terminal; refuses when nobody can answer.
-fn confirm(env: &str, auto_approve: bool) -> anyhow::Result<()> {
+fn confirm(question: &str, auto_approve: bool) -> anyhow::Result<()> {
     if auto_approve {
         return Ok(());
     }
@@ -239,7 +428,7 @@ fn confirm(env: &str, auto_approve: bool) -> anyhow::Result<()> {
             "nothing applied: stdin is not a terminal, so deploy cannot ask for confirmation; review the plan above and run again with --auto-approve"
         );
     }
-    print!("Apply these changes to `{env}`? [y/N] ");
+    print!("{question} [y/N] ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     stdin.lock().read_line(&mut answer)?;

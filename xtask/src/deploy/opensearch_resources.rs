@@ -75,6 +75,32 @@ impl Api {
     }
 }
 
+impl Api {
+    /// GET, expecting a 2xx JSON answer.
+    pub async fn get_json(&self, path: &str) -> anyhow::Result<Value> {
+        self.expect_ok(reqwest::Method::GET, path, None).await
+    }
+
+    /// GET; None on 404.
+    pub async fn get_json_or_404(&self, path: &str) -> anyhow::Result<Option<Value>> {
+        let response = self.send(reqwest::Method::GET, path, None).await?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        Ok(Some(self.client.expect_json("GET", path, response)?))
+    }
+
+    /// PUT a JSON body, expecting a 2xx answer.
+    pub async fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.expect_ok(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// DELETE, expecting a 2xx answer.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.expect_ok(reqwest::Method::DELETE, path, None).await
+    }
+}
+
 /// The resource kinds defined here.
 pub const INDEX_TEMPLATE: &str = "opensearch_index_template";
 pub const ISM_POLICY: &str = "opensearch_ism_policy";
@@ -141,10 +167,7 @@ impl IndexTemplate {
         let found = answer["index_templates"]
             .as_array()
             .and_then(|all| all.iter().find(|t| t["name"] == self.name.as_str()));
-        Ok(found.map(|t| Observed {
-            state: normalize::index_template(&t["index_template"]),
-            version: Value::Null,
-        }))
+        Ok(found.map(|t| Observed::owned(normalize::index_template(&t["index_template"]))))
     }
 }
 
@@ -175,6 +198,14 @@ impl Resource for IndexTemplate {
         Box::pin(async move {
             self.api
                 .expect_ok(reqwest::Method::PUT, &self.path(), Some(&self.body))
+                .await?;
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.api
+                .expect_ok(reqwest::Method::DELETE, &self.path(), None)
                 .await?;
             Ok(())
         })
@@ -230,6 +261,7 @@ impl IsmPolicy {
         Ok(Some(Observed {
             state: normalize::ism_policy(&answer),
             version: json!({"seq_no": seq_no, "primary_term": primary_term}),
+            owned: true,
         }))
     }
 }
@@ -265,6 +297,14 @@ impl Resource for IsmPolicy {
             );
             self.api
                 .expect_ok(reqwest::Method::PUT, &path, Some(&self.body))
+                .await?;
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.api
+                .expect_ok(reqwest::Method::DELETE, &self.path(), None)
                 .await?;
             Ok(())
         })

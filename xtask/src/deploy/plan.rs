@@ -57,6 +57,13 @@ pub struct Change {
     pub resource: String,
     /// The resource type, such as `opensearch_index_template`.
     pub kind: String,
+    /// The name the API knows it by.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// Another identifier when needed to find it (a queue URL, a statement id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub action: Action,
     pub fields: Vec<FieldChange>,
 }
@@ -80,9 +87,31 @@ impl Change {
         Change {
             resource: format!("{kind}.{name}"),
             kind: kind.to_string(),
+            name: name.to_string(),
+            arn: None,
+            id: None,
             action,
             fields,
         }
+    }
+
+    /// Removing an existing resource: every field goes.
+    pub fn deleting(kind: &str, name: &str, actual: &Value) -> Change {
+        Change {
+            resource: format!("{kind}.{name}"),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            arn: None,
+            id: None,
+            action: Action::Delete,
+            fields: diff(Some(actual), None),
+        }
+    }
+
+    pub fn identified(mut self, ids: super::resource::Identifiers) -> Change {
+        self.arn = ids.arn;
+        self.id = ids.id;
+        self
     }
 }
 

@@ -19,6 +19,28 @@ pub struct Observed {
     /// What an update must send back for optimistic concurrency (ISM:
     /// `_seq_no` and `_primary_term`); null when the API has none.
     pub version: Value,
+    /// Whether xtask may delete it: it carries the managed-by tag, or (for
+    /// what cannot be tagged) it hangs off something that does.
+    pub owned: bool,
+}
+
+impl Observed {
+    /// A read without concurrency token, owned by xtask.
+    pub fn owned(state: Value) -> Self {
+        Observed {
+            state,
+            version: Value::Null,
+            owned: true,
+        }
+    }
+}
+
+/// How to find a resource outside xtask (console, CLI).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identifiers {
+    pub arn: Option<String>,
+    /// An id that is neither the name nor an ARN (a queue URL, a statement id).
+    pub id: Option<String>,
 }
 
 pub trait Resource: Send + Sync {
@@ -32,6 +54,13 @@ pub trait Resource: Send + Sync {
     fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>>;
     fn create(&self) -> BoxFuture<'_, anyhow::Result<()>>;
     fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Removes it (`destroy`).
+    fn delete<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// ARN or id, when the resource has more than its name.
+    fn identifiers(&self) -> Identifiers {
+        Identifiers::default()
+    }
 
     fn address(&self) -> String {
         format!("{}.{}", self.kind(), self.name())
@@ -50,18 +79,61 @@ pub async fn plan(resources: &[&dyn Resource]) -> anyhow::Result<Planned> {
     let mut observed = Vec::with_capacity(resources.len());
     for resource in resources {
         let actual = resource.read().await?;
-        changes.push(Change::between(
-            resource.kind(),
-            resource.name(),
-            actual.as_ref().map(|o| &o.state),
-            resource.desired(),
-        ));
+        changes.push(
+            Change::between(
+                resource.kind(),
+                resource.name(),
+                actual.as_ref().map(|o| &o.state),
+                resource.desired(),
+            )
+            .identified(resource.identifiers()),
+        );
         observed.push(actual);
     }
     Ok(Planned {
         plan: Plan { changes },
         observed,
     })
+}
+
+/// What `destroy` will do: the resources to delete (reverse apply order,
+/// aligned with the plan's changes, for [`apply`]) and what it keeps.
+pub struct DestroyPlan<'r> {
+    pub resources: Vec<&'r dyn Resource>,
+    pub planned: Planned,
+    /// Found but not made by xtask (no managed-by tag), with why.
+    pub kept: Vec<String>,
+}
+
+/// Plans deleting every resource that exists and xtask owns.
+pub async fn plan_destroy<'r>(resources: &[&'r dyn Resource]) -> anyhow::Result<DestroyPlan<'r>> {
+    let mut destroy = DestroyPlan {
+        resources: Vec::new(),
+        planned: Planned {
+            plan: Plan::default(),
+            observed: Vec::new(),
+        },
+        kept: Vec::new(),
+    };
+    for resource in resources.iter().rev() {
+        let Some(actual) = resource.read().await? else {
+            continue;
+        };
+        if !actual.owned {
+            destroy.kept.push(format!(
+                "{}: kept: it exists but does not carry the managed-by tag, so xtask did not create it",
+                resource.address()
+            ));
+            continue;
+        }
+        destroy.planned.plan.changes.push(
+            Change::deleting(resource.kind(), resource.name(), &actual.state)
+                .identified(resource.identifiers()),
+        );
+        destroy.planned.observed.push(Some(actual));
+        destroy.resources.push(*resource);
+    }
+    Ok(destroy)
 }
 
 /// Applies the planned changes in order; returns what was done, one line
@@ -81,8 +153,9 @@ pub async fn apply(resources: &[&dyn Resource], planned: &Planned) -> anyhow::Re
             (Action::Update, None) => {
                 anyhow::bail!("{}: update planned but nothing was read", change.resource)
             }
-            (Action::Delete, _) => {
-                anyhow::bail!("{}: deleting is not supported yet", change.resource)
+            (Action::Delete, Some(observed)) => resource.delete(observed).await,
+            (Action::Delete, None) => {
+                anyhow::bail!("{}: delete planned but nothing was read", change.resource)
             }
         }
         .map_err(|err| {

@@ -162,3 +162,68 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
             .await;
     }
 }
+
+/// A minimal valid zip (one stored entry `bootstrap`) whose bytes depend
+/// on `content`: the emulator needs a zip, not a working function.
+pub fn fake_lambda_zip(content: &[u8]) -> Vec<u8> {
+    let name = b"bootstrap";
+    let mut crc = flate2::Crc::new();
+    crc.update(content);
+    let crc = crc.sum();
+    let size = content.len() as u32;
+    let mut out = Vec::new();
+    // Local file header.
+    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // version, flags, stored, time, date
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(name);
+    out.extend_from_slice(content);
+    let central = out.len() as u32;
+    // Central directory entry.
+    out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]); // extra, comment, disk, internal attrs
+    out.extend_from_slice(&(0o100755u32 << 16).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(name);
+    let central_size = out.len() as u32 - central;
+    // End of central directory.
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
+    out.extend_from_slice(&central_size.to_le_bytes());
+    out.extend_from_slice(&central.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// Fails the test (never skips it) when moto_server is not there.
+pub async fn require_moto() -> String {
+    let url = std::env::var("IRONMAN_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".into());
+    let answer = reqwest::Client::new()
+        .get(format!("{url}/moto-api/"))
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .await;
+    if let Err(e) = answer {
+        panic!(
+            "moto_server is required at {url} and is not reachable ({e}). Start it with `cargo xtask local up` (or run everything with `cargo xtask test`)."
+        );
+    }
+    url
+}
+
+/// A copy of `local` whose AWS names and index names are this test's own.
+pub async fn test_stack_environment(test: &str) -> Environment {
+    require_opensearch().await;
+    require_moto().await;
+    let prefix = unique_prefix(test);
+    Environment::local_for_test(&root(), &prefix).expect("local environment")
+}

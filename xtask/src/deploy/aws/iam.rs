@@ -1,0 +1,319 @@
+//! The processor's execution role and its inline least-privilege policy.
+
+use super::{Context, is_managed, policies, tag_changes, tags_value};
+use crate::aws::sdk_error;
+use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use aws_sdk_iam::types::Tag;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const ROLE: &str = "iam_role";
+pub const ROLE_POLICY: &str = "iam_role_policy";
+
+/// The inline policy's name on the role.
+pub const POLICY_NAME: &str = "processor";
+
+const DESCRIPTION: &str =
+    "IronMan usage analytics processor: writes the pipeline's OpenSearch indices";
+
+pub struct Role {
+    ctx: Arc<Context>,
+    name: String,
+    desired: Value,
+}
+
+impl Role {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        let name = ctx.env.role_name();
+        let desired = json!({
+            "assume_role_policy": policies::normalize(&policies::trust_policy()),
+            "description": DESCRIPTION,
+            "tags": tags_value(&ctx.env.resource_tags()),
+        });
+        Role { ctx, name, desired }
+    }
+
+    fn what(&self) -> String {
+        format!("IAM role `{}`", self.name)
+    }
+
+    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+        let iam = &self.ctx.aws.iam;
+        let role = match iam.get_role().role_name(&self.name).send().await {
+            Ok(out) => out.role,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_error("iam:GetRole", &self.what(), err)),
+        };
+        let Some(role) = role else {
+            return Ok(None);
+        };
+        let trust = match role.assume_role_policy_document() {
+            Some(text) => policies::normalize(
+                &policies::parse_document(text)
+                    .map_err(|e| e.context(format!("{}: its trust policy", self.what())))?,
+            ),
+            None => Value::Null,
+        };
+        let tags = iam
+            .list_role_tags()
+            .role_name(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:ListRoleTags", &self.what(), e))?;
+        let tags: Vec<(String, String)> = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        let tags = tags_value(tags.iter().map(|(k, v)| (k, v)));
+        Ok(Some(Observed {
+            owned: is_managed(&tags),
+            state: json!({
+                "assume_role_policy": trust,
+                "description": role.description().unwrap_or_default(),
+                "tags": tags,
+            }),
+            version: Value::Null,
+        }))
+    }
+
+    fn tags(&self) -> anyhow::Result<Vec<Tag>> {
+        self.ctx
+            .env
+            .resource_tags()
+            .into_iter()
+            .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
+            .collect()
+    }
+}
+
+impl Resource for Role {
+    fn kind(&self) -> &'static str {
+        ROLE
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> &Value {
+        &self.desired
+    }
+    fn identifiers(&self) -> Identifiers {
+        Identifiers {
+            arn: Some(self.ctx.env.role_arn()),
+            id: None,
+        }
+    }
+    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
+        Box::pin(self.read_state())
+    }
+    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx
+                .aws
+                .record_write(format!("iam:CreateRole {}", self.name));
+            self.ctx
+                .aws
+                .iam
+                .create_role()
+                .role_name(&self.name)
+                .assume_role_policy_document(policies::trust_policy().to_string())
+                .description(DESCRIPTION)
+                .set_tags(Some(self.tags()?))
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:CreateRole", &self.what(), e))?;
+            Ok(())
+        })
+    }
+    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let aws = &self.ctx.aws;
+            if observed.state["assume_role_policy"] != self.desired["assume_role_policy"] {
+                aws.record_write(format!("iam:UpdateAssumeRolePolicy {}", self.name));
+                aws.iam
+                    .update_assume_role_policy()
+                    .role_name(&self.name)
+                    .policy_document(policies::trust_policy().to_string())
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:UpdateAssumeRolePolicy", &self.what(), e))?;
+            }
+            if observed.state["description"] != self.desired["description"] {
+                aws.record_write(format!("iam:UpdateRole {}", self.name));
+                aws.iam
+                    .update_role()
+                    .role_name(&self.name)
+                    .description(DESCRIPTION)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:UpdateRole", &self.what(), e))?;
+            }
+            let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
+            if !set.is_empty() {
+                aws.record_write(format!("iam:TagRole {}", self.name));
+                let tags = set
+                    .into_iter()
+                    .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                aws.iam
+                    .tag_role()
+                    .role_name(&self.name)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:TagRole", &self.what(), e))?;
+            }
+            if !remove.is_empty() {
+                aws.record_write(format!("iam:UntagRole {}", self.name));
+                aws.iam
+                    .untag_role()
+                    .role_name(&self.name)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("iam:UntagRole", &self.what(), e))?;
+            }
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx
+                .aws
+                .record_write(format!("iam:DeleteRole {}", self.name));
+            self.ctx
+                .aws
+                .iam
+                .delete_role()
+                .role_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:DeleteRole", &self.what(), e))?;
+            Ok(())
+        })
+    }
+}
+
+/// The role's inline policy. Owned through the role: its name is ours on a
+/// role xtask made.
+pub struct RolePolicy {
+    ctx: Arc<Context>,
+    role: String,
+    name: String,
+    document: Value,
+    desired: Value,
+}
+
+impl RolePolicy {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        let role = ctx.env.role_name();
+        let document = policies::processor_policy(&ctx.env);
+        let desired = json!({"policy": policies::normalize(&document)});
+        RolePolicy {
+            name: format!("{role}/{POLICY_NAME}"),
+            ctx,
+            role,
+            document,
+            desired,
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("inline policy `{POLICY_NAME}` of IAM role `{}`", self.role)
+    }
+
+    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+        let answer = self
+            .ctx
+            .aws
+            .iam
+            .get_role_policy()
+            .role_name(&self.role)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await;
+        let out = match answer {
+            Ok(out) => out,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_error("iam:GetRolePolicy", &self.what(), err)),
+        };
+        let document =
+            policies::parse_document(out.policy_document()).map_err(|e| e.context(self.what()))?;
+        Ok(Some(Observed::owned(
+            json!({"policy": policies::normalize(&document)}),
+        )))
+    }
+
+    async fn put(&self) -> anyhow::Result<()> {
+        self.ctx
+            .aws
+            .record_write(format!("iam:PutRolePolicy {}", self.name));
+        self.ctx
+            .aws
+            .iam
+            .put_role_policy()
+            .role_name(&self.role)
+            .policy_name(POLICY_NAME)
+            .policy_document(self.document.to_string())
+            .send()
+            .await
+            .map_err(|e| sdk_error("iam:PutRolePolicy", &self.what(), e))?;
+        Ok(())
+    }
+}
+
+impl Resource for RolePolicy {
+    fn kind(&self) -> &'static str {
+        ROLE_POLICY
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> &Value {
+        &self.desired
+    }
+    fn identifiers(&self) -> Identifiers {
+        Identifiers {
+            arn: Some(self.ctx.env.role_arn()),
+            id: Some(POLICY_NAME.to_string()),
+        }
+    }
+    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
+        Box::pin(self.read_state())
+    }
+    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(self.put())
+    }
+    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(self.put())
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx
+                .aws
+                .record_write(format!("iam:DeleteRolePolicy {}", self.name));
+            self.ctx
+                .aws
+                .iam
+                .delete_role_policy()
+                .role_name(&self.role)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await
+                .map_err(|e| sdk_error("iam:DeleteRolePolicy", &self.what(), e))?;
+            Ok(())
+        })
+    }
+}

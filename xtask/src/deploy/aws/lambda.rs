@@ -1,0 +1,827 @@
+//! The processor function, its asynchronous-invoke settings (retries and
+//! the on-failure queue) and the permission for CloudWatch Logs to invoke
+//! it from each application log group.
+
+use super::{Context, is_managed, retry_transient, tag_changes, tags_value};
+use crate::aws::sdk_error;
+use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use crate::env::{Architecture, AuthKind};
+use aws_sdk_lambda::error::SdkError;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture as LambdaArchitecture, DestinationConfig, Environment as LambdaEnvironment,
+    FunctionCode, LastUpdateStatus, OnFailure, Runtime, State,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const FUNCTION: &str = "lambda_function";
+pub const EVENT_INVOKE_CONFIG: &str = "lambda_event_invoke_config";
+pub const PERMISSION: &str = "lambda_permission";
+
+const RUNTIME: &str = "provided.al2023";
+const HANDLER: &str = "bootstrap";
+const DESCRIPTION: &str =
+    "IronMan usage analytics: CloudWatch Logs request logs to OpenSearch (managed by cargo xtask)";
+
+/// How long to wait for a function to become active or finish updating.
+const SETTLE_PATIENCE: Duration = Duration::from_secs(300);
+
+pub struct Function {
+    ctx: Arc<Context>,
+    name: String,
+    variables: BTreeMap<String, String>,
+    desired: Value,
+}
+
+/// The variables `processor::handler::LambdaSettings::from_env` reads.
+fn environment_variables(ctx: &Context) -> BTreeMap<String, String> {
+    let env = &ctx.env;
+    let indices = env.indices();
+    let mut vars = BTreeMap::new();
+    vars.insert(
+        "OPENSEARCH_ENDPOINT".to_string(),
+        env.opensearch.endpoint.clone().unwrap_or_default(),
+    );
+    vars.insert(
+        "OPENSEARCH_AUTH".to_string(),
+        match env.opensearch.auth {
+            AuthKind::None => "none",
+            AuthKind::Sigv4 => "sigv4",
+        }
+        .to_string(),
+    );
+    vars.insert(
+        "REQUEST_EVENTS_PREFIX".to_string(),
+        indices.request_events_prefix.clone(),
+    );
+    vars.insert(
+        "SESSION_SUMMARIES_INDEX".to_string(),
+        indices.session_summaries.clone(),
+    );
+    vars.insert(
+        "DEAD_LETTERS_INDEX".to_string(),
+        indices.dead_letters.clone(),
+    );
+    vars
+}
+
+fn architecture(arch: Architecture) -> LambdaArchitecture {
+    match arch {
+        Architecture::X86_64 => LambdaArchitecture::X8664,
+        Architecture::Arm64 => LambdaArchitecture::Arm64,
+    }
+}
+
+/// The function's configuration fields as the plan shows them.
+fn configuration_fields(state: &Value) -> Value {
+    let mut fields = state.clone();
+    if let Some(object) = fields.as_object_mut() {
+        object.remove("code_sha256");
+        object.remove("reserved_concurrency");
+        object.remove("tags");
+    }
+    fields
+}
+
+impl Function {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        let env = &ctx.env;
+        let variables = environment_variables(&ctx);
+        let desired = json!({
+            "runtime": RUNTIME,
+            "handler": HANDLER,
+            "description": DESCRIPTION,
+            "role": env.role_arn(),
+            "memory_size": env.lambda.memory_mb,
+            "timeout": env.lambda.timeout_seconds,
+            "architectures": [env.lambda.architecture.as_str()],
+            "environment": tags_value(&variables),
+            "code_sha256": ctx.code.code_sha256,
+            "reserved_concurrency": env.lambda.reserved_concurrency,
+            "tags": tags_value(&env.resource_tags()),
+        });
+        Function {
+            name: env.lambda.function_name.clone(),
+            ctx,
+            variables,
+            desired,
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("Lambda function `{}`", self.name)
+    }
+
+    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+        let out = match self
+            .ctx
+            .aws
+            .lambda
+            .get_function()
+            .function_name(&self.name)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_error("lambda:GetFunction", &self.what(), err)),
+        };
+        let Some(config) = out.configuration() else {
+            anyhow::bail!(
+                "lambda:GetFunction on {}: no configuration in the answer",
+                self.what()
+            );
+        };
+        let variables = config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|vars| tags_value(vars.iter()))
+            .unwrap_or_else(|| json!({}));
+        let tags = tags_value(out.tags().into_iter().flatten());
+        Ok(Some(Observed {
+            owned: is_managed(&tags),
+            state: json!({
+                "runtime": config.runtime().map(|r| r.as_str()),
+                "handler": config.handler(),
+                "description": config.description().unwrap_or_default(),
+                "role": config.role(),
+                "memory_size": config.memory_size(),
+                "timeout": config.timeout(),
+                "architectures": config.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                "environment": variables,
+                "code_sha256": config.code_sha256(),
+                "reserved_concurrency": out.concurrency().and_then(|c| c.reserved_concurrent_executions()),
+                "tags": tags,
+            }),
+            version: Value::Null,
+        }))
+    }
+
+    fn lambda_environment(&self) -> LambdaEnvironment {
+        LambdaEnvironment::builder()
+            .set_variables(Some(self.variables.clone().into_iter().collect()))
+            .build()
+    }
+
+    /// Waits until the function is active and no update is in progress:
+    /// Lambda refuses the next change until then.
+    async fn settle(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            let config = self
+                .ctx
+                .aws
+                .lambda
+                .get_function_configuration()
+                .function_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("lambda:GetFunctionConfiguration", &self.what(), e))?;
+            let pending = matches!(config.state(), Some(State::Pending))
+                || matches!(
+                    config.last_update_status(),
+                    Some(LastUpdateStatus::InProgress)
+                );
+            if let Some(State::Failed) = config.state() {
+                anyhow::bail!(
+                    "{} failed to become active: {}",
+                    self.what(),
+                    config.state_reason().unwrap_or("no reason given")
+                );
+            }
+            if let Some(LastUpdateStatus::Failed) = config.last_update_status() {
+                anyhow::bail!(
+                    "the last update of {} failed: {}",
+                    self.what(),
+                    config
+                        .last_update_status_reason()
+                        .unwrap_or("no reason given")
+                );
+            }
+            if !pending {
+                return Ok(());
+            }
+            if started.elapsed() > SETTLE_PATIENCE {
+                anyhow::bail!(
+                    "{} is still updating after {SETTLE_PATIENCE:?}; run deploy again once it has settled",
+                    self.what()
+                );
+            }
+            if !told {
+                eprintln!("  … waiting for {} to finish updating", self.what());
+                told = true;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+
+    async fn put_concurrency(&self) -> anyhow::Result<()> {
+        let lambda = &self.ctx.aws.lambda;
+        match self.ctx.env.lambda.reserved_concurrency {
+            Some(n) => {
+                self.ctx
+                    .aws
+                    .record_write(format!("lambda:PutFunctionConcurrency {}", self.name));
+                lambda
+                    .put_function_concurrency()
+                    .function_name(&self.name)
+                    .reserved_concurrent_executions(n as i32)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("lambda:PutFunctionConcurrency", &self.what(), e))?;
+            }
+            None => {
+                self.ctx
+                    .aws
+                    .record_write(format!("lambda:DeleteFunctionConcurrency {}", self.name));
+                lambda
+                    .delete_function_concurrency()
+                    .function_name(&self.name)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("lambda:DeleteFunctionConcurrency", &self.what(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_function(&self) -> anyhow::Result<()> {
+        let env = &self.ctx.env;
+        let lambda = &self.ctx.aws.lambda;
+        self.ctx
+            .aws
+            .record_write(format!("lambda:CreateFunction {}", self.name));
+        // A role created seconds ago cannot be assumed by Lambda yet.
+        retry_transient(
+            &self.what(),
+            Duration::from_secs(90),
+            is_role_not_ready,
+            || {
+                lambda
+                    .create_function()
+                    .function_name(&self.name)
+                    .runtime(Runtime::from(RUNTIME))
+                    .handler(HANDLER)
+                    .description(DESCRIPTION)
+                    .role(env.role_arn())
+                    .memory_size(env.lambda.memory_mb as i32)
+                    .timeout(env.lambda.timeout_seconds as i32)
+                    .architectures(architecture(env.lambda.architecture))
+                    .environment(self.lambda_environment())
+                    .code(
+                        FunctionCode::builder()
+                            .zip_file(Blob::new(self.ctx.code.zip.as_slice()))
+                            .build(),
+                    )
+                    .set_tags(Some(env.resource_tags().into_iter().collect()))
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| sdk_error("lambda:CreateFunction", &self.what(), e))?;
+        self.settle().await?;
+        if env.lambda.reserved_concurrency.is_some() {
+            self.put_concurrency().await?;
+        }
+        Ok(())
+    }
+
+    async fn update_function(&self, observed: &Observed) -> anyhow::Result<()> {
+        let env = &self.ctx.env;
+        let aws = &self.ctx.aws;
+        if configuration_fields(&observed.state) != configuration_fields(&self.desired) {
+            self.settle().await?;
+            aws.record_write(format!("lambda:UpdateFunctionConfiguration {}", self.name));
+            retry_transient(
+                &self.what(),
+                Duration::from_secs(90),
+                |err: &SdkError<_, _>| is_update_in_progress(err) || is_role_not_ready(err),
+                || {
+                    aws.lambda
+                        .update_function_configuration()
+                        .function_name(&self.name)
+                        .runtime(Runtime::from(RUNTIME))
+                        .handler(HANDLER)
+                        .description(DESCRIPTION)
+                        .role(env.role_arn())
+                        .memory_size(env.lambda.memory_mb as i32)
+                        .timeout(env.lambda.timeout_seconds as i32)
+                        .environment(self.lambda_environment())
+                        .send()
+                },
+            )
+            .await
+            .map_err(|e| sdk_error("lambda:UpdateFunctionConfiguration", &self.what(), e))?;
+            self.settle().await?;
+        }
+        if observed.state["code_sha256"] != self.desired["code_sha256"]
+            || observed.state["architectures"] != self.desired["architectures"]
+        {
+            self.settle().await?;
+            aws.record_write(format!("lambda:UpdateFunctionCode {}", self.name));
+            retry_transient(
+                &self.what(),
+                Duration::from_secs(90),
+                is_update_in_progress,
+                || {
+                    aws.lambda
+                        .update_function_code()
+                        .function_name(&self.name)
+                        .zip_file(Blob::new(self.ctx.code.zip.as_slice()))
+                        .architectures(architecture(env.lambda.architecture))
+                        .send()
+                },
+            )
+            .await
+            .map_err(|e| sdk_error("lambda:UpdateFunctionCode", &self.what(), e))?;
+            self.settle().await?;
+        }
+        if observed.state["reserved_concurrency"] != self.desired["reserved_concurrency"] {
+            self.put_concurrency().await?;
+        }
+        let (set, remove) = tag_changes(&observed.state["tags"], &env.resource_tags());
+        if !set.is_empty() {
+            aws.record_write(format!("lambda:TagResource {}", self.name));
+            aws.lambda
+                .tag_resource()
+                .resource(env.function_arn())
+                .set_tags(Some(set))
+                .send()
+                .await
+                .map_err(|e| sdk_error("lambda:TagResource", &self.what(), e))?;
+        }
+        if !remove.is_empty() {
+            aws.record_write(format!("lambda:UntagResource {}", self.name));
+            aws.lambda
+                .untag_resource()
+                .resource(env.function_arn())
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| sdk_error("lambda:UntagResource", &self.what(), e))?;
+        }
+        Ok(())
+    }
+}
+
+fn is_role_not_ready<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
+    err: &SdkError<E, R>,
+) -> bool {
+    err.as_service_error().is_some_and(|e| {
+        e.code() == Some("InvalidParameterValueException")
+            && e.message().is_some_and(|m| m.contains("cannot be assumed"))
+    })
+}
+
+fn is_update_in_progress<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
+    err: &SdkError<E, R>,
+) -> bool {
+    err.as_service_error()
+        .is_some_and(|e| e.code() == Some("ResourceConflictException"))
+}
+
+impl Resource for Function {
+    fn kind(&self) -> &'static str {
+        FUNCTION
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> &Value {
+        &self.desired
+    }
+    fn identifiers(&self) -> Identifiers {
+        Identifiers {
+            arn: Some(self.ctx.env.function_arn()),
+            id: None,
+        }
+    }
+    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
+        Box::pin(self.read_state())
+    }
+    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(self.create_function())
+    }
+    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(self.update_function(observed))
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx
+                .aws
+                .record_write(format!("lambda:DeleteFunction {}", self.name));
+            self.ctx
+                .aws
+                .lambda
+                .delete_function()
+                .function_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("lambda:DeleteFunction", &self.what(), e))?;
+            Ok(())
+        })
+    }
+}
+
+/// Retries and the on-failure destination of asynchronous invocations
+/// (CloudWatch Logs invokes asynchronously).
+pub struct EventInvokeConfig {
+    ctx: Arc<Context>,
+    name: String,
+    desired: Value,
+}
+
+impl EventInvokeConfig {
+    pub fn new(ctx: Arc<Context>) -> Self {
+        let desired = json!({
+            "maximum_retry_attempts": ctx.env.lambda.retry_attempts,
+            "on_failure_destination": ctx.env.failure_queue_arn(),
+        });
+        EventInvokeConfig {
+            name: ctx.env.lambda.function_name.clone(),
+            ctx,
+            desired,
+        }
+    }
+
+    fn what(&self) -> String {
+        format!(
+            "asynchronous invoke settings of Lambda function `{}`",
+            self.name
+        )
+    }
+
+    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+        let out = match self
+            .ctx
+            .aws
+            .lambda
+            .get_function_event_invoke_config()
+            .function_name(&self.name)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => {
+                return Err(sdk_error(
+                    "lambda:GetFunctionEventInvokeConfig",
+                    &self.what(),
+                    err,
+                ));
+            }
+        };
+        Ok(Some(Observed::owned(json!({
+            "maximum_retry_attempts": out.maximum_retry_attempts(),
+            "on_failure_destination": out
+                .destination_config()
+                .and_then(|d| d.on_failure())
+                .and_then(|f| f.destination()),
+        }))))
+    }
+
+    async fn put(&self) -> anyhow::Result<()> {
+        self.ctx
+            .aws
+            .record_write(format!("lambda:PutFunctionEventInvokeConfig {}", self.name));
+        let lambda = &self.ctx.aws.lambda;
+        retry_transient(
+            &self.what(),
+            Duration::from_secs(90),
+            is_update_in_progress,
+            || {
+                lambda
+                    .put_function_event_invoke_config()
+                    .function_name(&self.name)
+                    .maximum_retry_attempts(self.ctx.env.lambda.retry_attempts as i32)
+                    .destination_config(
+                        DestinationConfig::builder()
+                            .on_failure(
+                                OnFailure::builder()
+                                    .destination(self.ctx.env.failure_queue_arn())
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| sdk_error("lambda:PutFunctionEventInvokeConfig", &self.what(), e))?;
+        Ok(())
+    }
+}
+
+impl Resource for EventInvokeConfig {
+    fn kind(&self) -> &'static str {
+        EVENT_INVOKE_CONFIG
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> &Value {
+        &self.desired
+    }
+    fn identifiers(&self) -> Identifiers {
+        Identifiers {
+            arn: Some(self.ctx.env.function_arn()),
+            id: None,
+        }
+    }
+    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
+        Box::pin(self.read_state())
+    }
+    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(self.put())
+    }
+    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(self.put())
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx.aws.record_write(format!(
+                "lambda:DeleteFunctionEventInvokeConfig {}",
+                self.name
+            ));
+            self.ctx
+                .aws
+                .lambda
+                .delete_function_event_invoke_config()
+                .function_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| {
+                    sdk_error("lambda:DeleteFunctionEventInvokeConfig", &self.what(), e)
+                })?;
+            Ok(())
+        })
+    }
+}
+
+/// Lets CloudWatch Logs invoke the function for one log group of this
+/// account, and nothing else.
+pub struct LogsPermission {
+    ctx: Arc<Context>,
+    function: String,
+    statement_id: String,
+    name: String,
+    desired: Value,
+}
+
+/// A statement id for a log group: Lambda allows `[a-zA-Z0-9-_]`, at most 100.
+pub fn statement_id(group: &str) -> String {
+    let cleaned: String = group
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut id = format!("logs-{cleaned}");
+    if id.len() > 100 {
+        // Keep it unique when the tail is cut: a short hash of the whole name.
+        use sha2::Digest as _;
+        let digest = hex_prefix(&sha2::Sha256::digest(group.as_bytes()));
+        id.truncate(100 - 9);
+        id.push('-');
+        id.push_str(&digest);
+    }
+    id
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+impl LogsPermission {
+    pub fn new(ctx: Arc<Context>, group: String) -> Self {
+        let env = &ctx.env;
+        let statement_id = statement_id(&group);
+        let desired = json!({
+            "action": "lambda:InvokeFunction",
+            "principal": "logs.amazonaws.com",
+            "source_arn": format!("{}:*", env.log_group_arn(&group)),
+            "source_account": env.aws.account_id,
+        });
+        LogsPermission {
+            function: env.lambda.function_name.clone(),
+            name: format!("{}/{statement_id}", env.lambda.function_name),
+            statement_id,
+            ctx,
+            desired,
+        }
+    }
+
+    fn what(&self) -> String {
+        format!(
+            "permission `{}` on Lambda function `{}`",
+            self.statement_id, self.function
+        )
+    }
+
+    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+        let out = match self
+            .ctx
+            .aws
+            .lambda
+            .get_policy()
+            .function_name(&self.function)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_error("lambda:GetPolicy", &self.what(), err)),
+        };
+        let policy: Value = serde_json::from_str(out.policy().unwrap_or("{}"))
+            .map_err(|e| anyhow::anyhow!("lambda:GetPolicy on {}: not JSON: {e}", self.what()))?;
+        let statements = match &policy["Statement"] {
+            Value::Array(items) => items.clone(),
+            Value::Null => Vec::new(),
+            single => vec![single.clone()],
+        };
+        Ok(statements
+            .iter()
+            .find(|s| s["Sid"] == self.statement_id.as_str())
+            .map(|s| Observed::owned(permission_state(s))))
+    }
+
+    async fn add(&self) -> anyhow::Result<()> {
+        self.ctx
+            .aws
+            .record_write(format!("lambda:AddPermission {}", self.name));
+        let lambda = &self.ctx.aws.lambda;
+        retry_transient(
+            &self.what(),
+            Duration::from_secs(90),
+            is_update_in_progress,
+            || {
+                lambda
+                    .add_permission()
+                    .function_name(&self.function)
+                    .statement_id(&self.statement_id)
+                    .action("lambda:InvokeFunction")
+                    .principal("logs.amazonaws.com")
+                    .source_arn(self.desired["source_arn"].as_str().unwrap_or_default())
+                    .source_account(&self.ctx.env.aws.account_id)
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| sdk_error("lambda:AddPermission", &self.what(), e))?;
+        Ok(())
+    }
+
+    async fn remove(&self) -> anyhow::Result<()> {
+        self.ctx
+            .aws
+            .record_write(format!("lambda:RemovePermission {}", self.name));
+        self.ctx
+            .aws
+            .lambda
+            .remove_permission()
+            .function_name(&self.function)
+            .statement_id(&self.statement_id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("lambda:RemovePermission", &self.what(), e))?;
+        Ok(())
+    }
+}
+
+/// A resource-policy statement in the form the plan compares.
+fn permission_state(statement: &Value) -> Value {
+    let principal = match &statement["Principal"] {
+        Value::Object(p) => p.get("Service").cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    let condition_value = |operator: &str, key: &str| -> Value {
+        let by_operator = &statement["Condition"][operator];
+        by_operator
+            .as_object()
+            .and_then(|keys| {
+                keys.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "action": statement["Action"],
+        "principal": principal,
+        "source_arn": condition_value("ArnLike", "AWS:SourceArn"),
+        "source_account": condition_value("StringEquals", "AWS:SourceAccount"),
+    })
+}
+
+impl Resource for LogsPermission {
+    fn kind(&self) -> &'static str {
+        PERMISSION
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> &Value {
+        &self.desired
+    }
+    fn identifiers(&self) -> Identifiers {
+        Identifiers {
+            arn: Some(self.ctx.env.function_arn()),
+            id: Some(self.statement_id.clone()),
+        }
+    }
+    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
+        Box::pin(self.read_state())
+    }
+    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(self.add())
+    }
+    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        // Lambda has no update for a statement: replace it.
+        Box::pin(async move {
+            self.remove().await?;
+            self.add().await
+        })
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(self.remove())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_ids_are_valid_and_distinct() {
+        assert_eq!(
+            statement_id("/ironman/app/requests"),
+            "logs-ironman-app-requests"
+        );
+        let long_a = format!("/{}a", "x".repeat(200));
+        let long_b = format!("/{}b", "x".repeat(200));
+        let (a, b) = (statement_id(&long_a), statement_id(&long_b));
+        assert!(a.len() <= 100 && b.len() <= 100);
+        assert_ne!(a, b);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+
+    #[test]
+    fn permission_statements_read_whatever_the_shape() {
+        let statement = json!({
+            "Sid": "logs-x", "Effect": "Allow",
+            "Principal": {"Service": "logs.amazonaws.com"},
+            "Action": "lambda:InvokeFunction",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "Condition": {
+                "StringEquals": {"AWS:SourceAccount": "123456789012"},
+                "ArnLike": {"AWS:SourceArn": "arn:aws:logs:us-east-1:123456789012:log-group:/x:*"}
+            }
+        });
+        assert_eq!(
+            permission_state(&statement),
+            json!({
+                "action": "lambda:InvokeFunction",
+                "principal": "logs.amazonaws.com",
+                "source_arn": "arn:aws:logs:us-east-1:123456789012:log-group:/x:*",
+                "source_account": "123456789012",
+            })
+        );
+    }
+
+    #[test]
+    fn configuration_fields_leave_out_what_has_its_own_call() {
+        let state =
+            json!({"memory_size": 1, "code_sha256": "x", "reserved_concurrency": 2, "tags": {}});
+        assert_eq!(configuration_fields(&state), json!({"memory_size": 1}));
+    }
+}

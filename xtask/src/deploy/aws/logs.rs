@@ -1,0 +1,356 @@
+//! CloudWatch Logs: the function's own log group (with retention), the
+//! application's log groups where the environment creates them (the
+//! emulator), and the subscription filter on each application log group.
+
+use super::{Context, is_managed, retry_transient, tag_changes, tags_value};
+use crate::aws::sdk_error;
+use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const LOG_GROUP: &str = "cloudwatch_log_group";
+pub const SUBSCRIPTION_FILTER: &str = "cloudwatch_subscription_filter";
+
+pub struct LogGroup {
+    ctx: Arc<Context>,
+    name: String,
+    retention_days: Option<u32>,
+    desired: Value,
+}
+
+impl LogGroup {
+    /// `retention_days`: None keeps events forever (an application group
+    /// whose retention is the application's business).
+    pub fn new(ctx: Arc<Context>, name: String, retention_days: Option<u32>) -> Self {
+        let desired = json!({
+            "retention_in_days": retention_days,
+            "tags": tags_value(&ctx.env.resource_tags()),
+        });
+        LogGroup {
+            ctx,
+            name,
+            retention_days,
+            desired,
+        }
+    }
+
+    fn what(&self) -> String {
+        format!("log group `{}`", self.name)
+    }
+
+    fn arn(&self) -> String {
+        self.ctx.env.log_group_arn(&self.name)
+    }
+
+    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+        let logs = &self.ctx.aws.logs;
+        let found = logs
+            .describe_log_groups()
+            .log_group_name_prefix(&self.name)
+            .send()
+            .await
+            .map_err(|e| sdk_error("logs:DescribeLogGroups", &self.what(), e))?;
+        let Some(group) = found
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(self.name.as_str()))
+        else {
+            return Ok(None);
+        };
+        let tags = logs
+            .list_tags_for_resource()
+            .resource_arn(self.arn())
+            .send()
+            .await
+            .map_err(|e| sdk_error("logs:ListTagsForResource", &self.what(), e))?;
+        let tags = tags_value(tags.tags().into_iter().flatten());
+        Ok(Some(Observed {
+            owned: is_managed(&tags),
+            state: json!({
+                "retention_in_days": group.retention_in_days(),
+                "tags": tags,
+            }),
+            version: Value::Null,
+        }))
+    }
+
+    async fn put_retention(&self) -> anyhow::Result<()> {
+        let logs = &self.ctx.aws.logs;
+        match self.retention_days {
+            Some(days) => {
+                self.ctx
+                    .aws
+                    .record_write(format!("logs:PutRetentionPolicy {}", self.name));
+                logs.put_retention_policy()
+                    .log_group_name(&self.name)
+                    .retention_in_days(days as i32)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("logs:PutRetentionPolicy", &self.what(), e))?;
+            }
+            None => {
+                self.ctx
+                    .aws
+                    .record_write(format!("logs:DeleteRetentionPolicy {}", self.name));
+                logs.delete_retention_policy()
+                    .log_group_name(&self.name)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("logs:DeleteRetentionPolicy", &self.what(), e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Resource for LogGroup {
+    fn kind(&self) -> &'static str {
+        LOG_GROUP
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> &Value {
+        &self.desired
+    }
+    fn identifiers(&self) -> Identifiers {
+        Identifiers {
+            arn: Some(self.arn()),
+            id: None,
+        }
+    }
+    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
+        Box::pin(self.read_state())
+    }
+    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx
+                .aws
+                .record_write(format!("logs:CreateLogGroup {}", self.name));
+            self.ctx
+                .aws
+                .logs
+                .create_log_group()
+                .log_group_name(&self.name)
+                .set_tags(Some(self.ctx.env.resource_tags().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("logs:CreateLogGroup", &self.what(), e))?;
+            if self.retention_days.is_some() {
+                self.put_retention().await?;
+            }
+            Ok(())
+        })
+    }
+    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if observed.state["retention_in_days"] != self.desired["retention_in_days"] {
+                self.put_retention().await?;
+            }
+            let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
+            let logs = &self.ctx.aws.logs;
+            if !set.is_empty() {
+                self.ctx
+                    .aws
+                    .record_write(format!("logs:TagResource {}", self.name));
+                logs.tag_resource()
+                    .resource_arn(self.arn())
+                    .set_tags(Some(set))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("logs:TagResource", &self.what(), e))?;
+            }
+            if !remove.is_empty() {
+                self.ctx
+                    .aws
+                    .record_write(format!("logs:UntagResource {}", self.name));
+                logs.untag_resource()
+                    .resource_arn(self.arn())
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("logs:UntagResource", &self.what(), e))?;
+            }
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx
+                .aws
+                .record_write(format!("logs:DeleteLogGroup {}", self.name));
+            self.ctx
+                .aws
+                .logs
+                .delete_log_group()
+                .log_group_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| sdk_error("logs:DeleteLogGroup", &self.what(), e))?;
+            Ok(())
+        })
+    }
+}
+
+/// The subscription filter that streams one application log group to the
+/// processor. Owned through its name and destination.
+pub struct SubscriptionFilter {
+    ctx: Arc<Context>,
+    group: String,
+    name: String,
+    desired: Value,
+}
+
+impl SubscriptionFilter {
+    pub fn new(ctx: Arc<Context>, group: String) -> Self {
+        let filter = &ctx.env.logs.subscription_filter;
+        let desired = json!({
+            "filter_pattern": filter.pattern,
+            "destination_arn": ctx.env.function_arn(),
+        });
+        SubscriptionFilter {
+            name: format!("{group}/{}", filter.name),
+            ctx,
+            group,
+            desired,
+        }
+    }
+
+    fn filter_name(&self) -> &str {
+        &self.ctx.env.logs.subscription_filter.name
+    }
+
+    fn what(&self) -> String {
+        format!(
+            "subscription filter `{}` on log group `{}`",
+            self.filter_name(),
+            self.group
+        )
+    }
+
+    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+        let answer = self
+            .ctx
+            .aws
+            .logs
+            .describe_subscription_filters()
+            .log_group_name(&self.group)
+            .filter_name_prefix(self.filter_name())
+            .send()
+            .await;
+        let out = match answer {
+            Ok(out) => out,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                // Created earlier in the same apply (`logs.create_log_groups`).
+                if self.ctx.env.logs.create_log_groups {
+                    return Ok(None);
+                }
+                anyhow::bail!(
+                    "{}: the log group `{}` does not exist in {} (the IronMan application creates it when it first logs; check `logs.log_groups` in {})",
+                    self.what(),
+                    self.group,
+                    self.ctx.aws.target,
+                    self.ctx.env.source.display()
+                );
+            }
+            Err(err) => {
+                return Err(sdk_error(
+                    "logs:DescribeSubscriptionFilters",
+                    &self.what(),
+                    err,
+                ));
+            }
+        };
+        let found = out
+            .subscription_filters()
+            .iter()
+            .find(|f| f.filter_name() == Some(self.filter_name()));
+        Ok(found.map(|f| {
+            Observed::owned(json!({
+                "filter_pattern": f.filter_pattern().unwrap_or_default(),
+                "destination_arn": f.destination_arn().unwrap_or_default(),
+            }))
+        }))
+    }
+
+    async fn put(&self) -> anyhow::Result<()> {
+        self.ctx
+            .aws
+            .record_write(format!("logs:PutSubscriptionFilter {}", self.name));
+        let logs = &self.ctx.aws.logs;
+        // Right after the invoke permission is added, CloudWatch Logs may not
+        // see it yet and refuses the filter; that settles within seconds.
+        retry_transient(
+            &self.what(),
+            Duration::from_secs(60),
+            |err: &aws_sdk_cloudwatchlogs::error::SdkError<_, _>| {
+                err.as_service_error().is_some_and(
+                    |e: &aws_sdk_cloudwatchlogs::operation::put_subscription_filter::PutSubscriptionFilterError| {
+                        e.is_invalid_parameter_exception()
+                            && e.to_string().contains("permission")
+                    },
+                )
+            },
+            || {
+                logs.put_subscription_filter()
+                    .log_group_name(&self.group)
+                    .filter_name(self.filter_name())
+                    .filter_pattern(&self.ctx.env.logs.subscription_filter.pattern)
+                    .destination_arn(self.ctx.env.function_arn())
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| sdk_error("logs:PutSubscriptionFilter", &self.what(), e))?;
+        Ok(())
+    }
+}
+
+impl Resource for SubscriptionFilter {
+    fn kind(&self) -> &'static str {
+        SUBSCRIPTION_FILTER
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn desired(&self) -> &Value {
+        &self.desired
+    }
+    fn identifiers(&self) -> Identifiers {
+        Identifiers {
+            arn: Some(self.ctx.env.log_group_arn(&self.group)),
+            id: Some(self.filter_name().to_string()),
+        }
+    }
+    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
+        Box::pin(self.read_state())
+    }
+    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(self.put())
+    }
+    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(self.put())
+    }
+    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.ctx
+                .aws
+                .record_write(format!("logs:DeleteSubscriptionFilter {}", self.name));
+            self.ctx
+                .aws
+                .logs
+                .delete_subscription_filter()
+                .log_group_name(&self.group)
+                .filter_name(self.filter_name())
+                .send()
+                .await
+                .map_err(|e| sdk_error("logs:DeleteSubscriptionFilter", &self.what(), e))?;
+            Ok(())
+        })
+    }
+}
