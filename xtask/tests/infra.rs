@@ -510,3 +510,47 @@ async fn diff_exit_codes_json_and_deploy_confirmation_from_the_command_line() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn a_log_group_taken_out_of_the_environment_loses_its_filter_and_permission() {
+    let mut env = test_stack_environment("orphan").await;
+    let kept = env.logs.log_groups[0].clone();
+    let dropped = format!("{kept}-old");
+    env.logs.log_groups.push(dropped.clone());
+    deploy(&stack(&env, "v1").await).await;
+
+    env.logs.log_groups.retain(|g| g != &dropped);
+    let stack = stack(&env, "v1").await;
+    let planned = plan(&stack).await;
+    let deletes: Vec<&str> = planned
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| c.kind.as_str())
+        .collect();
+    assert_eq!(
+        deletes,
+        vec!["cloudwatch_subscription_filter", "lambda_permission"],
+        "{planned}"
+    );
+    assert!(
+        planned
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .all(|c| c.name.contains(&dropped) || c.name.contains("old")),
+        "{planned}"
+    );
+    deploy(&stack).await;
+    let filters = stack
+        .aws()
+        .logs
+        .describe_subscription_filters()
+        .log_group_name(&dropped)
+        .send()
+        .await
+        .unwrap();
+    assert!(filters.subscription_filters().is_empty());
+    let clean = plan(&stack).await;
+    assert!(clean.is_empty(), "{clean}");
+}

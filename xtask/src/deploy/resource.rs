@@ -62,6 +62,13 @@ pub trait Resource: Send + Sync {
         Identifiers::default()
     }
 
+    /// False for something xtask made that the environment no longer
+    /// declares (a log group taken out of `logs.log_groups`): the plan
+    /// deletes it when it exists.
+    fn wanted(&self) -> bool {
+        true
+    }
+
     fn address(&self) -> String {
         format!("{}.{}", self.kind(), self.name())
     }
@@ -71,29 +78,43 @@ pub trait Resource: Send + Sync {
 pub struct Planned {
     pub plan: Plan,
     observed: Vec<Option<Observed>>,
+    /// For each change, its resource's position in the planned slice.
+    index: Vec<usize>,
 }
 
-/// Reads every resource and diffs it against its desired state.
+/// Reads every resource and diffs it against its desired state; a resource
+/// no longer wanted is deleted when it exists and xtask owns it.
 pub async fn plan(resources: &[&dyn Resource]) -> anyhow::Result<Planned> {
-    let mut changes = Vec::with_capacity(resources.len());
-    let mut observed = Vec::with_capacity(resources.len());
-    for resource in resources {
+    let mut planned = Planned {
+        plan: Plan::default(),
+        observed: Vec::with_capacity(resources.len()),
+        index: Vec::with_capacity(resources.len()),
+    };
+    for (i, resource) in resources.iter().enumerate() {
         let actual = resource.read().await?;
-        changes.push(
+        let change = if resource.wanted() {
             Change::between(
                 resource.kind(),
                 resource.name(),
                 actual.as_ref().map(|o| &o.state),
                 resource.desired(),
             )
-            .identified(resource.identifiers()),
-        );
-        observed.push(actual);
+        } else {
+            match &actual {
+                Some(found) if found.owned => {
+                    Change::deleting(resource.kind(), resource.name(), &found.state)
+                }
+                _ => continue,
+            }
+        };
+        planned
+            .plan
+            .changes
+            .push(change.identified(resource.identifiers()));
+        planned.observed.push(actual);
+        planned.index.push(i);
     }
-    Ok(Planned {
-        plan: Plan { changes },
-        observed,
-    })
+    Ok(planned)
 }
 
 /// What `destroy` will do: the resources to delete (reverse apply order,
@@ -112,6 +133,7 @@ pub async fn plan_destroy<'r>(resources: &[&'r dyn Resource]) -> anyhow::Result<
         planned: Planned {
             plan: Plan::default(),
             observed: Vec::new(),
+            index: Vec::new(),
         },
         kept: Vec::new(),
     };
@@ -131,6 +153,7 @@ pub async fn plan_destroy<'r>(resources: &[&'r dyn Resource]) -> anyhow::Result<
                 .identified(resource.identifiers()),
         );
         destroy.planned.observed.push(Some(actual));
+        destroy.planned.index.push(destroy.resources.len());
         destroy.resources.push(*resource);
     }
     Ok(destroy)
@@ -140,11 +163,14 @@ pub async fn plan_destroy<'r>(resources: &[&'r dyn Resource]) -> anyhow::Result<
 /// per resource. Stops at the first failure (what was applied stays).
 pub async fn apply(resources: &[&dyn Resource], planned: &Planned) -> anyhow::Result<Vec<String>> {
     let mut applied = Vec::new();
-    for ((resource, change), observed) in resources
+    for ((change, observed), &i) in planned
+        .plan
+        .changes
         .iter()
-        .zip(&planned.plan.changes)
         .zip(&planned.observed)
+        .zip(&planned.index)
     {
+        let resource = resources[i];
         debug_assert_eq!(change.resource, resource.address());
         match (change.action, observed) {
             (Action::Noop, _) => continue,

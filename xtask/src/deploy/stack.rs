@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 pub struct Stack {
     pub env: Environment,
+    ctx: Arc<Context>,
     aws: AwsClients,
     aws_resources: Vec<Box<dyn Resource>>,
     opensearch: OpenSearchResources,
@@ -45,6 +46,7 @@ impl Stack {
         });
         Ok(Stack {
             aws_resources: aws_resources::resources(&ctx),
+            ctx,
             env,
             aws,
             opensearch,
@@ -71,10 +73,20 @@ impl Stack {
         writes
     }
 
-    /// The resources in apply order, and the notes on what is left out.
-    async fn targets(&self) -> anyhow::Result<(Vec<&dyn Resource>, Vec<String>)> {
+    /// What xtask made that the environment no longer declares.
+    async fn orphans(&self) -> anyhow::Result<Vec<Box<dyn Resource>>> {
+        aws_resources::orphans(&self.ctx).await
+    }
+
+    /// The resources in apply order (with `orphans` to delete after the
+    /// AWS ones), and the notes on what is left out.
+    async fn targets<'a>(
+        &'a self,
+        orphans: &'a [Box<dyn Resource>],
+    ) -> anyhow::Result<(Vec<&'a dyn Resource>, Vec<String>)> {
         let os = self.opensearch.targets().await?;
         let mut all: Vec<&dyn Resource> = self.aws_resources.iter().map(|r| r.as_ref()).collect();
+        all.extend(orphans.iter().map(|r| r.as_ref()));
         all.extend(os.resources);
         Ok((all, os.skipped))
     }
@@ -86,7 +98,8 @@ impl Stack {
 
     /// Reads everything and diffs it; the notes say what was left out.
     pub async fn plan(&self) -> anyhow::Result<(Plan, Vec<String>)> {
-        let (targets, skipped) = self.targets().await?;
+        let orphans = self.orphans().await?;
+        let (targets, skipped) = self.targets(&orphans).await?;
         Ok((resource::plan(&targets).await?.plan, skipped))
     }
 
@@ -99,7 +112,8 @@ impl Stack {
         confirm: impl FnOnce() -> anyhow::Result<()>,
     ) -> anyhow::Result<Deployment> {
         self.check_account().await?;
-        let (targets, skipped) = self.targets().await?;
+        let orphans = self.orphans().await?;
+        let (targets, skipped) = self.targets(&orphans).await?;
         let planned = resource::plan(&targets).await?;
         on_plan(&planned.plan, &skipped);
         let writes_before = self.writes().len();
@@ -140,7 +154,8 @@ impl Stack {
         confirm: impl FnOnce() -> anyhow::Result<()>,
     ) -> anyhow::Result<Destruction> {
         self.check_account().await?;
-        let (targets, _skipped) = self.targets().await?;
+        let orphans = self.orphans().await?;
+        let (targets, _skipped) = self.targets(&orphans).await?;
         let destroy = resource::plan_destroy(&targets).await?;
         let data = if delete_data {
             self.opensearch.data_indices().await?

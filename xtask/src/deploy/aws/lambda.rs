@@ -582,7 +582,11 @@ pub struct LogsPermission {
     statement_id: String,
     name: String,
     desired: Value,
+    wanted: bool,
 }
+
+/// The prefix of the statements xtask adds (see [`statement_id`]).
+const STATEMENT_PREFIX: &str = "logs-";
 
 /// A statement id for a log group: Lambda allows `[a-zA-Z0-9-_]`, at most 100.
 pub fn statement_id(group: &str) -> String {
@@ -597,7 +601,7 @@ pub fn statement_id(group: &str) -> String {
             }
         })
         .collect();
-    let mut id = format!("logs-{cleaned}");
+    let mut id = format!("{STATEMENT_PREFIX}{cleaned}");
     if id.len() > 100 {
         // Keep it unique when the tail is cut: a short hash of the whole name.
         use sha2::Digest as _;
@@ -629,6 +633,15 @@ impl LogsPermission {
             statement_id,
             ctx,
             desired,
+            wanted: true,
+        }
+    }
+
+    /// The permission for a log group the environment no longer lists.
+    pub fn orphan(ctx: Arc<Context>, group: String) -> Self {
+        LogsPermission {
+            wanted: false,
+            ..Self::new(ctx, group)
         }
     }
 
@@ -640,32 +653,7 @@ impl LogsPermission {
     }
 
     async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
-        let out = match self
-            .ctx
-            .aws
-            .lambda
-            .get_policy()
-            .function_name(&self.function)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                return Ok(None);
-            }
-            Err(err) => return Err(sdk_error("lambda:GetPolicy", &self.what(), err)),
-        };
-        let policy: Value = serde_json::from_str(out.policy().unwrap_or("{}"))
-            .map_err(|e| anyhow::anyhow!("lambda:GetPolicy on {}: not JSON: {e}", self.what()))?;
-        let statements = match &policy["Statement"] {
-            Value::Array(items) => items.clone(),
-            Value::Null => Vec::new(),
-            single => vec![single.clone()],
-        };
+        let statements = policy_statements(&self.ctx, &self.what()).await?;
         Ok(statements
             .iter()
             .find(|s| s["Sid"] == self.statement_id.as_str())
@@ -715,6 +703,65 @@ impl LogsPermission {
     }
 }
 
+/// The statements of the function's resource policy (none when the
+/// function or its policy does not exist).
+async fn policy_statements(ctx: &Context, what: &str) -> anyhow::Result<Vec<Value>> {
+    let out = match ctx
+        .aws
+        .lambda
+        .get_policy()
+        .function_name(&ctx.env.lambda.function_name)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(Vec::new());
+        }
+        Err(err) => return Err(sdk_error("lambda:GetPolicy", what, err)),
+    };
+    let policy: Value = serde_json::from_str(out.policy().unwrap_or("{}"))
+        .map_err(|e| anyhow::anyhow!("lambda:GetPolicy on {what}: not JSON: {e}"))?;
+    Ok(match &policy["Statement"] {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        single => vec![single.clone()],
+    })
+}
+
+/// The log groups that xtask's statements on the function let invoke it
+/// (read from their `SourceArn`), so that a group taken out of the
+/// environment can have its permission and filter removed.
+pub async fn permitted_log_groups(ctx: &Context) -> anyhow::Result<Vec<String>> {
+    let what = format!(
+        "the resource policy of Lambda function `{}`",
+        ctx.env.lambda.function_name
+    );
+    let statements = policy_statements(ctx, &what).await?;
+    let mut groups: Vec<String> = statements
+        .iter()
+        .filter(|s| {
+            s["Sid"]
+                .as_str()
+                .is_some_and(|sid| sid.starts_with(STATEMENT_PREFIX))
+        })
+        .filter_map(|s| log_group_of(permission_state(s)["source_arn"].as_str()?))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    Ok(groups)
+}
+
+/// `arn:aws:logs:<region>:<account>:log-group:<name>:*` to `<name>`.
+fn log_group_of(source_arn: &str) -> Option<String> {
+    let (_, rest) = source_arn.split_once(":log-group:")?;
+    Some(rest.strip_suffix(":*").unwrap_or(rest).to_string())
+}
+
 /// A resource-policy statement in the form the plan compares.
 fn permission_state(statement: &Value) -> Value {
     let principal = match &statement["Principal"] {
@@ -743,6 +790,9 @@ fn permission_state(statement: &Value) -> Value {
 impl Resource for LogsPermission {
     fn kind(&self) -> &'static str {
         PERMISSION
+    }
+    fn wanted(&self) -> bool {
+        self.wanted
     }
     fn name(&self) -> &str {
         &self.name
@@ -816,6 +866,15 @@ mod tests {
                 "source_account": "123456789012",
             })
         );
+    }
+
+    #[test]
+    fn log_groups_are_read_back_from_source_arns() {
+        assert_eq!(
+            log_group_of("arn:aws:logs:us-east-1:123456789012:log-group:/a/b:*").as_deref(),
+            Some("/a/b")
+        );
+        assert_eq!(log_group_of("arn:aws:s3:::bucket"), None);
     }
 
     #[test]

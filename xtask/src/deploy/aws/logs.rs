@@ -200,6 +200,7 @@ pub struct SubscriptionFilter {
     group: String,
     name: String,
     desired: Value,
+    wanted: bool,
 }
 
 impl SubscriptionFilter {
@@ -214,6 +215,15 @@ impl SubscriptionFilter {
             ctx,
             group,
             desired,
+            wanted: true,
+        }
+    }
+
+    /// The filter on a log group the environment no longer lists.
+    pub fn orphan(ctx: Arc<Context>, group: String) -> Self {
+        SubscriptionFilter {
+            wanted: false,
+            ..Self::new(ctx, group)
         }
     }
 
@@ -246,8 +256,9 @@ impl SubscriptionFilter {
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
             {
-                // Created earlier in the same apply (`logs.create_log_groups`).
-                if self.ctx.env.logs.create_log_groups {
+                // Created earlier in the same apply (`logs.create_log_groups`),
+                // or, for a group no longer listed, gone with its filter.
+                if self.ctx.env.logs.create_log_groups || !self.wanted {
                     return Ok(None);
                 }
                 anyhow::bail!(
@@ -314,6 +325,9 @@ impl SubscriptionFilter {
 impl Resource for SubscriptionFilter {
     fn kind(&self) -> &'static str {
         SUBSCRIPTION_FILTER
+    }
+    fn wanted(&self) -> bool {
+        self.wanted
     }
     fn name(&self) -> &str {
         &self.name

@@ -88,6 +88,22 @@ pub fn resources(ctx: &Arc<Context>) -> Vec<Box<dyn Resource>> {
     out
 }
 
+/// What xtask made for log groups the environment no longer lists: their
+/// subscription filters and invoke permissions, to be deleted.
+pub async fn orphans(ctx: &Arc<Context>) -> anyhow::Result<Vec<Box<dyn Resource>>> {
+    let mut out: Vec<Box<dyn Resource>> = Vec::new();
+    for group in lambda::permitted_log_groups(ctx).await? {
+        if !ctx.env.logs.log_groups.contains(&group) {
+            out.push(Box::new(logs::SubscriptionFilter::orphan(
+                ctx.clone(),
+                group.clone(),
+            )));
+            out.push(Box::new(lambda::LogsPermission::orphan(ctx.clone(), group)));
+        }
+    }
+    Ok(out)
+}
+
 /// Tags as a JSON object, sorted.
 pub fn tags_value<'a>(tags: impl IntoIterator<Item = (&'a String, &'a String)>) -> Value {
     Value::Object(
