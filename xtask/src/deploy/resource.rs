@@ -172,6 +172,10 @@ pub async fn apply(resources: &[&dyn Resource], planned: &Planned) -> anyhow::Re
     {
         let resource = resources[i];
         debug_assert_eq!(change.resource, resource.address());
+        if change.action != Action::Noop {
+            // Progress on stderr: stdout keeps the plan and the summary.
+            eprintln!("  {} {} …", change.action, change.resource);
+        }
         match (change.action, observed) {
             (Action::Noop, _) => continue,
             (Action::Create, _) => resource.create().await,
