@@ -83,7 +83,24 @@ impl AwsClients {
             .get_caller_identity()
             .send()
             .await
-            .map_err(|e| sdk_error("sts:GetCallerIdentity", "the caller's account", e))?;
+            .map_err(|e| {
+                let unreachable = matches!(
+                    e,
+                    aws_smithy_runtime_api::client::result::SdkError::DispatchFailure(_)
+                        | aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)
+                );
+                let err = sdk_error("sts:GetCallerIdentity", "the caller's account", e);
+                match (&env.aws.endpoint_url, unreachable) {
+                    (Some(url), true) => err.context(format!(
+                        "the AWS API emulator at {url} does not answer: start it with `cargo xtask local up`"
+                    )),
+                    (None, true) => err.context(format!(
+                        "AWS ({}) cannot be reached from here",
+                        env.aws.region
+                    )),
+                    _ => err,
+                }
+            })?;
         let actual = identity.account().unwrap_or_default();
         if actual != env.aws.account_id {
             anyhow::bail!(
