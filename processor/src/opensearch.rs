@@ -22,10 +22,21 @@ pub enum OpenSearchError {
         path: String,
         message: String,
     },
-    #[error(
-        "{method} {url}: cannot reach OpenSearch ({source}); is it running? Locally: `cargo xtask local up`"
-    )]
+    #[error("{method} {url}: cannot connect to OpenSearch ({source}){hint}")]
     Unreachable {
+        method: String,
+        url: String,
+        /// What to do about it, for a local cluster.
+        hint: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Connected, but the exchange broke off (a reset, a closed connection,
+    /// a body cut short): the server may or may not have acted on it.
+    #[error(
+        "{method} {url}: the connection to OpenSearch broke before a complete answer ({source})"
+    )]
+    ConnectionLost {
         method: String,
         url: String,
         #[source]
@@ -56,7 +67,9 @@ impl OpenSearchError {
     /// Worth retrying: the server or the network may recover.
     pub fn is_transient(&self) -> bool {
         match self {
-            OpenSearchError::Unreachable { .. } | OpenSearchError::Timeout { .. } => true,
+            OpenSearchError::Unreachable { .. }
+            | OpenSearchError::ConnectionLost { .. }
+            | OpenSearchError::Timeout { .. } => true,
             OpenSearchError::Status { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }
@@ -246,8 +259,21 @@ impl OpenSearch {
                 url: url.to_string(),
                 seconds: self.timeout.as_secs(),
             }
-        } else {
+        } else if source.is_connect() {
+            // Plain http is only ever a loopback development cluster.
+            let hint = if self.base.starts_with("http://") {
+                "; is it running? Locally: `cargo xtask local up`"
+            } else {
+                ""
+            };
             OpenSearchError::Unreachable {
+                method: method.to_string(),
+                url: url.to_string(),
+                hint,
+                source,
+            }
+        } else {
+            OpenSearchError::ConnectionLost {
                 method: method.to_string(),
                 url: url.to_string(),
                 source,
@@ -347,6 +373,49 @@ impl OpenSearch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call(endpoint: &str) -> OpenSearchError {
+        let client = OpenSearch::new(endpoint, Auth::None).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(client.send(reqwest::Method::GET, "/", None))
+            .unwrap_err()
+    }
+
+    #[test]
+    fn nothing_listening_is_unreachable_with_the_local_hint() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = call(&format!("http://127.0.0.1:{port}"));
+        assert!(matches!(err, OpenSearchError::Unreachable { .. }), "{err}");
+        assert!(err.is_transient());
+        assert!(err.to_string().contains("cargo xtask local up"), "{err}");
+    }
+
+    #[test]
+    fn a_connection_dropped_mid_call_is_lost_not_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            // Read the request, then hang up without answering.
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = std::io::Read::read(&mut stream, &mut buf);
+            }
+        });
+        let err = call(&format!("http://127.0.0.1:{port}"));
+        assert!(
+            matches!(err, OpenSearchError::ConnectionLost { .. }),
+            "{err}"
+        );
+        assert!(err.is_transient());
+        assert!(!err.to_string().contains("local up"), "{err}");
+    }
 
     #[test]
     fn plain_http_only_on_loopback() {
