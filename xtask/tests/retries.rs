@@ -973,3 +973,37 @@ async fn a_cluster_failing_until_the_deadline_fails_the_invocation_and_dead_lett
     assert_stored(&client, &env, &want).await;
     cleanup(&client, &env).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_accepts_and_never_answers_fails_the_invocation_at_its_deadline() {
+    let env = test_environment("retry-silent").await;
+    // Accepts every connection, reads what comes, and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let client = OpenSearch::new(&url, Auth::None).unwrap();
+    let handler = Handler::new(Rules::builtin(), Sink::new(client, env.indices().clone()));
+
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    let err = invoke(&handler, &two_sessions(), deadline)
+        .await
+        .expect_err("a silent server fails the invocation, so that Lambda retries it");
+    let finished = Instant::now();
+    assert!(
+        finished <= deadline + Duration::from_secs(1),
+        "gave up {:?} after the deadline",
+        finished.saturating_duration_since(deadline)
+    );
+    let message = err.to_string();
+    assert!(message.contains("/_bulk"), "names the call: {message}");
+    assert!(
+        !held.lock().unwrap().is_empty(),
+        "the server saw no connection"
+    );
+}
