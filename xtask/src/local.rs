@@ -16,8 +16,8 @@ mod http;
 mod java;
 mod moto;
 mod opensearch;
-mod proc;
-mod progress;
+pub(crate) mod proc;
+pub(crate) mod progress;
 
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -60,6 +60,14 @@ pub fn ensure_up(root: &Path) -> anyhow::Result<()> {
         cargo_lambda_bin(root).display()
     );
     Ok(())
+}
+
+/// Installs the venv's tools (cargo-lambda, moto_server) unless already
+/// done, without starting any service: what `cargo xtask build` needs.
+pub fn ensure_tools(root: &Path) -> anyhow::Result<()> {
+    let layout = Layout::new(root);
+    layout.create_dirs()?;
+    moto::install(&layout).context("installing moto_server and cargo-lambda")
 }
 
 fn down(root: &Path) -> anyhow::Result<()> {

@@ -20,6 +20,8 @@ enum Command {
         #[command(subcommand)]
         action: xtask::local::Action,
     },
+    /// Builds the processor with cargo-lambda into a byte-for-byte reproducible Lambda zip.
+    Build(xtask::build::BuildArgs),
     /// Applies index templates and the ISM policy to an environment.
     Deploy(xtask::deploy::DeployArgs),
     /// Feeds Lambda event files through the processor's handler into an environment.
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let root = xtask::project_root();
     let result = match cli.command {
         Command::Local { action } => xtask::local::run(&root, action),
+        Command::Build(args) => xtask::build::run(&root, args),
         Command::Deploy(args) => xtask::deploy::run(&root, args),
         Command::Replay(args) => xtask::replay::run(&root, args),
         Command::GenLogs(args) => xtask::genlogs::run(&root, args),
