@@ -12,6 +12,7 @@
 //! services run as daemons detached from `cargo xtask`, with pid files there,
 //! so they outlive the command that started them.
 
+mod actionlint;
 mod http;
 mod java;
 mod moto;
@@ -68,6 +69,12 @@ pub fn ensure_tools(root: &Path) -> anyhow::Result<()> {
     let layout = Layout::new(root);
     layout.create_dirs()?;
     moto::install(&layout).context("installing moto_server and cargo-lambda")
+}
+
+/// The pinned `actionlint` in the venv's `bin`, installed on first use
+/// (see `local/actionlint.rs` for why with Go rather than from PyPI).
+pub fn ensure_actionlint(root: &Path) -> anyhow::Result<PathBuf> {
+    actionlint::ensure(&Layout::new(root)).context("installing actionlint")
 }
 
 fn down(root: &Path) -> anyhow::Result<()> {
