@@ -71,10 +71,18 @@ pub fn ensure_tools(root: &Path) -> anyhow::Result<()> {
     moto::install(&layout).context("installing moto_server and cargo-lambda")
 }
 
-/// The pinned `actionlint` in the venv's `bin`, installed on first use
-/// (see `local/actionlint.rs` for why with Go rather than from PyPI).
-pub fn ensure_actionlint(root: &Path) -> anyhow::Result<PathBuf> {
-    actionlint::ensure(&Layout::new(root)).context("installing actionlint")
+/// `actionlint` with its `shellcheck`, both pinned in the venv's `bin` and
+/// installed on first use (see `local/actionlint.rs` for why actionlint is
+/// built with Go rather than taken from PyPI). Run it in a repository to
+/// check all its workflows, or give it files.
+pub fn actionlint_command(root: &Path) -> anyhow::Result<std::process::Command> {
+    ensure_tools(root)?;
+    let layout = Layout::new(root);
+    let actionlint = actionlint::ensure(&layout).context("installing actionlint")?;
+    let shellcheck = actionlint::ensure_shellcheck(&layout).context("installing shellcheck")?;
+    let mut cmd = std::process::Command::new(actionlint);
+    cmd.arg(format!("-shellcheck={}", shellcheck.display()));
+    Ok(cmd)
 }
 
 fn down(root: &Path) -> anyhow::Result<()> {

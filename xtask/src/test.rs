@@ -43,11 +43,10 @@ pub fn run(root: &Path, args: TestArgs) -> anyhow::Result<()> {
             ]),
         )?;
         // The GitHub Actions workflows: expressions, job graph, action
-        // inputs, runner labels (and their shell with shellcheck, when
-        // shellcheck is on PATH).
-        let actionlint = local::ensure_actionlint(root)
+        // inputs, runner labels, and their `run:` scripts with shellcheck.
+        let mut actionlint = local::actionlint_command(root)
             .context("step `actionlint` failed: actionlint could not be installed")?;
-        step(root, "actionlint", &mut Command::new(actionlint))?;
+        step(root, "actionlint", &mut actionlint)?;
     }
     let totals = test_step(
         root,

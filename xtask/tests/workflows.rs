@@ -9,24 +9,20 @@
 
 use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-/// Installed once for all the tests of this binary: two `go install`s
-/// into one directory at the same time could race.
-fn actionlint() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        xtask::local::ensure_actionlint(&xtask::project_root()).unwrap_or_else(|e| panic!("{e:#}"))
-    })
-    .clone()
-}
+use std::process::Output;
+use std::sync::Mutex;
 
 /// actionlint in `dir`: with no file, every workflow of the repository
 /// `dir` is in; else the files named (a directory outside a repository).
 fn run_actionlint(dir: &Path, files: &[&str]) -> Output {
-    Command::new(actionlint())
-        .arg("-no-color")
+    // One test at a time installs (the first; the others find it there):
+    // two `go install`s into one directory at the same time could race.
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let mut cmd = {
+        let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+        xtask::local::actionlint_command(&xtask::project_root()).unwrap_or_else(|e| panic!("{e:#}"))
+    };
+    cmd.arg("-no-color")
         .args(files)
         .current_dir(dir)
         .output()
@@ -53,8 +49,8 @@ fn actionlint_rejects_a_broken_workflow() {
         .join(format!("broken-workflow-{}", std::process::id()));
     let workflows = dir.join(".github/workflows");
     std::fs::create_dir_all(&workflows).unwrap();
-    // A typo'd key, an expression on a context that does not exist and a
-    // job that needs one that is not there.
+    // A typo'd key, an expression on a context that does not exist, a job
+    // that needs one that is not there, and an unquoted variable (shellcheck).
     std::fs::write(
         workflows.join("broken.yml"),
         "on: push\n\
@@ -63,6 +59,7 @@ fn actionlint_rejects_a_broken_workflow() {
          \x20   runs-on: ubuntu-24.04\n\
          \x20   steps:\n\
          \x20     - run: echo ${{ github.no_such_field.value }}\n\
+         \x20     - run: cat $1\n\
          \x20 deploy:\n\
          \x20   needs: [biuld]\n\
          \x20   run-on: ubuntu-24.04\n\
@@ -74,7 +71,7 @@ fn actionlint_rejects_a_broken_workflow() {
     let report = text(&out);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.status.code(), Some(1), "actionlint:\n{report}");
-    for finding in ["run-on", "biuld", "no_such_field"] {
+    for finding in ["run-on", "biuld", "no_such_field", "SC2086"] {
         assert!(
             report.contains(finding),
             "actionlint did not report {finding:?}:\n{report}"
