@@ -126,6 +126,12 @@ pub fn run(root: &Path, args: BuildArgs) -> anyhow::Result<()> {
 /// Builds `bootstrap` with cargo-lambda (release) and writes the
 /// reproducible zip; its path, size and hashes.
 pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<BuiltZip> {
+    // One build at a time in this process (tests call this from several
+    // threads): cargo-lambda copies the binary to the same place after
+    // cargo's own lock is released, and one build must not read the copy
+    // another is writing.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let arch = opts.arch;
     require_target(arch)?;
     // Cheap when installed; on a fresh machine (a deploy job) it installs
@@ -179,6 +185,12 @@ pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<Buil
     let binary = lambda_dir.join("bootstrap").join("bootstrap");
     let bytes = std::fs::read(&binary)
         .with_context(|| format!("reading the built {}", binary.display()))?;
+    anyhow::ensure!(
+        bytes.starts_with(b"\x7fELF"),
+        "{} is not an ELF executable ({} bytes)",
+        binary.display(),
+        bytes.len()
+    );
     let zip = zip_single_executable("bootstrap", &bytes)
         .with_context(|| format!("zipping {}", binary.display()))?;
 
