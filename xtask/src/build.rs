@@ -154,8 +154,10 @@ pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<Buil
     // dependencies for this profile, but our RUSTFLAGS then apply to this
     // directory only: the same flags in `target/release` would make every
     // benchmark build and every `cargo xtask build` recompile all
-    // dependencies in turn. The tests' `cargo lambda build` (debug, same
-    // `--target`) shares `target/<triple>/` and the host build scripts.
+    // dependencies in turn. Build scripts and proc macros (host artifacts,
+    // which RUSTFLAGS do not reach under `--target`) stay in
+    // `target/release`, shared with the benchmark. Nothing can be shared
+    // with the tests' `cargo lambda build` (lambda_e2e): it is a debug build.
     let mut cmd = Command::new(&cargo_lambda);
     cmd.args(["lambda", "build", "--release", "--compiler", "cargo"])
         .args(["--target", arch.triple()])
