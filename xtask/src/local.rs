@@ -12,12 +12,13 @@
 //! services run as daemons detached from `cargo xtask`, with pid files there,
 //! so they outlive the command that started them.
 
+mod actionlint;
 mod http;
 mod java;
 mod moto;
 mod opensearch;
-mod proc;
-mod progress;
+pub(crate) mod proc;
+pub(crate) mod progress;
 
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,28 @@ pub fn ensure_up(root: &Path) -> anyhow::Result<()> {
         cargo_lambda_bin(root).display()
     );
     Ok(())
+}
+
+/// Installs the venv's tools (cargo-lambda, moto_server) unless already
+/// done, without starting any service: what `cargo xtask build` needs.
+pub fn ensure_tools(root: &Path) -> anyhow::Result<()> {
+    let layout = Layout::new(root);
+    layout.create_dirs()?;
+    moto::install(&layout).context("installing moto_server and cargo-lambda")
+}
+
+/// `actionlint` with its `shellcheck`, both pinned in the venv's `bin` and
+/// installed on first use (see `local/actionlint.rs` for why actionlint is
+/// built with Go rather than taken from PyPI). Run it in a repository to
+/// check all its workflows, or give it files.
+pub fn actionlint_command(root: &Path) -> anyhow::Result<std::process::Command> {
+    ensure_tools(root)?;
+    let layout = Layout::new(root);
+    let actionlint = actionlint::ensure(&layout).context("installing actionlint")?;
+    let shellcheck = actionlint::ensure_shellcheck(&layout).context("installing shellcheck")?;
+    let mut cmd = std::process::Command::new(actionlint);
+    cmd.arg(format!("-shellcheck={}", shellcheck.display()));
+    Ok(cmd)
 }
 
 fn down(root: &Path) -> anyhow::Result<()> {

@@ -20,6 +20,8 @@ enum Command {
         #[command(subcommand)]
         action: xtask::local::Action,
     },
+    /// Builds the processor with cargo-lambda into a byte-for-byte reproducible Lambda zip.
+    Build(xtask::build::BuildArgs),
     /// Shows what deploy would change: 0 = nothing, 2 = changes, 1 = error.
     Diff(xtask::deploy::DiffArgs),
     /// Plans, confirms and applies the whole pipeline to an environment, then checks nothing is left.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         },
         Command::Destroy(args) => xtask::deploy::destroy(&root, args),
         Command::Local { action } => xtask::local::run(&root, action),
+        Command::Build(args) => xtask::build::run(&root, args),
         Command::Deploy(args) => xtask::deploy::run(&root, args),
         Command::Replay(args) => xtask::replay::run(&root, args),
         Command::GenLogs(args) => xtask::genlogs::run(&root, args),

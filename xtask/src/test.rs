@@ -9,7 +9,7 @@ use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    /// Skips `cargo fmt --check` and `cargo clippy`.
+    /// Skips `cargo fmt --check`, `cargo clippy` and `actionlint`.
     #[arg(long)]
     pub no_lint: bool,
     /// Extra arguments for `cargo test`, after `--`
@@ -42,6 +42,11 @@ pub fn run(root: &Path, args: TestArgs) -> anyhow::Result<()> {
                 "warnings",
             ]),
         )?;
+        // The GitHub Actions workflows: expressions, job graph, action
+        // inputs, runner labels, and their `run:` scripts with shellcheck.
+        let mut actionlint = local::actionlint_command(root)
+            .context("step `actionlint` failed: actionlint could not be installed")?;
+        step(root, "actionlint", &mut actionlint)?;
     }
     let totals = test_step(
         root,

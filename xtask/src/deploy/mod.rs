@@ -256,10 +256,11 @@ impl CodeArgs {
 
 /// Builds the processor's zip for the environment's architecture.
 pub fn build_code(root: &Path, env: &Environment) -> anyhow::Result<aws::LambdaCode> {
-    let built = crate::build::build_lambda_zip(
-        root,
-        &crate::build::BuildOptions::for_architecture(env.lambda.architecture),
-    )?;
+    let arch = match env.lambda.architecture {
+        crate::env::Architecture::X86_64 => crate::build::Arch::X86_64,
+        crate::env::Architecture::Arm64 => crate::build::Arch::Arm64,
+    };
+    let built = crate::build::build_lambda_zip(root, &crate::build::BuildOptions { arch })?;
     let zip = std::fs::read(&built.path)
         .with_context(|| format!("reading the built package {}", built.path.display()))?;
     Ok(aws::LambdaCode::from_zip(

@@ -46,6 +46,11 @@ impl Step {
         }
     }
 
+    /// Whether a spinner shows the step (stderr is a terminal).
+    pub fn on_terminal(&self) -> bool {
+        self.bar.is_some()
+    }
+
     pub fn done(mut self, outcome: &str) {
         self.finished = true;
         self.clear();
