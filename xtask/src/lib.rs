@@ -8,7 +8,9 @@ pub mod deploy;
 pub mod env;
 pub mod genlogs;
 pub mod local;
+pub mod metrics;
 pub mod replay;
+pub mod report;
 pub mod test;
 
 /// The workspace root (the directory holding `Cargo.toml`, `infra/`, ...).

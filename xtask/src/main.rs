@@ -30,6 +30,8 @@ enum Command {
     Demo(xtask::demo::DemoArgs),
     /// Offline processor throughput over Lambda event files (no network).
     Bench(xtask::bench::BenchArgs),
+    /// The usage report (IM-8136) of a period: JSON on stdout, CSV or HTML files.
+    Report(xtask::report::ReportArgs),
     /// Starts the local stack and runs every test, as CI does.
     Test(xtask::test::TestArgs),
 }
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::GenLogs(args) => xtask::genlogs::run(&root, args),
         Command::Demo(args) => xtask::demo::run(&root, args),
         Command::Bench(args) => xtask::bench::run(&root, args),
+        Command::Report(args) => xtask::report::run(&root, args),
         Command::Test(args) => xtask::test::run(&root, args),
     };
     match result {
