@@ -33,6 +33,9 @@ pub struct Environment {
     pub index_settings: IndexSettings,
     pub retention: Retention,
     pub aws: AwsConfig,
+    /// OpenSearch Dashboards (saved objects); absent: deploy skips them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboards: Option<DashboardsConfig>,
     /// The file this environment was read from (for messages).
     #[serde(skip)]
     pub source: PathBuf,
@@ -106,6 +109,15 @@ pub struct AwsConfig {
     /// Overrides the AWS API endpoint (the local emulator); absent for AWS itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
+}
+
+/// OpenSearch Dashboards of the environment. Requests are signed like
+/// OpenSearch's (`opensearch.auth`, `opensearch.region`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardsConfig {
+    /// `https://…/_dashboards` (or plain `http://` on a loopback address only).
+    pub endpoint: String,
 }
 
 /// A value that failed validation.
@@ -404,6 +416,13 @@ impl Environment {
         if let Some(url) = &aws.endpoint_url {
             if let Err(message) = check_endpoint(url) {
                 bad("aws.endpoint_url", message);
+            }
+        }
+        if let Some(dashboards) = &self.dashboards {
+            if !is_placeholder(&dashboards.endpoint) {
+                if let Err(message) = check_endpoint(&dashboards.endpoint) {
+                    bad("dashboards.endpoint", message);
+                }
             }
         }
         problems
@@ -753,5 +772,30 @@ mod tests {
         }
         assert!(is_region("eu-west-1") && is_region("us-gov-west-1"));
         assert!(!is_region("eu-west") && !is_region("EU-WEST-1"));
+    }
+
+    #[test]
+    fn the_dashboards_section_is_optional_and_checked() {
+        let local = Environment::load(&root(), "local").unwrap();
+        assert_eq!(local.dashboards, None);
+        let text = format!(
+            "{}\ndashboards:\n  endpoint: http://127.0.0.1:5601\n",
+            local_text()
+        );
+        let env = Environment::from_yaml(&text, "infra/environments/local.yaml", "local").unwrap();
+        assert_eq!(env.dashboards.unwrap().endpoint, "http://127.0.0.1:5601");
+        let bad = text.replace("http://127.0.0.1:5601", "http://dashboards.example.com");
+        let err = load_err(&bad);
+        assert!(err.contains("field `dashboards.endpoint`"), "{err}");
+        assert!(err.contains("https://"), "{err}");
+        let err = load_err(&format!("{}\ndashboards:\n  url: x\n", local_text()));
+        assert!(err.contains("dashboards"), "{err}");
+        assert!(err.contains("unknown field `url`"), "{err}");
+        let prod = Environment::load(&root(), "prod").unwrap();
+        assert!(prod.dashboards.is_some());
+        assert!(
+            prod.placeholders()
+                .contains(&"dashboards.endpoint".to_string())
+        );
     }
 }
