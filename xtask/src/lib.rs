@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod bench;
+pub mod dashboards;
 pub mod demo;
 pub mod deploy;
 pub mod env;
