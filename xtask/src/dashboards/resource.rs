@@ -15,7 +15,7 @@ use std::path::Path;
 pub struct SavedObjectResource {
     client: Dashboards,
     object: SavedObject,
-    /// `<type>/<id>`, the API's own address of the object.
+    /// The object's id (the kind names its type).
     name: String,
     desired: Value,
 }
@@ -44,7 +44,7 @@ fn rank(saved_object_type: &str) -> u8 {
 impl SavedObjectResource {
     pub fn new(client: Dashboards, object: SavedObject) -> Self {
         SavedObjectResource {
-            name: format!("{}/{}", object.kind, object.id),
+            name: object.id.clone(),
             desired: object.normalized(),
             client,
             object,
