@@ -260,3 +260,14 @@ async fn the_html_report_renders_every_chart_in_chromium() {
 
     cleanup(&env.opensearch_client().unwrap(), &env).await;
 }
+
+#[tokio::test]
+async fn a_missing_session_index_is_an_error_not_a_report_of_zeros() {
+    require_opensearch().await;
+    let env = Environment::local_for_test(&root(), &unique_prefix("report-missing")).unwrap();
+    let metrics = Metrics::load(&root()).unwrap();
+    let period = Period::new(date("2026-11-02"), date("2026-11-03"), "UTC").unwrap();
+    let err = format!("{:#}", build(&env, &metrics, &period).await.unwrap_err());
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains(&env.indices().session_summaries), "{err}");
+}

@@ -81,6 +81,7 @@ pub async fn composite_all(
             .json(http::Method::POST, &path, Some(&body))
             .await
             .with_context(|| format!("composite aggregation on {index}"))?;
+        complete(&answer, &path)?;
         let agg = &answer["aggregations"]["c"];
         let Some(buckets) = agg["buckets"].as_array() else {
             bail!("POST {path}: no aggregations.c.buckets in the answer: {answer}");
@@ -99,6 +100,40 @@ pub async fn composite_all(
     Ok(all)
 }
 
+/// Fails on a partial answer (a shard failed or the search timed out):
+/// its counts would be silently low.
+fn complete(answer: &Value, path: &str) -> anyhow::Result<()> {
+    let failed = answer["_shards"]["failed"].as_u64().unwrap_or(0);
+    if failed > 0 || answer["timed_out"] == Value::Bool(true) {
+        bail!(
+            "POST {path}: a partial answer ({failed} shard(s) failed, timed_out={}), so its counts would not be exact: {}",
+            answer["timed_out"],
+            answer["_shards"]
+        );
+    }
+    Ok(())
+}
+
+/// Fails clearly when the session index does not exist (nothing was
+/// replayed into the environment yet, or its name is wrong).
+pub async fn require_index(client: &OpenSearch, index: &str) -> anyhow::Result<()> {
+    let response = client
+        .send(http::Method::HEAD, &format!("/{index}"), None)
+        .await
+        .with_context(|| format!("checking that index {index} exists"))?;
+    match response.status {
+        200 => Ok(()),
+        404 => bail!(
+            "index `{index}` does not exist at {}: nothing has been replayed into this environment yet (or indices.session_summaries is not the index the processor writes)",
+            client.endpoint()
+        ),
+        status => bail!(
+            "HEAD /{index}: OpenSearch answered {status}: {}",
+            response.text()
+        ),
+    }
+}
+
 fn key_str(key: &Value, name: &str) -> anyhow::Result<String> {
     key[name]
         .as_str()
@@ -113,6 +148,7 @@ pub async fn tally(
     metrics: &Metrics,
     period: &Period,
 ) -> anyhow::Result<Tally> {
+    require_index(client, index).await?;
     let filter = period_filter(metrics, period);
     let mut tally = Tally::default();
     for (name, sources) in queries(metrics, period) {
@@ -158,6 +194,7 @@ pub async fn tally(
         )
         .await
         .with_context(|| format!("summing {} on {index}", metrics.events_field))?;
+    complete(&answer, &format!("/{index}/_search"))?;
     let events = answer["aggregations"]["events"]["value"]
         .as_f64()
         .ok_or_else(|| anyhow::anyhow!("no aggregations.events.value in {answer}"))?;
