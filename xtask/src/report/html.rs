@@ -185,16 +185,14 @@ svg text.value { font-size: 10px; fill: #111; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; margin: 6px 0 10px; }
 th, td { border-bottom: 1px solid #e3e3e3; padding: 3px 6px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-details summary { cursor: pointer; color: #2f6db5; font-size: 12px; }
+.all-values { max-height: 180px; overflow-y: auto; border: 1px solid #eee; }
 footer { color: #777; font-size: 11px; margin-top: 32px; }
 @page { size: A4; margin: 14mm; }
 @media print {
   body { margin: 0; max-width: none; font-size: 10pt; }
   section { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; }
-  details > summary { display: none; }
-  details { display: block; }
-  details > table { display: table; }
+  .all-values { max-height: none; overflow: visible; border: none; }
   svg .bar { fill: #2f6db5; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 "#;
@@ -304,9 +302,10 @@ pub fn render(report: &Report, metrics: &Metrics) -> String {
                 };
                 body.push_str(&ranked_bars(id, &metric.title, list));
                 if list.len() > TOP {
+                    // The whole list: scrollable on screen, in full on paper.
                     let _ = write!(
                         body,
-                        "<details><summary>all {} values</summary>{}</details>",
+                        "<p class=\"sub\">All {} values</p><div class=\"all-values\">{}</div>",
                         list.len(),
                         table(
                             &[key, "sessions"],
