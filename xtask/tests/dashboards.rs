@@ -519,4 +519,17 @@ fn an_environment_without_dashboards_has_no_saved_object_resources() {
     let env = Environment::load(&xtask::project_root(), "local").unwrap();
     assert!(env.dashboards.is_none());
     assert!(resources(&env, &xtask::project_root()).unwrap().is_empty());
+    let note = xtask::dashboards::resource::skipped_note(&env).unwrap();
+    assert!(
+        note.contains("local.yaml") && note.contains("skipped"),
+        "{note}"
+    );
+    let double_env = {
+        let mut e = env.clone();
+        e.dashboards = Some(DashboardsConfig {
+            endpoint: "http://127.0.0.1:5601".into(),
+        });
+        e
+    };
+    assert_eq!(xtask::dashboards::resource::skipped_note(&double_env), None);
 }

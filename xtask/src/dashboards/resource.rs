@@ -129,6 +129,17 @@ pub fn resources(env: &Environment, root: &Path) -> anyhow::Result<Vec<Box<dyn R
         .collect())
 }
 
+/// What deploy prints when the environment has no Dashboards (None when it has).
+pub fn skipped_note(env: &Environment) -> Option<String> {
+    env.dashboards.is_none().then(|| {
+        format!(
+            "{}: no `dashboards:` section, so the Dashboards saved objects are skipped (`cargo xtask dashboards --env {}` prints them as NDJSON for a manual import)",
+            env.source.display(),
+            env.name
+        )
+    })
+}
+
 /// The rendered objects, in import order, after every check passed.
 pub fn checked_objects(env: &Environment, root: &Path) -> anyhow::Result<Vec<SavedObject>> {
     let rendered = load(root, env)?;
