@@ -473,7 +473,7 @@ async fn import_read_back_drift_found_and_repaired() {
             .find(|o| o.kind == "search")
             .unwrap(),
     );
-    assert!(search.delete().await.expect("delete"));
+    assert!(search.remove().await.expect("delete"));
     assert!(double.stored("search", &search.object().id).is_none());
     assert!(
         !search

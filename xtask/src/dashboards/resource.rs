@@ -56,7 +56,8 @@ impl SavedObjectResource {
     }
 
     /// Removes the object from Dashboards; false when it was not there.
-    pub async fn delete(&self) -> anyhow::Result<bool> {
+    /// (Named apart from the `delete` that main's `Resource` trait gains.)
+    pub async fn remove(&self) -> anyhow::Result<bool> {
         self.client.delete(&self.object.kind, &self.object.id).await
     }
 
