@@ -477,7 +477,7 @@ async fn import_read_back_drift_found_and_repaired() {
     assert!(double.stored("search", &search.object().id).is_none());
     assert!(
         !search
-            .delete()
+            .remove()
             .await
             .expect("a second delete finds nothing")
     );
