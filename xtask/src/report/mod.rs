@@ -91,11 +91,11 @@ pub fn run(root: &Path, args: ReportArgs) -> anyhow::Result<()> {
     let metrics = Metrics::load(root)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     eprintln!(
-        "report {}..{} ({}) from {} ({})",
+        "report {}..{} ({}) from environment `{}` ({})",
         period.from,
         period.to,
         period.tz_name(),
-        env.opensearch.endpoint,
+        env.name,
         env.indices().session_summaries
     );
     let report = runtime.block_on(build(&env, &metrics, &period))?;
