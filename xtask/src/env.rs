@@ -791,11 +791,16 @@ mod tests {
         let err = load_err(&format!("{}\ndashboards:\n  url: x\n", local_text()));
         assert!(err.contains("dashboards"), "{err}");
         assert!(err.contains("unknown field `url`"), "{err}");
-        let prod = Environment::load(&root(), "prod").unwrap();
-        assert!(prod.dashboards.is_some());
+        let placeholder = text.replace(
+            "http://127.0.0.1:5601",
+            "https://search-x-REPLACE_ME.eu-west-1.es.amazonaws.com/_dashboards",
+        );
+        let env =
+            Environment::from_yaml(&placeholder, "infra/environments/local.yaml", "local").unwrap();
         assert!(
-            prod.placeholders()
+            env.placeholders()
                 .contains(&"dashboards.endpoint".to_string())
         );
+        assert!(env.ensure_filled_in("dashboards").is_err());
     }
 }
