@@ -1,7 +1,7 @@
 //! `cargo xtask demo`: the whole pipeline on this machine. Starts the local
 //! stack, deploys the mappings, generates a week of synthetic logs, replays
 //! them through the processor, then reads sessions and unique users per day
-//! back from OpenSearch.
+//! back from OpenSearch and writes the HTML usage report of those days.
 
 use crate::env::Environment;
 use crate::genlogs::{GenOptions, generate, write_corpus};
@@ -145,6 +145,18 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
         "\nExplore: curl -s '{}/{}/_search?size=3&pretty'",
         env.opensearch_endpoint()?,
         env.indices().session_summaries
+    );
+
+    // The IM-8136 report of the demo's days, as people receive it.
+    let start = crate::genlogs::default_start_date();
+    let last = start + chrono::Days::new(u64::from(args.days.max(1) - 1));
+    let period = crate::report::Period::new(start, last, "UTC")?;
+    let metrics = crate::metrics::Metrics::load(root)?;
+    let report = runtime.block_on(crate::report::build(&env, &metrics, &period))?;
+    let page = crate::report::write_html(&report, &metrics, &root.join("target/demo"))?;
+    println!(
+        "Usage report {start} to {last} (UTC): {}\n  (open it in a browser; print it to PDF for the mailed report; `cargo xtask report --help` for other periods and formats)",
+        page.display()
     );
     Ok(())
 }

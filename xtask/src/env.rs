@@ -45,6 +45,9 @@ pub struct Environment {
     /// added to them and cannot be set here).
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// OpenSearch Dashboards (saved objects); absent: deploy skips them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboards: Option<DashboardsConfig>,
     /// The file this environment was read from (for messages).
     #[serde(skip)]
     pub source: PathBuf,
@@ -204,6 +207,15 @@ pub const LOG_RETENTION_DAYS: [u32; 22] = [
 /// The tag every resource xtask creates carries; destroy removes only
 /// what carries it.
 pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "ironman-usage-xtask");
+
+/// OpenSearch Dashboards of the environment. Requests are signed like
+/// OpenSearch's (`opensearch.auth`, `opensearch.region`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardsConfig {
+    /// `https://…/_dashboards` (or plain `http://` on a loopback address only).
+    pub endpoint: String,
+}
 
 /// A value that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -722,6 +734,13 @@ impl Environment {
                 );
             }
         }
+        if let Some(dashboards) = &self.dashboards {
+            if !is_placeholder(&dashboards.endpoint) {
+                if let Err(message) = check_endpoint(&dashboards.endpoint) {
+                    bad("dashboards.endpoint", message);
+                }
+            }
+        }
         problems
     }
 }
@@ -1151,5 +1170,35 @@ mod tests {
         }
         assert!(is_region("eu-west-1") && is_region("us-gov-west-1"));
         assert!(!is_region("eu-west") && !is_region("EU-WEST-1"));
+    }
+
+    #[test]
+    fn the_dashboards_section_is_optional_and_checked() {
+        let local = Environment::load(&root(), "local").unwrap();
+        assert_eq!(local.dashboards, None);
+        let text = format!(
+            "{}\ndashboards:\n  endpoint: http://127.0.0.1:5601\n",
+            local_text()
+        );
+        let env = Environment::from_yaml(&text, "infra/environments/local.yaml", "local").unwrap();
+        assert_eq!(env.dashboards.unwrap().endpoint, "http://127.0.0.1:5601");
+        let bad = text.replace("http://127.0.0.1:5601", "http://dashboards.example.com");
+        let err = load_err(&bad);
+        assert!(err.contains("field `dashboards.endpoint`"), "{err}");
+        assert!(err.contains("https://"), "{err}");
+        let err = load_err(&format!("{}\ndashboards:\n  url: x\n", local_text()));
+        assert!(err.contains("dashboards"), "{err}");
+        assert!(err.contains("unknown field `url`"), "{err}");
+        let placeholder = text.replace(
+            "http://127.0.0.1:5601",
+            "https://search-x-REPLACE_ME.eu-west-1.es.amazonaws.com/_dashboards",
+        );
+        let env =
+            Environment::from_yaml(&placeholder, "infra/environments/local.yaml", "local").unwrap();
+        assert!(
+            env.placeholders()
+                .contains(&"dashboards.endpoint".to_string())
+        );
+        assert!(env.ensure_filled_in("dashboards").is_err());
     }
 }

@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 pub mod aws;
 pub mod bench;
 pub mod build;
+pub mod dashboards;
 pub mod demo;
 pub mod deploy;
 pub mod env;
 pub mod genlogs;
 pub mod local;
+pub mod metrics;
 pub mod replay;
+pub mod report;
 pub mod test;
 
 /// The workspace root (the directory holding `Cargo.toml`, `infra/`, ...).

@@ -36,6 +36,10 @@ enum Command {
     Demo(xtask::demo::DemoArgs),
     /// Offline processor throughput over Lambda event files (no network).
     Bench(xtask::bench::BenchArgs),
+    /// The usage report (IM-8136) of a period: JSON on stdout, CSV or HTML files.
+    Report(xtask::report::ReportArgs),
+    /// The Dashboards saved objects of an environment: NDJSON, or plan/apply through the API.
+    Dashboards(xtask::dashboards::command::DashboardsArgs),
     /// Starts the local stack and runs every test, as CI does.
     Test(xtask::test::TestArgs),
 }
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::GenLogs(args) => xtask::genlogs::run(&root, args),
         Command::Demo(args) => xtask::demo::run(&root, args),
         Command::Bench(args) => xtask::bench::run(&root, args),
+        Command::Report(args) => xtask::report::run(&root, args),
+        Command::Dashboards(args) => xtask::dashboards::command::run(&root, args),
         Command::Test(args) => xtask::test::run(&root, args),
     };
     match result {

@@ -18,6 +18,9 @@ pub struct Stack {
     aws: AwsClients,
     aws_resources: Vec<Box<dyn Resource>>,
     opensearch: OpenSearchResources,
+    /// The Dashboards saved objects (none without a `dashboards:` section).
+    dashboards: Vec<Box<dyn Resource>>,
+    dashboards_note: Option<String>,
 }
 
 /// What `destroy` did.
@@ -39,6 +42,8 @@ impl Stack {
         let mut env = env.clone();
         resolve_opensearch_endpoint(&mut env, &aws).await?;
         let opensearch = OpenSearchResources::new(&env, root)?;
+        let dashboards = crate::dashboards::resources(&env, root)?;
+        let dashboards_note = crate::dashboards::resource::skipped_note(&env);
         let ctx = Arc::new(Context {
             aws: aws.clone(),
             env: env.clone(),
@@ -50,6 +55,8 @@ impl Stack {
             env,
             aws,
             opensearch,
+            dashboards,
+            dashboards_note,
         })
     }
 
@@ -88,7 +95,12 @@ impl Stack {
         let mut all: Vec<&dyn Resource> = self.aws_resources.iter().map(|r| r.as_ref()).collect();
         all.extend(orphans.iter().map(|r| r.as_ref()));
         all.extend(os.resources);
-        Ok((all, os.skipped))
+        // Saved objects last: their index patterns name indices the
+        // templates above shape.
+        all.extend(self.dashboards.iter().map(|r| r.as_ref()));
+        let mut skipped = os.skipped;
+        skipped.extend(self.dashboards_note.clone());
+        Ok((all, skipped))
     }
 
     /// Fails unless the caller's credentials are the environment's account.

@@ -17,6 +17,7 @@
 mod expect;
 mod model;
 mod render;
+mod report_expect;
 #[cfg(test)]
 mod tests;
 
