@@ -454,6 +454,9 @@ async fn diff_exit_codes_json_and_deploy_confirmation_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&diff.stderr)
     );
+    // Exit 2 is also clap's usage error: make sure it was a plan.
+    let shown = String::from_utf8_lossy(&diff.stdout);
+    assert!(shown.contains("to create"), "not a plan: {shown}");
 
     let json = xtask_cli(&dir, &["diff", "--env", &name, "--code", zip, "--json"]);
     assert_eq!(json.status.code(), Some(2));
