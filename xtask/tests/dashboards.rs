@@ -20,6 +20,8 @@
 //! Like Dashboards, the double adds its own fields and stores embedded JSON
 //! re-serialised (here: pretty-printed), which the diff must not see.
 
+mod support;
+
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -532,4 +534,51 @@ fn an_environment_without_dashboards_has_no_saved_object_resources() {
         e
     };
     assert_eq!(xtask::dashboards::resource::skipped_note(&double_env), None);
+}
+
+/// The saved objects are part of the whole deploy: `deploy` imports them
+/// after the AWS and OpenSearch resources, a second plan is empty, and a
+/// drifted object shows in the stack's plan.
+#[tokio::test]
+async fn deploy_and_diff_of_the_whole_stack_include_the_saved_objects() {
+    let double = Double::start().await;
+    let mut env = support::test_stack_environment("dash-stack").await;
+    env.dashboards = Some(DashboardsConfig {
+        endpoint: double.url.clone(),
+    });
+    let code = xtask::deploy::aws::LambdaCode::from_zip(support::fake_lambda_zip(b"d"), "test");
+    let stack = xtask::deploy::stack::Stack::load(&xtask::project_root(), &env, code)
+        .await
+        .expect("stack");
+    let deployed = stack.deploy(|_, _| {}, || Ok(())).await.expect("deploy");
+    let created: Vec<&str> = deployed
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create)
+        .map(|c| c.kind.as_str())
+        .collect();
+    assert!(
+        created.iter().any(|k| k.starts_with("dashboards_")),
+        "no saved object in the deploy: {created:?}"
+    );
+    assert!(created.contains(&"lambda_function"), "{created:?}");
+    let (plan, _) = stack.plan().await.expect("plan");
+    assert!(plan.is_empty(), "{plan}");
+
+    let dashboard = plan
+        .changes
+        .iter()
+        .find(|c| c.kind == "dashboards_dashboard")
+        .expect("the dashboard is planned")
+        .clone();
+    double.remove("dashboard", &dashboard.name);
+    let (drift, _) = stack.plan().await.expect("plan");
+    assert!(
+        drift
+            .changes
+            .iter()
+            .any(|c| c.resource == dashboard.resource && c.action == Action::Create),
+        "{drift}"
+    );
 }
