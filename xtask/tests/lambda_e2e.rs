@@ -1,40 +1,54 @@
-//! The Lambda end to end, as AWS would run it: `bootstrap` built with
-//! cargo-lambda, served by `cargo lambda watch` (the Lambda runtime API
-//! emulator, bound to 127.0.0.1), invoked with a CloudWatch Logs event file,
-//! and the documents read back from the local OpenSearch.
+//! The Lambda end to end, with the very binary `cargo xtask deploy` ships:
+//! `bootstrap` taken out of `target/lambda/processor-x86_64.zip` (the
+//! package `xtask::build::build_lambda_zip` writes and deploy uploads), run
+//! against the Lambda runtime API of `cargo lambda watch --only-lambda-apis`
+//! (bound to 127.0.0.1), invoked with a CloudWatch Logs event built from
+//! `aws_lambda_events` types, and the documents read back from the local
+//! OpenSearch.
+//!
+//! Why the package and not a build of its own: what runs here is what
+//! Lambda runs (release, xtask's rustflags, the bytes in the zip), and this
+//! test compiles nothing. `tests/build.rs` builds the same package earlier
+//! in the same `cargo test` run, so `build_lambda_zip` finds it up to date;
+//! run alone on a fresh checkout, it compiles the release dependencies once
+//! (minutes on 2 CPUs). A debug `cargo lambda build` of its own would
+//! compile every dependency a second time.
+//!
+//! `watch --only-lambda-apis` starts no function: it serves the runtime API
+//! and says which variables a function started by hand must have
+//! (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, …). The test
+//! starts the extracted `bootstrap` itself with those, the rest of what
+//! Lambda sets, and the function's own variables; nothing of the test's
+//! environment reaches it.
 //!
 //! Needs cargo-lambda (in `target/local-stack/venv`, installed by
 //! `cargo xtask local up`) and OpenSearch; fails, never skips, without them.
 //! `cargo xtask test` provides both.
-//!
-//! The build is `cargo lambda build --compiler cargo --target
-//! x86_64-unknown-linux-gnu` (no zig, no cross toolchain: the host target),
-//! so its artifacts live in `target/x86_64-unknown-linux-gnu/debug`, apart
-//! from `target/debug`: the first run compiles the dependencies once
-//! (minutes), later runs only relink what changed. `watch` gets the same
-//! `--target`, so it runs the binary the build produced without compiling
-//! anything again.
 
 mod support;
 
 use aws_lambda_events::event::cloudwatch_logs::{AwsLogs, LogData, LogEntry, LogsEvent};
 use base64::Engine as _;
 use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{all_documents, cleanup, count, require_opensearch, root, test_environment};
+use xtask::build::{BuildOptions, BuiltZip, build_lambda_zip};
 
-/// The host triple: the only target this machine can build for.
-const TARGET: &str = "x86_64-unknown-linux-gnu";
-/// A cold build compiles every dependency (about 6 minutes on 2 CPUs).
+/// A cold release build compiles every dependency (about 6 minutes on 2
+/// CPUs); after `tests/build.rs` it is a freshness check of seconds.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(25 * 60);
-/// How long the first invocation may take (watch checks the build first).
-const WARM_UP_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// How long the first invocation may take: the function is already
+/// running, so this only covers a slow machine.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(120);
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
 const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 
@@ -47,105 +61,96 @@ async fn bootstrap_under_cargo_lambda_watch_writes_the_documents() {
     let cargo_env = CargoEnv::new(&root);
     cargo_env.require_cargo_lambda(&work);
 
-    // 1. Build.
+    // 1. The package deploy uploads, and the executable in it.
     let t = Instant::now();
-    let mut build = cargo_env.command(&[
-        "lambda",
-        "build",
-        "--compiler",
-        "cargo",
-        "--target",
-        TARGET,
-        // The host target needs no rustup component.
-        "--skip-target-check",
-        "--bin",
-        "bootstrap",
-    ]);
-    run_logged(
-        &mut build,
-        &work.join("build.log"),
-        "cargo lambda build",
-        BUILD_TIMEOUT,
-    )
-    .await;
-    let artifact = root.join("target/lambda/bootstrap/bootstrap");
-    assert!(
-        artifact.is_file(),
-        "cargo lambda build succeeded but did not produce {}",
-        artifact.display()
-    );
+    let package = lambda_package(&root).await;
+    let task_root = work.join("task");
+    let bootstrap = extract_bootstrap(&package, &task_root);
     let build_secs = t.elapsed().as_secs_f64();
     println!(
-        "cargo lambda build: {} in {build_secs:.1}s",
-        artifact.display()
+        "package {} ({} bytes, sha256 {}): {} in {build_secs:.1}s",
+        package.path.display(),
+        package.len,
+        package.sha256_hex,
+        bootstrap.display()
     );
 
-    // 2. Serve it with `cargo lambda watch`, on loopback only.
+    // 2. The runtime API, on loopback only; no function of its own.
     let env = test_environment("lambda").await;
     let indices = env.indices().clone();
-    let function_env = [
-        (
-            "OPENSEARCH_ENDPOINT",
-            env.opensearch_endpoint().unwrap().to_string(),
-        ),
-        ("OPENSEARCH_AUTH", "none".to_string()),
-        (
-            "REQUEST_EVENTS_PREFIX",
-            indices.request_events_prefix.clone(),
-        ),
-        ("SESSION_SUMMARIES_INDEX", indices.session_summaries.clone()),
-        ("DEAD_LETTERS_INDEX", indices.dead_letters.clone()),
-    ];
     let port = free_port();
     let port_arg = port.to_string();
-    let mut args = vec![
-        "lambda",
-        "watch",
-        // Other people edit the workspace meanwhile: never rebuild mid-test.
-        "--ignore-changes",
-        "--invoke-address",
-        "127.0.0.1",
-        "--invoke-port",
-        &port_arg,
-        "--target",
-        TARGET,
-        "--bin",
-        "bootstrap",
-    ];
-    let env_args: Vec<String> = function_env
-        .iter()
-        .map(|(k, v)| {
-            // `--env-var` also splits its value on commas.
-            assert!(!v.contains(','), "{k}={v} cannot be passed with --env-var");
-            format!("{k}={v}")
-        })
-        .collect();
-    for kv in &env_args {
-        args.push("--env-var");
-        args.push(kv);
-    }
     let t = Instant::now();
-    let watch = Watch::start(cargo_env.command(&args), work.join("watch.log"));
+    let watch = Background::start(
+        "cargo lambda watch",
+        cargo_env.command(&[
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            // Other people edit the workspace meanwhile: never reload.
+            "--ignore-changes",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port_arg,
+        ]),
+        work.join("watch.log"),
+    );
     watch.wait_listening(port, Duration::from_secs(60)).await;
-    watch.assert_loopback_only();
+    watch.assert_listens_on_loopback_only(true);
+    let runtime = runtime_variables(&watch, port);
+    let function_name = runtime["AWS_LAMBDA_FUNCTION_NAME"].clone();
 
-    // Warm up with a CONTROL_MESSAGE (acknowledged, nothing written): the
-    // first invocation starts the function through `cargo run`.
+    // 3. The function, as Lambda starts it: `bootstrap` in the task root,
+    // the runtime's variables, the function's own, and nothing else.
+    let mut function = Command::new(&bootstrap);
+    function
+        .current_dir(&task_root)
+        .env_clear()
+        .envs(&runtime)
+        .env("AWS_REGION", &env.aws.region)
+        .env("AWS_DEFAULT_REGION", &env.aws.region)
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_provided.al2023")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", env.lambda_log_group())
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "lambda-e2e")
+        .env("LAMBDA_TASK_ROOT", &task_root)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("TZ", ":UTC")
+        .env(
+            "OPENSEARCH_ENDPOINT",
+            env.opensearch_endpoint()
+                .expect("the local OpenSearch endpoint"),
+        )
+        .env("OPENSEARCH_AUTH", "none")
+        .env("REQUEST_EVENTS_PREFIX", &indices.request_events_prefix)
+        .env("SESSION_SUMMARIES_INDEX", &indices.session_summaries)
+        .env("DEAD_LETTERS_INDEX", &indices.dead_letters)
+        .stdin(Stdio::null());
+    let function = Background::start("bootstrap", function, work.join("function.log"));
+    let both = [&watch, &function];
+
+    // Warm up with a CONTROL_MESSAGE (acknowledged, nothing written).
     let control = work.join("control.json");
     write_event(&control, &control_message());
     let answer = cargo_env
-        .invoke_until_ready(&watch, port, &control, WARM_UP_TIMEOUT)
+        .invoke_until_ready(&both, &function_name, port, &control, WARM_UP_TIMEOUT)
         .await;
     assert_eq!(answer["counts"]["control_messages"], 1, "{answer}");
+    function.assert_listens_on_loopback_only(false);
     let ready_secs = t.elapsed().as_secs_f64();
-    println!("cargo lambda watch on 127.0.0.1:{port}: function ready in {ready_secs:.1}s");
+    println!(
+        "runtime API on 127.0.0.1:{port}, bootstrap pid {}: answering in {ready_secs:.1}s",
+        function.child.id()
+    );
 
-    // 3. The real thing: a DATA_MESSAGE with 3 requests of 2 sessions, a
+    // 4. The real thing: a DATA_MESSAGE with 3 requests of 2 sessions, a
     // health check and a stack trace.
     let payload = work.join("data-message.json");
     write_event(&payload, &data_message());
     let t = Instant::now();
-    let answer = cargo_env.invoke(&watch, port, &payload).await;
+    let answer = cargo_env
+        .invoke(&both, &function_name, port, &payload)
+        .await;
     println!("invoke: {answer}");
     let counts = &answer["counts"];
     for (name, expected) in [
@@ -163,7 +168,7 @@ async fn bootstrap_under_cargo_lambda_watch_writes_the_documents() {
         assert_eq!(counts[name], expected, "counts.{name} in {answer}");
     }
 
-    // 4. The documents arrived.
+    // 5. The documents arrived.
     let events = all_documents(&client, &indices.request_events_pattern()).await;
     assert_eq!(
         count(&client, &indices.request_events_pattern()).await,
@@ -216,7 +221,9 @@ async fn bootstrap_under_cargo_lambda_watch_writes_the_documents() {
     assert_eq!(count(&client, &indices.dead_letters).await, 0);
 
     // Redelivery of the same batch changes nothing.
-    let again = cargo_env.invoke(&watch, port, &payload).await;
+    let again = cargo_env
+        .invoke(&both, &function_name, port, &payload)
+        .await;
     let counts = &again["counts"];
     assert_eq!(counts["events_created"], 0, "{again}");
     assert_eq!(counts["events_existing"], 3, "{again}");
@@ -229,14 +236,215 @@ async fn bootstrap_under_cargo_lambda_watch_writes_the_documents() {
     );
     let invoke_secs = t.elapsed().as_secs_f64();
 
+    // The function served every invocation and wrote its summary lines.
+    let function_log = std::fs::read_to_string(&function.log).unwrap_or_default();
+    assert_eq!(
+        function_log.matches("invocation summary").count(),
+        3,
+        "{}",
+        function.log_tail()
+    );
+
+    drop(function);
     drop(watch);
     cleanup(&client, &env).await;
     let _ = std::fs::remove_dir_all(&work);
     println!(
-        "lambda e2e: build {build_secs:.1}s, watch ready {ready_secs:.1}s, \
+        "lambda e2e: package {build_secs:.1}s, runtime API and function ready {ready_secs:.1}s, \
          invocations and checks {invoke_secs:.1}s, total {:.1}s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// `build_lambda_zip`, with progress while it runs and a loud failure
+/// (its build stopped) when it takes too long.
+async fn lambda_package(root: &Path) -> BuiltZip {
+    let log = root.join("target/lambda/build-x86_64.log");
+    let mut build = tokio::task::spawn_blocking({
+        let root = root.to_path_buf();
+        move || build_lambda_zip(&root, &BuildOptions::default())
+    });
+    let started = Instant::now();
+    let built = loop {
+        match tokio::time::timeout(PROGRESS_EVERY, &mut build).await {
+            Ok(joined) => break joined.expect("the build task panicked"),
+            Err(_) if started.elapsed() < BUILD_TIMEOUT => println!(
+                "build_lambda_zip: still running after {:.0}s ({})",
+                started.elapsed().as_secs_f64(),
+                last_line(&log)
+            ),
+            Err(_) => {
+                // Only the build can be running under this process now.
+                kill_descendants_of(std::process::id());
+                panic!(
+                    "build_lambda_zip did not finish within {}s; last lines of {}:\n{}",
+                    BUILD_TIMEOUT.as_secs(),
+                    log.display(),
+                    tail(&log, 30)
+                );
+            }
+        }
+    };
+    let built = built.unwrap_or_else(|e| panic!("build_lambda_zip failed: {e:#}"));
+    let build_log = std::fs::read_to_string(&built.log).unwrap_or_default();
+    println!(
+        "build_lambda_zip in {:.1}s ({})",
+        started.elapsed().as_secs_f64(),
+        if build_log.contains("Compiling") {
+            "compiled"
+        } else {
+            "up to date"
+        }
+    );
+    built
+}
+
+/// Takes `bootstrap` out of the zip, as Lambda does: into `task_root`,
+/// with the zip's mode. The zip is read back and checked to be the one the
+/// build reported (another process may build meanwhile), and its one entry
+/// to be an x86-64 ELF executable.
+fn extract_bootstrap(package: &BuiltZip, task_root: &Path) -> PathBuf {
+    let zip = std::fs::read(&package.path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", package.path.display()));
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&zip)),
+        package.sha256_hex,
+        "{} changed after build_lambda_zip returned (another build running?)",
+        package.path.display()
+    );
+    let entry = single_zip_entry(&zip).unwrap_or_else(|e| {
+        panic!(
+            "{} is not the zip build_lambda_zip writes: {e}",
+            package.path.display()
+        )
+    });
+    assert_eq!(entry.name, "bootstrap", "the entry Lambda runs");
+    assert_eq!(entry.mode, 0o100_755, "a regular file, mode 0755");
+    let elf = &entry.data;
+    assert!(
+        elf.len() > 64 && elf.starts_with(b"\x7fELF"),
+        "bootstrap in {} is not an ELF executable ({} bytes)",
+        package.path.display(),
+        elf.len()
+    );
+    assert_eq!(elf[4], 2, "a 64-bit ELF");
+    assert_eq!(elf[5], 1, "a little-endian ELF");
+    let e_type = u16::from_le_bytes([elf[16], elf[17]]);
+    assert!(
+        e_type == 2 || e_type == 3,
+        "ELF type {e_type}: not executable"
+    );
+    assert_eq!(u16::from_le_bytes([elf[18], elf[19]]), 0x3e, "x86-64");
+
+    std::fs::create_dir_all(task_root)
+        .unwrap_or_else(|e| panic!("creating {}: {e}", task_root.display()));
+    let path = task_root.join(&entry.name);
+    std::fs::write(&path, elf).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(entry.mode & 0o7777))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+    path
+}
+
+struct ZipEntry {
+    name: String,
+    /// The Unix mode in the external attributes' high half.
+    mode: u32,
+    data: Vec<u8>,
+}
+
+/// The one entry of a zip (no zip64, stored or deflated), its size and
+/// CRC-32 checked. Read by hand: the `zip` crate is not a dependency.
+fn single_zip_entry(zip: &[u8]) -> Result<ZipEntry, String> {
+    let u16_at = |at: usize| -> Result<u16, String> {
+        zip.get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .ok_or_else(|| format!("truncated at byte {at}"))
+    };
+    let u32_at = |at: usize| -> Result<u32, String> {
+        zip.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("truncated at byte {at}"))
+    };
+    // End of central directory: 22 bytes and a comment of up to 64 KiB.
+    let eocd = (0..=zip.len().saturating_sub(22))
+        .rev()
+        .take(22 + 0xffff)
+        .find(|&at| u32_at(at) == Ok(0x0605_4b50))
+        .ok_or("no end of central directory")?;
+    let entries = u16_at(eocd + 10)?;
+    if entries != 1 {
+        return Err(format!("{entries} entries, expected 1"));
+    }
+    let central = u32_at(eocd + 16)? as usize;
+    if u32_at(central)? != 0x0201_4b50 {
+        return Err("no central directory header".into());
+    }
+    let method = u16_at(central + 10)?;
+    let crc = u32_at(central + 16)?;
+    let compressed_size = u32_at(central + 20)? as usize;
+    let size = u32_at(central + 24)? as usize;
+    let name_len = u16_at(central + 28)? as usize;
+    let mode = u32_at(central + 38)? >> 16;
+    let local = u32_at(central + 42)? as usize;
+    let name = zip
+        .get(central + 46..central + 46 + name_len)
+        .ok_or("truncated entry name")?;
+    let name = String::from_utf8(name.to_vec()).map_err(|e| format!("entry name: {e}"))?;
+    if u32_at(local)? != 0x0403_4b50 {
+        return Err("no local file header".into());
+    }
+    let start = local + 30 + u16_at(local + 26)? as usize + u16_at(local + 28)? as usize;
+    let raw = zip
+        .get(start..start + compressed_size)
+        .ok_or("truncated entry data")?;
+    let data = match method {
+        0 => raw.to_vec(),
+        8 => {
+            let mut data = Vec::with_capacity(size);
+            std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(raw), &mut data)
+                .map_err(|e| format!("inflating {name}: {e}"))?;
+            data
+        }
+        other => return Err(format!("compression method {other}")),
+    };
+    if data.len() != size {
+        return Err(format!("{name}: {} bytes, the zip says {size}", data.len()));
+    }
+    let mut check = flate2::Crc::new();
+    check.update(&data);
+    if check.sum() != crc {
+        return Err(format!("{name}: CRC-32 mismatch"));
+    }
+    Ok(ZipEntry { name, mode, data })
+}
+
+/// The variables watch says a function it does not start must have
+/// (`AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/.rt`,
+/// `AWS_LAMBDA_FUNCTION_NAME`, …), as it logs them at start.
+fn runtime_variables(watch: &Background, port: u16) -> BTreeMap<String, String> {
+    let log = std::fs::read_to_string(&watch.log).unwrap_or_default();
+    let vars: BTreeMap<String, String> = log
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.trim().strip_prefix("INFO ")?.split_once('=')?;
+            name.starts_with("AWS_LAMBDA_")
+                .then(|| (name.to_string(), value.trim().to_string()))
+        })
+        .collect();
+    for name in ["AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME"] {
+        assert!(
+            vars.contains_key(name),
+            "cargo lambda watch --only-lambda-apis did not say {name}= (found {vars:?})\n{}",
+            watch.log_tail()
+        );
+    }
+    let api = &vars["AWS_LAMBDA_RUNTIME_API"];
+    assert!(
+        api.starts_with(&format!("http://127.0.0.1:{port}/")),
+        "the runtime API is not the one on 127.0.0.1:{port}: {api}"
+    );
+    println!("runtime variables from cargo lambda watch: {vars:?}");
+    vars
 }
 
 const LOG_GROUP: &str = "/aws/ecs/ironman-app";
@@ -364,7 +572,7 @@ fn write_event(path: &Path, event: &LogsEvent) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
 
-/// A scratch directory for this run's logs and payloads.
+/// A scratch directory for this run's logs, payloads and task root.
 fn work_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("lambda-e2e-{}", std::process::id()));
@@ -445,12 +653,12 @@ impl CargoEnv {
         }
     }
 
-    fn invoke_command(&self, port: u16, payload: &Path) -> tokio::process::Command {
+    fn invoke_command(&self, function: &str, port: u16, payload: &Path) -> tokio::process::Command {
         let port = port.to_string();
         let mut cmd = self.command(&[
             "lambda",
             "invoke",
-            "bootstrap",
+            function,
             "--invoke-address",
             "127.0.0.1",
             "--invoke-port",
@@ -465,19 +673,29 @@ impl CargoEnv {
         cmd
     }
 
-    /// One invocation; its answer, or a failure with watch's log.
-    async fn invoke(&self, watch: &Watch, port: u16, payload: &Path) -> Value {
-        match self.try_invoke(port, payload, INVOKE_TIMEOUT).await {
+    /// One invocation; its answer, or a failure with both processes' logs.
+    async fn invoke(
+        &self,
+        processes: &[&Background],
+        function: &str,
+        port: u16,
+        payload: &Path,
+    ) -> Value {
+        match self
+            .try_invoke(processes, function, port, payload, INVOKE_TIMEOUT)
+            .await
+        {
             Ok(answer) => answer,
-            Err(error) => panic!("{error}\n{}", watch.log_tail()),
+            Err(error) => panic!("{error}\n{}", log_tails(processes)),
         }
     }
 
-    /// Invokes until the function answers: the first invocation waits for
-    /// `cargo run` (a freshness check after the build) and the start-up.
+    /// Invokes until the function answers, failing as soon as watch or the
+    /// function exits.
     async fn invoke_until_ready(
         &self,
-        watch: &Watch,
+        processes: &[&Background],
+        function: &str,
         port: u16,
         payload: &Path,
         limit: Duration,
@@ -486,12 +704,14 @@ impl CargoEnv {
         loop {
             let left = limit.saturating_sub(started.elapsed());
             match self
-                .try_invoke(port, payload, left.min(PROGRESS_EVERY))
+                .try_invoke(processes, function, port, payload, left.min(PROGRESS_EVERY))
                 .await
             {
                 Ok(answer) => return answer,
                 Err(error) if started.elapsed() < limit => {
-                    watch.assert_running();
+                    for process in processes {
+                        process.assert_running();
+                    }
                     println!(
                         "waiting for the function ({:.0}s): {}",
                         started.elapsed().as_secs_f64(),
@@ -502,28 +722,46 @@ impl CargoEnv {
                 Err(error) => panic!(
                     "the function did not answer within {}s: {error}\n{}",
                     limit.as_secs(),
-                    watch.log_tail()
+                    log_tails(processes)
                 ),
             }
         }
     }
 
+    /// One `cargo lambda invoke`; gives up at `limit`, or as soon as watch
+    /// or the function exits (an invocation would then wait forever).
     async fn try_invoke(
         &self,
+        processes: &[&Background],
+        function: &str,
         port: u16,
         payload: &Path,
         limit: Duration,
     ) -> Result<Value, String> {
-        let run = self.invoke_command(port, payload).output();
-        let out = match tokio::time::timeout(limit, run).await {
-            Err(_) => {
-                return Err(format!(
-                    "cargo lambda invoke timed out after {}s",
-                    limit.as_secs()
-                ));
+        let started = Instant::now();
+        let mut run = std::pin::pin!(self.invoke_command(function, port, payload).output());
+        let out = loop {
+            tokio::select! {
+                out = &mut run => match out {
+                    Ok(out) => break out,
+                    Err(e) => return Err(format!("cargo lambda invoke could not run: {e}")),
+                },
+                () = tokio::time::sleep(Duration::from_millis(250)) => {
+                    if let Some(gone) = processes.iter().find(|p| !is_alive(p.child.id())) {
+                        return Err(format!(
+                            "{} (pid {}) exited during the invocation",
+                            gone.name,
+                            gone.child.id()
+                        ));
+                    }
+                    if started.elapsed() >= limit {
+                        return Err(format!(
+                            "cargo lambda invoke timed out after {}s",
+                            limit.as_secs()
+                        ));
+                    }
+                }
             }
-            Ok(Err(e)) => return Err(format!("cargo lambda invoke could not run: {e}")),
-            Ok(Ok(out)) => out,
         };
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -541,39 +779,17 @@ impl CargoEnv {
     }
 }
 
-/// Runs `cmd` with its output in `log`, printing progress; fails with the
-/// log's tail.
-async fn run_logged(cmd: &mut Command, log: &Path, what: &str, limit: Duration) {
-    let file = File::create(log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
-    cmd.stdout(file.try_clone().unwrap()).stderr(file);
-    let mut cmd = tokio::process::Command::from(std::mem::replace(cmd, Command::new("true")));
-    cmd.kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what} could not start: {e}"));
-    let started = Instant::now();
-    let status = loop {
-        match tokio::time::timeout(PROGRESS_EVERY, child.wait()).await {
-            Ok(status) => break status.unwrap_or_else(|e| panic!("{what}: {e}")),
-            Err(_) if started.elapsed() < limit => println!(
-                "{what}: still running after {:.0}s ({})",
-                started.elapsed().as_secs_f64(),
-                last_line(log)
-            ),
-            Err(_) => panic!(
-                "{what} did not finish within {}s; last lines of {}:\n{}",
-                limit.as_secs(),
-                log.display(),
-                tail(log, 30)
-            ),
+/// Kills what this process started and still runs (the build, when it
+/// times out), each checked against its start time.
+fn kill_descendants_of(pid: u32) {
+    for (child, start) in process_tree(pid).into_iter().skip(1) {
+        if start_time(child).as_deref() == Some(start.as_str()) && is_alive(child) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &child.to_string()])
+                .stderr(Stdio::null())
+                .status();
         }
-    };
-    assert!(
-        status.success(),
-        "{what} failed ({status}); last lines of {}:\n{}",
-        log.display(),
-        tail(log, 30)
-    );
+    }
 }
 
 fn tail(path: &Path, lines: usize) -> String {
@@ -587,35 +803,42 @@ fn last_line(path: &Path) -> String {
     tail(path, 1).trim().chars().take(120).collect()
 }
 
-/// `cargo lambda watch` in a process group of its own, stopped (with the
-/// function instances it started, which run in sessions of their own) when
-/// dropped, also when the test fails.
-struct Watch {
+fn log_tails(processes: &[&Background]) -> String {
+    processes
+        .iter()
+        .map(|p| p.log_tail())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A child in a process group of its own (`cargo lambda watch`, or the
+/// function), its output in a log under the work directory; stopped with
+/// its group, and anything it started, when dropped, also when the test
+/// fails (and then its log's tail is printed).
+struct Background {
+    name: &'static str,
     child: Child,
     log: PathBuf,
 }
 
-impl Watch {
-    fn start(mut cmd: Command, log: PathBuf) -> Watch {
+impl Background {
+    fn start(name: &'static str, mut cmd: Command, log: PathBuf) -> Background {
         let file = File::create(&log).unwrap_or_else(|e| panic!("creating {}: {e}", log.display()));
         cmd.stdout(file.try_clone().unwrap())
             .stderr(file)
             .process_group(0);
         let child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("cargo lambda watch could not start: {e}"));
-        println!(
-            "cargo lambda watch: pid {}, log {}",
-            child.id(),
-            log.display()
-        );
-        Watch { child, log }
+            .unwrap_or_else(|e| panic!("{name} could not start: {e}"));
+        println!("{name}: pid {}, log {}", child.id(), log.display());
+        Background { name, child, log }
     }
 
     fn log_tail(&self) -> String {
         format!(
-            "last lines of {} (cargo lambda watch and the function):\n{}",
+            "last lines of {} ({}):\n{}",
             self.log.display(),
+            self.name,
             tail(&self.log, 40)
         )
     }
@@ -624,7 +847,8 @@ impl Watch {
         let pid = self.child.id();
         assert!(
             is_alive(pid),
-            "cargo lambda watch (pid {pid}) exited\n{}",
+            "{} (pid {pid}) exited\n{}",
+            self.name,
             self.log_tail()
         );
     }
@@ -636,7 +860,8 @@ impl Watch {
             self.assert_running();
             assert!(
                 started.elapsed() < limit,
-                "cargo lambda watch does not listen on {addr} after {}s\n{}",
+                "{} does not listen on {addr} after {}s\n{}",
+                self.name,
                 limit.as_secs(),
                 self.log_tail()
             );
@@ -644,9 +869,9 @@ impl Watch {
         }
     }
 
-    /// Every TCP socket that watch (or anything it started) listens on is
-    /// bound to loopback.
-    fn assert_loopback_only(&self) {
+    /// Every TCP socket this process (or anything it started) listens on is
+    /// bound to loopback; and there is one, when `must_listen`.
+    fn assert_listens_on_loopback_only(&self, must_listen: bool) {
         let inodes: Vec<String> = process_tree(self.child.id())
             .iter()
             .flat_map(|(pid, _)| socket_inodes(*pid))
@@ -678,25 +903,27 @@ impl Watch {
             }
         }
         assert!(
-            !listening.is_empty(),
-            "found no listening socket of cargo lambda watch\n{}",
+            !must_listen || !listening.is_empty(),
+            "found no listening socket of {}\n{}",
+            self.name,
             self.log_tail()
         );
         assert!(
             listening.iter().all(|(_, loopback)| *loopback),
-            "cargo lambda watch listens beyond loopback: {listening:?}"
+            "{} listens beyond loopback: {listening:?}",
+            self.name
         );
     }
 }
 
-impl Drop for Watch {
+impl Drop for Background {
     fn drop(&mut self) {
         let pid = self.child.id();
         if std::thread::panicking() {
             eprintln!("{}", self.log_tail());
         }
-        // The function instances run in sessions of their own: note them
-        // before watch goes, so that any left behind can be killed too.
+        // Anything it started in a session of its own: noted before it goes,
+        // so that any left behind can be killed too.
         let tree = process_tree(pid);
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{pid}")])
