@@ -229,7 +229,7 @@ mod tests {
                 .map(|_| {
                     let r = next() as usize;
                     // Mostly valid symbols, sometimes padding or junk.
-                    symbols[if r % 97 == 0 {
+                    symbols[if r.is_multiple_of(97) {
                         r % symbols.len()
                     } else {
                         r % 64

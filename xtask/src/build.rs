@@ -132,6 +132,15 @@ pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<Buil
     // another is writing.
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // And one at a time across processes (two test binaries, or a deploy
+    // beside a test run): cargo's lock ends before cargo-lambda's copy.
+    let out_dir = root.join("target").join("lambda");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let lock_path = out_dir.join(".build.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("waiting for the build lock {}", lock_path.display()))?;
     let arch = opts.arch;
     require_target(arch)?;
     // Cheap when installed; on a fresh machine (a deploy job) it installs
@@ -139,9 +148,8 @@ pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<Buil
     local::ensure_tools(root).context("installing cargo-lambda into the local stack's venv")?;
     let cargo_lambda = local::cargo_lambda_bin(root);
 
-    let out_dir = root.join("target").join("lambda");
-    // A directory of its own: `cargo lambda build` in the tests (debug)
-    // writes `target/lambda/bootstrap/`, and must not pick this one up.
+    // A directory of its own per architecture, apart from what a plain
+    // `cargo lambda build` writes (`target/lambda/bootstrap/`).
     let lambda_dir = out_dir.join(format!("release-{}", arch.lambda_name()));
     std::fs::create_dir_all(&lambda_dir)
         .with_context(|| format!("creating {}", lambda_dir.display()))?;
@@ -156,8 +164,8 @@ pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<Buil
     // benchmark build and every `cargo xtask build` recompile all
     // dependencies in turn. Build scripts and proc macros (host artifacts,
     // which RUSTFLAGS do not reach under `--target`) stay in
-    // `target/release`, shared with the benchmark. Nothing can be shared
-    // with the tests' `cargo lambda build` (lambda_e2e): it is a debug build.
+    // `target/release`, shared with the benchmark. The end-to-end test
+    // (lambda_e2e) runs the binary of this very zip.
     let mut cmd = Command::new(&cargo_lambda);
     cmd.args(["lambda", "build", "--release", "--compiler", "cargo"])
         .args(["--target", arch.triple()])

@@ -274,10 +274,10 @@ impl Environment {
             std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))?
         {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "yaml") {
-                if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                    names.push(stem.to_string());
-                }
+            if path.extension().is_some_and(|e| e == "yaml")
+                && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            {
+                names.push(stem.to_string());
             }
         }
         names.sort();
@@ -313,10 +313,10 @@ impl Environment {
             session_summaries: format!("{prefix}session-summaries"),
             dead_letters: format!("{prefix}usage-dead-letters"),
         };
-        if let Ok(url) = std::env::var(TEST_OPENSEARCH_URL_VAR) {
-            if !url.is_empty() {
-                env.opensearch.endpoint = Some(url);
-            }
+        if let Ok(url) = std::env::var(TEST_OPENSEARCH_URL_VAR)
+            && !url.is_empty()
+        {
+            env.opensearch.endpoint = Some(url);
         }
         // AWS names too, so tests share one moto_server.
         env.lambda.function_name = format!("{prefix}{}", env.lambda.function_name);
@@ -498,12 +498,11 @@ impl Environment {
                 ),
             );
         }
-        if let Some(endpoint) = &os.endpoint {
-            if !is_placeholder(endpoint) {
-                if let Err(message) = check_endpoint(endpoint) {
-                    bad("opensearch.endpoint", message);
-                }
-            }
+        if let Some(endpoint) = &os.endpoint
+            && !is_placeholder(endpoint)
+            && let Err(message) = check_endpoint(endpoint)
+        {
+            bad("opensearch.endpoint", message);
         }
         match (&os.auth, &os.region) {
             (AuthKind::Sigv4, None) => bad(
@@ -614,10 +613,10 @@ impl Environment {
                 ),
             );
         }
-        if let Some(url) = &aws.endpoint_url {
-            if let Err(message) = check_endpoint(url) {
-                bad("aws.endpoint_url", message);
-            }
+        if let Some(url) = &aws.endpoint_url
+            && let Err(message) = check_endpoint(url)
+        {
+            bad("aws.endpoint_url", message);
         }
 
         let logs = &self.logs;
@@ -734,12 +733,11 @@ impl Environment {
                 );
             }
         }
-        if let Some(dashboards) = &self.dashboards {
-            if !is_placeholder(&dashboards.endpoint) {
-                if let Err(message) = check_endpoint(&dashboards.endpoint) {
-                    bad("dashboards.endpoint", message);
-                }
-            }
+        if let Some(dashboards) = &self.dashboards
+            && !is_placeholder(&dashboards.endpoint)
+            && let Err(message) = check_endpoint(&dashboards.endpoint)
+        {
+            bad("dashboards.endpoint", message);
         }
         problems
     }

@@ -262,13 +262,12 @@ fn handle(state: &Mutex<State>, request: &Request) -> (u16, Value) {
                     &["uiStateJSON"],
                     &["kibanaSavedObjectMeta", "searchSourceJSON"],
                 ] {
-                    if let Some(v) = path.iter().try_fold(&mut attributes, |v, k| v.get_mut(*k)) {
-                        if let Some(parsed) = v
+                    if let Some(v) = path.iter().try_fold(&mut attributes, |v, k| v.get_mut(*k))
+                        && let Some(parsed) = v
                             .as_str()
                             .and_then(|s| serde_json::from_str::<Value>(s).ok())
-                        {
-                            *v = Value::String(serde_json::to_string_pretty(&parsed).unwrap());
-                        }
+                    {
+                        *v = Value::String(serde_json::to_string_pretty(&parsed).unwrap());
                     }
                 }
                 let stored = json!({

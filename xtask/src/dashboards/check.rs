@@ -135,10 +135,10 @@ pub fn check(objects: &[Rendered], mappings: &[IndexMapping]) -> Vec<String> {
         }
         let reference = |name: &str| o.references.iter().find(|r| r.name == name);
         let mut ref_names = Vec::new();
-        if let Some(search) = embedded.get("kibanaSavedObjectMeta.searchSourceJSON") {
-            if let Some(name) = search["indexRefName"].as_str() {
-                ref_names.push(name.to_string());
-            }
+        if let Some(search) = embedded.get("kibanaSavedObjectMeta.searchSourceJSON")
+            && let Some(name) = search["indexRefName"].as_str()
+        {
+            ref_names.push(name.to_string());
         }
         if let Some(Value::Array(panels)) = embedded.get("panelsJSON") {
             for panel in panels {
@@ -272,14 +272,14 @@ pub fn check(objects: &[Rendered], mappings: &[IndexMapping]) -> Vec<String> {
                             .enumerate()
                         {
                             // A math metric's `field`s name other metrics, not index fields.
-                            if metric["type"] != "math" {
-                                if let Some(f) = metric["field"].as_str() {
-                                    need(
-                                        f,
-                                        true,
-                                        format!("visState.params.series[{s}].metrics[{k}].field"),
-                                    );
-                                }
+                            if metric["type"] != "math"
+                                && let Some(f) = metric["field"].as_str()
+                            {
+                                need(
+                                    f,
+                                    true,
+                                    format!("visState.params.series[{s}].metrics[{k}].field"),
+                                );
                             }
                         }
                         if let Some(f) = series["terms_field"].as_str() {

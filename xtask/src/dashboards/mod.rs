@@ -137,10 +137,10 @@ pub fn parse(text: &str, origin: &str) -> anyhow::Result<SavedObject> {
         );
     }
     for path in EMBEDDED_JSON {
-        if let Some(value) = pointer_mut(&mut object.attributes, path) {
-            if !value.is_string() {
-                *value = Value::String(serde_json::to_string(value).expect("values serialize"));
-            }
+        if let Some(value) = pointer_mut(&mut object.attributes, path)
+            && !value.is_string()
+        {
+            *value = Value::String(serde_json::to_string(value).expect("values serialize"));
         }
     }
     Ok(object)
@@ -168,10 +168,10 @@ pub fn to_ndjson(objects: &[SavedObject]) -> String {
 pub fn normalize(kind: &str, id: &str, attributes: &Value, references: &Value) -> Value {
     let mut attributes = attributes.clone();
     for path in EMBEDDED_JSON {
-        if let Some(value) = pointer_mut(&mut attributes, path) {
-            if let Some(parsed) = value.as_str().and_then(|s| serde_json::from_str(s).ok()) {
-                *value = parsed;
-            }
+        if let Some(value) = pointer_mut(&mut attributes, path)
+            && let Some(parsed) = value.as_str().and_then(|s| serde_json::from_str(s).ok())
+        {
+            *value = parsed;
         }
     }
     let mut references: Vec<Value> = references.as_array().cloned().unwrap_or_default();

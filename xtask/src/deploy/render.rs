@@ -201,10 +201,11 @@ fn render_string(
             )
         })
     };
-    if let Some(inner) = s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}")) {
-        if !inner.contains("{{") && !inner.contains("}}") {
-            return lookup(inner.trim()).cloned();
-        }
+    if let Some(inner) = s.strip_prefix("{{").and_then(|r| r.strip_suffix("}}"))
+        && !inner.contains("{{")
+        && !inner.contains("}}")
+    {
+        return lookup(inner.trim()).cloned();
     }
     let unopened = || format!("field `{path}`: `}}}}` without an opening `{{{{` in `{s}`");
     let mut out = String::new();

@@ -738,10 +738,10 @@ fn read_corpus(corpus: &Corpus, files: &[(String, Value)]) -> BTreeSet<String> {
                         .unwrap_or_else(|| panic!("{id} kept but not expected: {message}"));
                     assert_eq!(&*k, expected, "{message}");
                     assert_eq!(k.to_doc(), expected.to_doc());
-                    if let Some(&first) = earliest_seen.get(&k.session_id) {
-                        if k.timestamp_ms < first {
-                            seen.insert("arrival:earlier-part-after-later-part".into());
-                        }
+                    if let Some(&first) = earliest_seen.get(&k.session_id)
+                        && k.timestamp_ms < first
+                    {
+                        seen.insert("arrival:earlier-part-after-later-part".into());
                     }
                     let first = earliest_seen
                         .entry(k.session_id.clone())
