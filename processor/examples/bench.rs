@@ -9,6 +9,10 @@
 //!                              (default 1 MB) made of DIR's log events
 //! bench --one FILE             one invocation's work on FILE, then its peak
 //!                              resident memory as JSON
+//! bench --digest DIR           SHA-256 of everything the processor derives
+//!                              from DIR (counts, kept raw lines, bulk bodies,
+//!                              summaries in session order): two builds that
+//!                              print the same digest give the same output
 
 use base64::Engine;
 use flate2::{Compression, write::GzEncoder};
@@ -218,6 +222,42 @@ fn one(file: &Path, rules: &Rules) {
     );
 }
 
+fn digest(dir: &Path, rules: &Rules) {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for file in files_of(dir) {
+        let raw =
+            RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
+        let json = inflate(&raw.awslogs.data).expect("data");
+        let batch = parse_batch(&json).expect("batch");
+        let processed = process_batch(&batch, rules);
+        hash.update(serde_json::to_vec(&processed.counts).expect("counts"));
+        for kept in &processed.events {
+            hash.update(kept.id.as_bytes());
+            hash.update(kept.message.as_bytes());
+        }
+        let mut daily = DailyIndex::new("request-events-");
+        for body in event_bodies(
+            &processed.events,
+            processed.log_group,
+            processed.log_stream,
+            &mut daily,
+            DEFAULT_MAX_BULK_BYTES,
+        ) {
+            hash.update(&body.bytes);
+        }
+        let sessions = summarize(&processed.events);
+        let mut ids: Vec<_> = sessions.keys().collect();
+        ids.sort();
+        for id in ids {
+            let mut doc = Vec::new();
+            sessions[id].write_document(&mut doc, 0);
+            hash.update(&doc);
+        }
+    }
+    println!("{}", hex::encode(hash.finalize()));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| {
@@ -228,7 +268,9 @@ fn main() {
         })
     };
     let rules = rules(value("--pipeline").as_deref());
-    if let Some(file) = value("--one") {
+    if let Some(dir) = value("--digest") {
+        digest(Path::new(&dir), &rules);
+    } else if let Some(file) = value("--one") {
         one(Path::new(&file), &rules);
     } else if let Some(out) = value("--make-payload") {
         let dir = value("--input").expect("--input DIR");

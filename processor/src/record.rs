@@ -29,7 +29,7 @@ pub struct RequestEvent<'a> {
 
 /// A JSON value reduced to what the record's fields can use.
 #[derive(Debug, Clone, PartialEq)]
-enum Lite<'a> {
+pub(crate) enum Lite<'a> {
     Str(Cow<'a, str>),
     Int(i64),
     Float(f64),
@@ -92,8 +92,9 @@ impl<'de> de::Deserialize<'de> for Lite<'de> {
 const FIELD_COUNT: usize = 12;
 
 /// The record's known keys, last occurrence winning as in most JSON readers.
-struct RawRecord<'a> {
-    values: [Option<Lite<'a>>; FIELD_COUNT],
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct RawRecord<'a> {
+    pub(crate) values: [Option<Lite<'a>>; FIELD_COUNT],
 }
 
 impl<'a> RawRecord<'a> {
@@ -129,9 +130,7 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut record = RawRecord {
-            values: Default::default(),
-        };
+        let mut record = RawRecord::default();
         while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
             match key {
                 Some(field) => record.values[field as usize] = Some(map.next_value()?),
@@ -145,9 +144,16 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
 }
 
 /// The JSON object of a line: from the first `{` to the end of the line.
+/// The usual lines are read by `fastrecord` (same result); serde_json reads
+/// the others and judges whether they are JSON at all.
 fn parse_object<'a>(message: &'a str, rules: &Rules) -> Option<RawRecord<'a>> {
     let start = memchr::memchr(b'{', message.as_bytes())?;
     let json = &message[start..];
+    crate::fastrecord::parse(json, rules).or_else(|| parse_object_slow(json, rules))
+}
+
+/// `json` (from its `{`) read by serde_json with the record's visitor.
+pub(crate) fn parse_object_slow<'a>(json: &'a str, rules: &Rules) -> Option<RawRecord<'a>> {
     let mut de = serde_json::Deserializer::from_str(json);
     let record = de.deserialize_map(RecordVisitor(rules)).ok()?;
     de.end().ok()?;
