@@ -103,26 +103,52 @@ pub fn scan_query<'q>(
     site
 }
 
-/// Lowercases, borrowing when there is nothing to change.
+/// Lowercases, borrowing when there is nothing to change. ASCII text is
+/// lowercased in place of a copy (the same result as `to_lowercase`).
 pub fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
+    if !text.is_ascii() {
+        Cow::Owned(text.to_lowercase())
+    } else if !text.bytes().any(|b| b.is_ascii_uppercase()) {
         text
     } else {
-        Cow::Owned(text.to_lowercase())
+        let mut owned = text.into_owned();
+        owned.make_ascii_lowercase();
+        Cow::Owned(owned)
     }
 }
 
-/// Uppercases, borrowing when there is nothing to change.
+/// Uppercases, borrowing when there is nothing to change; ASCII text as in
+/// `lowercase`.
 pub fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_lowercase()) {
+    if !text.is_ascii() {
+        Cow::Owned(text.to_uppercase())
+    } else if !text.bytes().any(|b| b.is_ascii_lowercase()) {
         text
     } else {
-        Cow::Owned(text.to_uppercase())
+        let mut owned = text.into_owned();
+        owned.make_ascii_uppercase();
+        Cow::Owned(owned)
+    }
+}
+
+/// Whether `str::trim` would leave `text` as it is, decided from its end
+/// bytes when they are printable ASCII (never whitespace; `trim` looks at
+/// Unicode whitespace, so anything else asks it).
+#[inline]
+fn trimmed_already(text: &str) -> bool {
+    let printable = |b: &u8| (0x21..0x7f).contains(b);
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if printable(first) && printable(last) => true,
+        _ => text.trim().len() == text.len(),
     }
 }
 
 /// Trims, borrowing when it can.
 pub fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
+    if trimmed_already(&text) {
+        return text;
+    }
     match text {
         Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
         Cow::Owned(s) => {
@@ -139,8 +165,17 @@ pub fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
 /// The path segment right after `marker` (`/api/sites/ST-1/x` with
 /// `/sites/` gives `ST-1`), trimmed; `None` if absent or empty.
 pub fn segment_after<'p>(path: &'p str, marker: &str) -> Option<&'p str> {
-    let at = path.find(marker)?;
-    let rest = &path[at + marker.len()..];
+    segment_after_found(path, &memchr::memmem::Finder::new(marker))
+}
+
+/// `segment_after` with the marker's searcher built once (`Rules`).
+pub fn segment_after_found<'p>(
+    path: &'p str,
+    marker: &memchr::memmem::Finder<'_>,
+) -> Option<&'p str> {
+    let at = marker.find(path.as_bytes())?;
+    // The marker is a whole string, so its end is a character boundary.
+    let rest = &path[at + marker.needle().len()..];
     let segment = rest.split('/').next().unwrap_or("").trim();
     (!segment.is_empty()).then_some(segment)
 }
@@ -209,6 +244,30 @@ mod tests {
         push_asset_types(Cow::Borrowed("pump"), ",", &mut out);
         push_asset_types(Cow::Owned("Élan ".into()), ",", &mut out);
         assert_eq!(out, vec!["pump", "valve", "élan"]);
+    }
+
+    #[test]
+    fn case_and_trim_helpers() {
+        for text in [
+            "", "a", "Abc", "ABC", "abc", " x ", "\tx", "x\u{a0}", "\u{a0}", "é", "É x", "İ", "ß",
+            "a\u{1}", "\u{1}", "~", "!x!",
+        ] {
+            assert_eq!(
+                lowercase(Cow::Borrowed(text)),
+                text.to_lowercase(),
+                "{text:?}"
+            );
+            assert_eq!(
+                uppercase(Cow::Borrowed(text)),
+                text.to_uppercase(),
+                "{text:?}"
+            );
+            assert_eq!(trim(Cow::Borrowed(text)), text.trim(), "{text:?}");
+            assert_eq!(trim(Cow::Owned(text.to_string())), text.trim(), "{text:?}");
+        }
+        assert!(matches!(lowercase(Cow::Borrowed("abc")), Cow::Borrowed(_)));
+        assert!(matches!(uppercase(Cow::Borrowed("ABC")), Cow::Borrowed(_)));
+        assert!(matches!(trim(Cow::Borrowed("abc")), Cow::Borrowed("abc")));
     }
 
     #[test]

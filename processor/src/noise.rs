@@ -2,6 +2,68 @@
 
 use crate::config::Rules;
 use crate::counts::Reason;
+use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
+
+/// Substrings of a user agent, compared ASCII-case-insensitively: the agent
+/// is lowercased (ASCII letters only) into a buffer and searched for the
+/// lowercased substrings, which is the same test. A few substrings are
+/// searched one by one with memchr's SIMD `memmem`, several times faster on
+/// user agents than one case-insensitive aho-corasick automaton; many use
+/// one automaton.
+#[derive(Debug, Clone)]
+pub enum AgentMatcher {
+    Few(Vec<Finder<'static>>),
+    Many(AhoCorasick),
+}
+
+/// Up to this many substrings are searched one by one.
+const FEW_AGENTS: usize = 12;
+
+impl AgentMatcher {
+    /// `None` when there is nothing to match (empty substrings are dropped).
+    pub fn new(substrings: &[&str]) -> Option<Self> {
+        let lowered: Vec<Vec<u8>> = substrings
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_bytes().to_ascii_lowercase())
+            .collect();
+        if lowered.is_empty() {
+            None
+        } else if lowered.len() <= FEW_AGENTS {
+            Some(AgentMatcher::Few(
+                lowered
+                    .iter()
+                    .map(|s| Finder::new(s).into_owned())
+                    .collect(),
+            ))
+        } else {
+            Some(AgentMatcher::Many(
+                AhoCorasick::new(&lowered).expect("plain substrings always compile"),
+            ))
+        }
+    }
+
+    pub fn is_match(&self, agent: &str) -> bool {
+        let mut buffer = [0u8; 512];
+        let owned;
+        let lowered: &[u8] = match buffer.get_mut(..agent.len()) {
+            Some(b) => {
+                b.copy_from_slice(agent.as_bytes());
+                b.make_ascii_lowercase();
+                b
+            }
+            None => {
+                owned = agent.as_bytes().to_ascii_lowercase();
+                &owned
+            }
+        };
+        match self {
+            AgentMatcher::Few(finders) => finders.iter().any(|f| f.find(lowered).is_some()),
+            AgentMatcher::Many(automaton) => automaton.is_match(lowered),
+        }
+    }
+}
 
 /// The first noise rule a kept record matches, in the documented order
 /// (method, path, user agent, user).
@@ -166,6 +228,32 @@ mod tests {
             );
         }
         assert_eq!(reason(None, "/a", Some("Mozilla/5.0 Firefox"), "u"), None);
+    }
+
+    #[test]
+    fn agent_matching_is_ascii_case_insensitive_for_few_and_many() {
+        let few = AgentMatcher::new(&["Bot", "", "ÉLan", "x-Probe"]).unwrap();
+        let many: Vec<String> = (0..20).map(|i| format!("Agent{i}")).collect();
+        let mut many: Vec<&str> = many.iter().map(String::as_str).collect();
+        many.extend(["Bot", "ÉLan", "x-Probe"]);
+        let many = AgentMatcher::new(&many).unwrap();
+        assert!(matches!(few, AgentMatcher::Few(_)));
+        assert!(matches!(many, AgentMatcher::Many(_)));
+        let long = format!("{}BOT", "a".repeat(600));
+        for (agent, expected) in [
+            ("googleBOT/2.1", true),
+            ("X-PROBE", true),
+            ("Élan", true),
+            ("ÉLAN", true),
+            ("éLan", false),
+            ("b o t", false),
+            ("", false),
+            (long.as_str(), true),
+        ] {
+            assert_eq!(few.is_match(agent), expected, "{agent}");
+            assert_eq!(many.is_match(agent), expected, "{agent}");
+        }
+        assert!(AgentMatcher::new(&["", ""]).is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::config::{Field, Rules};
 use crate::counts::Reason;
 use crate::enrich::{
-    lowercase, push_asset_types, scan_query, segment_after, split_url, trim, uppercase,
+    lowercase, push_asset_types, scan_query, segment_after_found, split_url, trim, uppercase,
 };
 use crate::noise::noise_reason;
 use crate::timefmt::{self, MAX_MS, MIN_MS};
@@ -307,9 +307,9 @@ pub fn parse_record<'a>(
         .map(trim)
         .filter(|s| !s.is_empty())
         .or_else(|| match &path {
-            Cow::Borrowed(p) => segment_after(p, &rules.site_path_marker).map(Cow::Borrowed),
+            Cow::Borrowed(p) => segment_after_found(p, &rules.site_path_finder).map(Cow::Borrowed),
             Cow::Owned(p) => {
-                segment_after(p, &rules.site_path_marker).map(|s| Cow::Owned(s.to_string()))
+                segment_after_found(p, &rules.site_path_finder).map(|s| Cow::Owned(s.to_string()))
             }
         })
         .or(site_from_query);
