@@ -166,7 +166,7 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
         let json = inflate(&raw.awslogs.data).expect("data");
         let batch = parse_batch(&json).expect("batch");
         for e in &batch.log_events {
-            let entry = serde_json::json!({"id": format!("{}{:06}", e.id, events.len()), "timestamp": e.timestamp, "message": e.message});
+            let entry = serde_json::json!({"id": format!("{}{:06}", e.id, events.len()), "timestamp": e.timestamp, "message": e.message.text()});
             let line = entry.to_string();
             encoder.write_all(line.as_bytes()).expect("Vec write");
             events.push(entry);
@@ -234,7 +234,7 @@ fn digest(dir: &Path, rules: &Rules) {
         hash.update(serde_json::to_vec(&processed.counts).expect("counts"));
         for kept in &processed.events {
             hash.update(kept.id.as_bytes());
-            hash.update(kept.message.as_bytes());
+            hash.update(kept.message.text().as_bytes());
         }
         let mut daily = DailyIndex::new("request-events-");
         for body in event_bodies(

@@ -3,8 +3,8 @@
 
 use crate::config::Rules;
 use crate::counts::Counts;
-use crate::envelope::LogBatch;
-use crate::record::{RequestEvent, parse_record};
+use crate::envelope::{LogBatch, Message};
+use crate::record::{RequestEvent, parse_escaped_record, parse_record};
 use crate::session::{EventView, SessionSummary};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -35,7 +35,7 @@ pub struct KeptEvent<'b> {
     pub id: &'b str,
     pub log_timestamp_ms: i64,
     /// The raw line, kept for the dead-letter index.
-    pub message: &'b str,
+    pub message: &'b Message<'b>,
     pub event: RequestEvent<'b>,
 }
 
@@ -81,7 +81,11 @@ pub fn process_batch<'b>(batch: &'b LogBatch<'_>, rules: &Rules) -> ProcessedBat
                 counts.duplicate_in_batch += 1;
                 continue;
             }
-            match parse_record(&log_event.message, log_event.timestamp, rules) {
+            let parsed = match &log_event.message {
+                Message::Text(text) => parse_record(text, log_event.timestamp, rules),
+                Message::Escaped(raw) => parse_escaped_record(raw, log_event.timestamp, rules),
+            };
+            match parsed {
                 Ok(event) => {
                     counts.kept += 1;
                     events.push(KeptEvent {

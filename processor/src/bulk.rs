@@ -167,6 +167,7 @@ pub fn event_bodies(
 mod tests {
     use super::*;
     use crate::config::Rules;
+    use crate::envelope::Message;
     use crate::record::parse_record;
 
     #[test]
@@ -215,13 +216,18 @@ mod tests {
                 )
             })
             .collect();
+        let messages: Vec<Message> = lines
+            .iter()
+            .map(|l| Message::Text(l.as_str().into()))
+            .collect();
         let events: Vec<KeptEvent> = lines
             .iter()
+            .zip(&messages)
             .enumerate()
-            .map(|(i, l)| KeptEvent {
+            .map(|(i, (l, message))| KeptEvent {
                 id: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"][i],
                 log_timestamp_ms: 0,
-                message: l,
+                message,
                 event: parse_record(l, 0, &rules).unwrap(),
             })
             .collect();

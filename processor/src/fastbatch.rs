@@ -6,10 +6,13 @@
 //! not a string or an array of strings, a duplicate key, a float timestamp,
 //! an escaped key, a lone surrogate, any syntax error…) returns `None`, and
 //! `serde_json` then reads the document and reports errors as before.
-//! Messages are unescaped in one pass over their bytes: serde_json's string
-//! reader restarts at every escape, and log lines of JSON have dozens of them.
+//! A message with escapes is only validated and left escaped
+//! (`Message::Escaped`): the line is read from there in place, and copied
+//! out (`unescape_content`) only when its text is needed. Other strings are
+//! unescaped in one pass over their bytes: serde_json's string reader
+//! restarts at every escape.
 
-use crate::envelope::{LogBatch, LogEvent};
+use crate::envelope::{LogBatch, LogEvent, Message};
 use std::borrow::Cow;
 
 /// Bytes that end a run of plain string content: `"`, `\` and the control
@@ -50,6 +53,67 @@ pub(crate) fn special_from(bytes: &[u8], mut at: usize) -> Option<usize> {
         at += 1;
     }
     Some(at)
+}
+
+/// Where the escape at `at` (a backslash) of a string that is kept ends:
+/// `None` for an unknown escape or a lone surrogate (serde_json refuses both
+/// in a string it reads).
+#[inline]
+fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 2),
+        b'u' => match hex4(bytes.get(at + 2..)?)? {
+            0xD800..=0xDBFF => {
+                let rest = bytes.get(at + 6..at + 12)?;
+                let low = hex4(&rest[2..])?;
+                (rest[..2] == *b"\\u" && (0xDC00..=0xDFFF).contains(&low)).then_some(at + 12)
+            }
+            0xDC00..=0xDFFF => None,
+            _ => Some(at + 6),
+        },
+        _ => None,
+    }
+}
+
+/// The text of a message left escaped (`Message::Escaped`): `raw` is the
+/// content of a JSON string literal that `Reader::message` validated.
+pub(crate) fn unescape_content(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut at = 0;
+    while let Some(special) = special_from(bytes, at) {
+        // Cuts fall on ASCII bytes: the runs are whole characters.
+        out.push_str(&raw[at..special]);
+        let escape = bytes.get(special + 1).copied();
+        at = special + 2;
+        let c = match escape {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let unit = hex4(&bytes[at..]).unwrap_or(0xFFFD);
+                at += 4;
+                let code = if (0xD800..=0xDBFF).contains(&unit) {
+                    let low = hex4(&bytes[at + 2..]).unwrap_or(0xFFFD);
+                    at += 6;
+                    0x10000 + ((unit - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
+                } else {
+                    unit
+                };
+                char::from_u32(code).unwrap_or('\u{FFFD}')
+            }
+            // Not produced by `Reader::message`.
+            _ => '\u{FFFD}',
+        };
+        out.push(c);
+    }
+    out.push_str(&raw[at.min(raw.len())..]);
+    out
 }
 
 struct Reader<'a> {
@@ -207,6 +271,37 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A message: borrowed when it has no escape, else validated as
+    /// serde_json reads a string (known escapes, surrogates in pairs) and
+    /// left escaped.
+    fn message(&mut self) -> Option<Message<'a>> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let bytes = self.bytes;
+        let mut at = special_from(bytes, start)?;
+        let mut escaped = false;
+        loop {
+            match bytes[at] {
+                b'"' => {
+                    self.at = at + 1;
+                    let content = &self.text[start..at];
+                    return Some(if escaped {
+                        Message::Escaped(content)
+                    } else {
+                        Message::Text(Cow::Borrowed(content))
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    at = escape_end(bytes, at)?;
+                }
+                // An unescaped control character.
+                _ => return None,
+            }
+            at = special_from(bytes, at)?;
+        }
+    }
+
     /// A key: a string without escapes, then `:`.
     fn key(&mut self) -> Option<&'a str> {
         match self.string()? {
@@ -287,7 +382,7 @@ impl<'a> Reader<'a> {
                 match self.key()? {
                     "id" if id.is_none() => id = Some(self.string()?),
                     "timestamp" if timestamp.is_none() => timestamp = Some(self.integer()?),
-                    "message" if message.is_none() => message = Some(self.string()?),
+                    "message" if message.is_none() => message = Some(self.message()?),
                     _ => return None,
                 }
                 if !self.next(b'}')? {

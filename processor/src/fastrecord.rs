@@ -1,5 +1,6 @@
 //! A hand-written reader for the JSON object of a log line, the fast path of
-//! `record::parse_object`.
+//! `record::parse_object`; it also reads the line straight from the batch
+//! document where the line is still escaped (`parse_escaped`).
 //!
 //! serde_json with the record's visitor costs about half of a line's work:
 //! every key and value goes through its generic string and number readers
@@ -24,7 +25,12 @@ const MAX_DEPTH: usize = 64;
 /// converted here; longer ones go to serde_json (u64, then f64).
 const MAX_FAST_DIGITS: usize = 18;
 
-struct Reader<'a> {
+/// Reads the object from `text`. With `ESC`, `text` is the content of a
+/// JSON string literal that holds the line, still escaped (as the batch
+/// document carries it): a quote of the line is `\"`, a backslash `\\`,
+/// and `\n`, `\t`, `\r` are whitespace between tokens. Reading the line in
+/// place saves unescaping every message into a new string first.
+struct Reader<'a, const ESC: bool> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
@@ -44,12 +50,61 @@ fn hex4(bytes: &[u8]) -> Option<u32> {
     Some(value)
 }
 
-impl<'a> Reader<'a> {
+/// The character of a `\u` escape whose four hex digits start at `at`, and
+/// where it ends: a well-formed surrogate pair (its second half introduced
+/// by `next`, `\u` or, escaped, `\\u`), or one non-surrogate unit.
+fn unicode_escape(bytes: &[u8], at: usize, next: &[u8]) -> Option<(char, usize)> {
+    let unit = hex4(bytes.get(at..)?)?;
+    let at = at + 4;
+    match unit {
+        0xD800..=0xDBFF => {
+            // Only a well-formed pair; serde_json judges anything else.
+            if bytes.get(at..at + next.len())? != next {
+                return None;
+            }
+            let low = hex4(bytes.get(at + next.len()..)?)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+            Some((char::from_u32(code)?, at + next.len() + 4))
+        }
+        0xDC00..=0xDFFF => None,
+        _ => Some((char::from_u32(unit)?, at)),
+    }
+}
+
+fn simple_escape(escape: u8) -> Option<char> {
+    Some(match escape {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        _ => return None,
+    })
+}
+
+impl<'a, const ESC: bool> Reader<'a, ESC> {
+    /// The bytes of a quote of the line.
+    const QUOTE: usize = if ESC { 2 } else { 1 };
+
     /// JSON whitespace, as serde_json skips it.
     #[inline]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes.get(self.at) {
-            self.at += 1;
+        loop {
+            match self.bytes.get(self.at) {
+                Some(b' ' | b'\n' | b'\t' | b'\r') => self.at += 1,
+                Some(b'\\')
+                    if ESC && matches!(self.bytes.get(self.at + 1), Some(b'n' | b't' | b'r')) =>
+                {
+                    self.at += 2
+                }
+                _ => return,
+            }
         }
     }
 
@@ -58,24 +113,74 @@ impl<'a> Reader<'a> {
         self.bytes.get(self.at).copied()
     }
 
+    /// Whether a string starts here.
+    #[inline]
+    fn at_quote(&self) -> bool {
+        if ESC {
+            self.bytes.get(self.at..self.at + 2) == Some(b"\\\"")
+        } else {
+            self.byte() == Some(b'"')
+        }
+    }
+
     /// `literal` at the current position.
     fn literal(&mut self, literal: &[u8]) -> Option<()> {
         let end = self.at + literal.len();
         (self.bytes.get(self.at..end)? == literal).then(|| self.at = end)
     }
 
+    /// The escape at `at` (a backslash) inside a string of the line: the
+    /// character it stands for (`None` for the string's closing quote, with
+    /// `ESC` only) and where it ends. `None` for anything serde_json must
+    /// judge (an unknown escape, a lone surrogate, with `ESC` a raw control
+    /// character or a `\u` escape of the line's own text).
+    #[inline]
+    fn escape(&self, at: usize) -> Option<(Option<char>, usize)> {
+        let bytes = self.bytes;
+        let escape = *bytes.get(at + 1)?;
+        if !ESC {
+            return if escape == b'u' {
+                let (c, end) = unicode_escape(bytes, at + 2, b"\\u")?;
+                Some((Some(c), end))
+            } else {
+                Some((Some(simple_escape(escape)?), at + 2))
+            };
+        }
+        match escape {
+            b'"' => Some((None, at + 2)),
+            b'/' => Some((Some('/'), at + 2)),
+            // An escape of the line: `\\` then its escaped character.
+            b'\\' => match *bytes.get(at + 2)? {
+                b'\\' => match *bytes.get(at + 3)? {
+                    c @ (b'"' | b'\\' | b'/') => Some((Some(c as char), at + 4)),
+                    _ => None,
+                },
+                b'u' => {
+                    let (c, end) = unicode_escape(bytes, at + 3, b"\\\\u")?;
+                    Some((Some(c), end))
+                }
+                c => Some((Some(simple_escape(c).filter(|_| c != b'"')?), at + 3)),
+            },
+            _ => None,
+        }
+    }
+
     /// A string (at its opening quote): borrowed when it has no escape.
     #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let start = self.at + 1;
+        let start = self.at + Self::QUOTE;
         let end = special_from(self.bytes, start)?;
         match self.bytes[end] {
-            b'"' => {
+            b'"' if !ESC => {
                 self.at = end + 1;
                 Some(Cow::Borrowed(&self.text[start..end]))
             }
+            b'\\' if ESC && self.bytes.get(end + 1) == Some(&b'"') => {
+                self.at = end + 2;
+                Some(Cow::Borrowed(&self.text[start..end]))
+            }
             b'\\' => self.unescape(start, end).map(Cow::Owned),
-            // An unescaped control character.
+            // An unescaped control character (or, with `ESC`, a raw quote).
             _ => None,
         }
     }
@@ -89,50 +194,20 @@ impl<'a> Reader<'a> {
         out.push_str(&self.text[start..at]);
         loop {
             match bytes[at] {
-                b'"' => {
+                b'"' if !ESC => {
                     self.at = at + 1;
                     return Some(out);
                 }
-                b'\\' => {
-                    let escape = *bytes.get(at + 1)?;
-                    at += 2;
-                    let c = match escape {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let unit = hex4(bytes.get(at..)?)?;
-                            at += 4;
-                            let code = match unit {
-                                0xD800..=0xDBFF => {
-                                    // Only a well-formed pair; serde_json
-                                    // judges anything else.
-                                    let rest = bytes.get(at..at + 6)?;
-                                    if rest[0] != b'\\' || rest[1] != b'u' {
-                                        return None;
-                                    }
-                                    let low = hex4(&rest[2..])?;
-                                    if !(0xDC00..=0xDFFF).contains(&low) {
-                                        return None;
-                                    }
-                                    at += 6;
-                                    0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                                }
-                                0xDC00..=0xDFFF => return None,
-                                _ => unit,
-                            };
-                            char::from_u32(code)?
-                        }
-                        _ => return None,
-                    };
-                    out.push(c);
-                }
-                // An unescaped control character.
+                b'\\' => match self.escape(at)? {
+                    (Some(c), end) => {
+                        out.push(c);
+                        at = end;
+                    }
+                    (None, end) => {
+                        self.at = end;
+                        return Some(out);
+                    }
+                },
                 _ => return None,
             }
             let next = special_from(bytes, at)?;
@@ -144,22 +219,28 @@ impl<'a> Reader<'a> {
     /// A string that is not kept (at its opening quote): validated as
     /// serde_json ignores one (any `\uXXXX` of hex digits is accepted).
     fn skip_string(&mut self) -> Option<()> {
-        let mut at = self.at + 1;
+        let bytes = self.bytes;
+        let mut at = self.at + Self::QUOTE;
         loop {
-            at = special_from(self.bytes, at)?;
-            match self.bytes[at] {
-                b'"' => {
+            at = special_from(bytes, at)?;
+            match (bytes[at], *bytes.get(at + 1)?) {
+                (b'"', _) if !ESC => {
                     self.at = at + 1;
                     return Some(());
                 }
-                b'\\' => match *self.bytes.get(at + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
-                    b'u' => {
-                        hex4(self.bytes.get(at + 2..)?)?;
-                        at += 6;
-                    }
-                    _ => return None,
-                },
+                (b'\\', b'u') if !ESC => {
+                    hex4(bytes.get(at + 2..)?)?;
+                    at += 6;
+                }
+                (b'\\', b'"') if ESC => {
+                    self.at = at + 2;
+                    return Some(());
+                }
+                (b'\\', b'\\') if ESC && bytes.get(at + 2) == Some(&b'u') => {
+                    hex4(bytes.get(at + 3..)?)?;
+                    at += 7;
+                }
+                (b'\\', _) => at = self.escape(at)?.1,
                 _ => return None,
             }
         }
@@ -168,12 +249,17 @@ impl<'a> Reader<'a> {
     /// A key (at its opening quote) without escapes, then `:`.
     #[inline]
     fn key(&mut self) -> Option<&'a str> {
-        let start = self.at + 1;
+        let start = self.at + Self::QUOTE;
         let end = special_from(self.bytes, start)?;
-        if self.bytes[end] != b'"' {
+        let closed = if ESC {
+            self.bytes.get(end..end + 2) == Some(b"\\\"")
+        } else {
+            self.bytes[end] == b'"'
+        };
+        if !closed {
             return None;
         }
-        self.at = end + 1;
+        self.at = end + Self::QUOTE;
         self.ws();
         if self.byte()? != b':' {
             return None;
@@ -257,8 +343,10 @@ impl<'a> Reader<'a> {
     /// array elements are values too (their numbers are converted, their
     /// strings unescaped), objects are only validated.
     fn value(&mut self, depth: usize) -> Option<Lite<'a>> {
+        if self.at_quote() {
+            return self.string().map(Lite::Str);
+        }
         match self.byte()? {
-            b'"' => self.string().map(Lite::Str),
             b'-' | b'0'..=b'9' => self.number(),
             b'[' => {
                 if depth >= MAX_DEPTH {
@@ -307,8 +395,10 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
+        if self.at_quote() {
+            return self.skip_string();
+        }
         match self.byte()? {
-            b'"' => self.skip_string(),
             b'-' | b'0'..=b'9' => {
                 self.at = self.number_end()?.0;
                 Some(())
@@ -338,7 +428,7 @@ impl<'a> Reader<'a> {
                     return Some(());
                 }
                 loop {
-                    if self.byte()? != b'"' {
+                    if !self.at_quote() {
                         return None;
                     }
                     self.skip_string()?;
@@ -357,38 +447,94 @@ impl<'a> Reader<'a> {
             _ => None,
         }
     }
+
+    /// The object at the current position (its `{`) and nothing but
+    /// whitespace after it.
+    fn object(mut self, rules: &Rules) -> Option<RawRecord<'a>> {
+        self.at += 1;
+        let mut record = RawRecord::default();
+        self.ws();
+        if self.byte()? == b'}' {
+            self.at += 1;
+        } else {
+            loop {
+                if !self.at_quote() {
+                    return None;
+                }
+                let key = self.key()?;
+                match rules.field_of(key) {
+                    // The last occurrence of a key wins, as with serde_json.
+                    Some(field) => record.values[field as usize] = Some(self.value(0)?),
+                    None => self.skip(0)?,
+                }
+                if !self.next(b'}')? {
+                    break;
+                }
+            }
+        }
+        self.ws();
+        (self.at == self.bytes.len()).then_some(record)
+    }
 }
 
 /// The record's known keys from `json` (which starts with `{`), if the line
 /// is in the subset read here; `None` leaves it to serde_json.
 pub(crate) fn parse<'a>(json: &'a str, rules: &Rules) -> Option<RawRecord<'a>> {
-    let mut r = Reader {
+    Reader::<false> {
         text: json,
         bytes: json.as_bytes(),
-        at: 1,
-    };
-    let mut record = RawRecord::default();
-    r.ws();
-    if r.byte()? == b'}' {
-        r.at += 1;
-    } else {
-        loop {
-            if r.byte()? != b'"' {
-                return None;
-            }
-            let key = r.key()?;
-            match rules.field_of(key) {
-                // The last occurrence of a key wins, as with serde_json.
-                Some(field) => record.values[field as usize] = Some(r.value(0)?),
-                None => r.skip(0)?,
-            }
-            if !r.next(b'}')? {
+        at: 0,
+    }
+    .object(rules)
+}
+
+/// What the fast reader makes of a line still escaped as JSON string content.
+// Returned once per line and matched at once: boxing the record would cost
+// an allocation per line.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Escaped<'a> {
+    Record(RawRecord<'a>),
+    /// The line has no `{`: it is `unparsed`.
+    NoObject,
+    /// Left to the general path (unescape, then `record::parse_object`).
+    Unknown,
+}
+
+/// The record's known keys from `raw`, the still-escaped content of a valid
+/// JSON string literal holding the line (as `fastbatch` leaves a message).
+pub(crate) fn parse_escaped<'a>(raw: &'a str, rules: &Rules) -> Escaped<'a> {
+    // The line's first `{` is the first raw one: an escape never stands for
+    // `{` unless it is a `\u` escape, which is left to the general path.
+    let bytes = raw.as_bytes();
+    let mut at = 0;
+    loop {
+        match memchr::memchr2(b'{', b'\\', &bytes[at..]) {
+            None => return Escaped::NoObject,
+            Some(i) if bytes[at + i] == b'{' => {
+                at += i;
                 break;
+            }
+            Some(i) => {
+                at += i;
+                if bytes.get(at + 1) == Some(&b'u') {
+                    return Escaped::Unknown;
+                }
+                at += 2;
+                if at >= bytes.len() {
+                    return Escaped::NoObject;
+                }
             }
         }
     }
-    r.ws();
-    (r.at == r.bytes.len()).then_some(record)
+    let reader = Reader::<true> {
+        text: raw,
+        bytes,
+        at,
+    };
+    reader
+        .object(rules)
+        .map_or(Escaped::Unknown, Escaped::Record)
 }
 
 #[cfg(test)]

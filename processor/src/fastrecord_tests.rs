@@ -335,3 +335,134 @@ fn differential_against_serde_json() {
     assert!(valid > 8_000, "only {valid} valid lines");
     assert!(fast * 10 > valid * 7, "fast path took {fast} of {valid}");
 }
+
+/// `line` as the content of a JSON string literal, the way a batch document
+/// may carry it: the required escapes, plus (at random) `\/`, `\u` escapes
+/// of any character (pairs beyond the BMP) and short escapes of controls.
+fn escape_as_content(line: &str, generator: &mut Gen) -> String {
+    let mut out = String::new();
+    for c in line.chars() {
+        let roll = generator.next() % 256;
+        match c {
+            '"' if roll != 0 => out.push_str("\\\""),
+            '\\' if roll != 0 => out.push_str("\\\\"),
+            '\n' if roll != 0 => out.push_str("\\n"),
+            '\t' if roll != 0 => out.push_str("\\t"),
+            '\r' if roll != 0 => out.push_str("\\r"),
+            '\u{8}' if roll != 0 => out.push_str("\\b"),
+            '\u{c}' if roll != 0 => out.push_str("\\f"),
+            '/' if roll == 1 => out.push_str("\\/"),
+            c if roll == 0 || (c as u32) < 0x20 => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Reading a line in place from its escaped form gives what unescaping it
+/// and reading the text gives, field for field, skip reason for skip reason.
+fn check_escaped(line: &str, escaped: &str) -> bool {
+    let rules = Rules::builtin();
+    assert_eq!(crate::fastbatch::unescape_content(escaped), line);
+    let in_place = crate::record::parse_escaped_record(escaped, 7, &rules);
+    let from_text = crate::record::parse_record(line, 7, &rules);
+    assert_eq!(in_place, from_text, "{escaped:?}");
+    match parse_escaped(escaped, &rules) {
+        Escaped::Record(fast) => {
+            let start = line.find('{').expect("a record has a `{`");
+            let slow = parse_object_slow(&line[start..], &rules)
+                .unwrap_or_else(|| panic!("{escaped:?}: read in place, refused by serde_json"));
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{escaped:?}");
+            true
+        }
+        Escaped::NoObject => {
+            assert!(!line.contains('{'), "{escaped:?}");
+            false
+        }
+        Escaped::Unknown => false,
+    }
+}
+
+#[test]
+fn escaped_lines_read_in_place() {
+    let mut generator = Gen(7);
+    for (line, expect_fast) in [
+        (format!("INFO {{{BASE}}}"), true),
+        (
+            format!("2026-11-02T14:03:11.482Z\tINFO\t{{{BASE}}}\n"),
+            true,
+        ),
+        (
+            format!("[x] \\ \" {{{BASE},\"user\":\"a\\\"b\\\\c\\/d\\u00e9\\uD83D\\uDE00\\t\"}}"),
+            true,
+        ),
+        (
+            format!("{{{BASE},\"x\":[\"\\uD800\",{{\"k\":\"\\\\\"}}]}}"),
+            true,
+        ),
+        ("no object here \\ \"".to_string(), false),
+        (String::new(), false),
+        (format!("{{{BASE}}} trailing"), false),
+        (format!("{{{BASE},\"user\":\"\\uD800\"}}"), false),
+        (format!("{{{BASE},\"user\":\"tab\there\"}}"), false),
+    ] {
+        let escaped = serde_json::to_string(&line).unwrap();
+        let escaped = &escaped[1..escaped.len() - 1];
+        assert_eq!(check_escaped(&line, escaped), expect_fast, "{escaped}");
+        // The same line with other escapes of the same characters.
+        for _ in 0..20 {
+            check_escaped(&line, &escape_as_content(&line, &mut generator));
+        }
+    }
+    // `\u007b` stands for the line's first `{`: the general path reads it.
+    let line = format!("INFO {{{BASE}}}");
+    let escaped = serde_json::to_string(&line)
+        .unwrap()
+        .replacen('{', "\\u007b", 1);
+    assert!(!check_escaped(&line, &escaped[1..escaped.len() - 1]));
+}
+
+#[test]
+fn differential_escaped_against_unescaped() {
+    let mut generator = Gen(0x2545_f491_4f6c_dd1d);
+    let (mut fast, mut plain_fast) = (0, 0);
+    for _ in 0..20_000 {
+        let mut line = generator.line();
+        if generator.next() % 3 == 0 {
+            let prefix = generator.pick(&[
+                "INFO ",
+                "2026-11-02T14:03:11.482Z\tINFO\t",
+                "[w-{1}] ",
+                "x\\y \"z\" ",
+            ]);
+            line.insert_str(0, prefix);
+        }
+        let escaped = escape_as_content(&line, &mut generator);
+        // What the batch reader accepts as a message, it leaves as it is.
+        let doc = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":"1","timestamp":1,"message":"{escaped}"}}]}}"#
+        );
+        let batch = crate::fastbatch::parse(&doc).expect("a valid document");
+        assert_eq!(batch.log_events[0].message.text(), line);
+        if line
+            .find('{')
+            .is_some_and(|start| parse(&line[start..], &Rules::builtin()).is_some())
+        {
+            plain_fast += 1;
+        }
+        if check_escaped(&line, &escaped) {
+            fast += 1;
+        }
+    }
+    // Most lines the fast reader takes as text, it takes escaped too (not
+    // those with a `\u` escape of the document in a string of the line).
+    assert!(
+        fast * 10 > plain_fast * 7,
+        "read in place: {fast}, as text: {plain_fast}"
+    );
+}

@@ -219,8 +219,57 @@ pub fn parse_record<'a>(
     fallback_ms: i64,
     rules: &Rules,
 ) -> Result<RequestEvent<'a>, Reason> {
-    let mut raw = parse_object(message, rules).ok_or(Reason::Unparsed)?;
+    let raw = parse_object(message, rules).ok_or(Reason::Unparsed)?;
+    from_raw(raw, fallback_ms, rules)
+}
 
+/// `parse_record` for a message still escaped as the content of a JSON
+/// string literal (`envelope::Message::Escaped`): read in place when
+/// `fastrecord` can, else unescaped and parsed (the event then owns its
+/// strings).
+pub fn parse_escaped_record<'a>(
+    escaped: &'a str,
+    fallback_ms: i64,
+    rules: &Rules,
+) -> Result<RequestEvent<'a>, Reason> {
+    match crate::fastrecord::parse_escaped(escaped, rules) {
+        crate::fastrecord::Escaped::Record(raw) => from_raw(raw, fallback_ms, rules),
+        crate::fastrecord::Escaped::NoObject => Err(Reason::Unparsed),
+        crate::fastrecord::Escaped::Unknown => {
+            let message = crate::fastbatch::unescape_content(escaped);
+            parse_record(&message, fallback_ms, rules).map(RequestEvent::into_owned)
+        }
+    }
+}
+
+impl RequestEvent<'_> {
+    /// The same event, owning all its strings.
+    pub fn into_owned(self) -> RequestEvent<'static> {
+        fn own(s: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(s.into_owned())
+        }
+        RequestEvent {
+            timestamp_ms: self.timestamp_ms,
+            session_id: own(self.session_id),
+            user: own(self.user),
+            path: own(self.path),
+            method: self.method.map(own),
+            status_code: self.status_code,
+            response_time: self.response_time,
+            module: self.module.map(own),
+            site_token: self.site_token.map(own),
+            asset_types: self.asset_types.into_iter().map(own).collect(),
+        }
+    }
+}
+
+/// The checks, normalisation and enrichment of section 3 to 5 of the log
+/// contract, on the record's known keys.
+fn from_raw<'a>(
+    mut raw: RawRecord<'a>,
+    fallback_ms: i64,
+    rules: &Rules,
+) -> Result<RequestEvent<'a>, Reason> {
     let kind = text(raw.take(Field::Kind)).ok_or(Reason::NotRequest)?;
     let kind = lowercase(trim(kind));
     if !rules.request_types.iter().any(|t| *t == kind) {
