@@ -16,10 +16,10 @@
 
 use base64::Engine;
 use flate2::{Compression, write::GzEncoder};
-use processor::batch::{process_batch, summarize};
+use processor::batch::{process_batch, process_read_batch, summarize};
 use processor::bulk::{DailyIndex, event_bodies};
 use processor::config::{PipelineConfig, Rules};
-use processor::envelope::{RawLogsEvent, inflate, parse_batch};
+use processor::envelope::{RawLogsEvent, inflate, parse_batch, parse_batch_reading};
 use processor::sink::DEFAULT_MAX_BULK_BYTES;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,9 +47,10 @@ fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
     let json = inflate(&raw.awslogs.data).expect("valid awslogs.data");
     lap(work, 0);
     work.log_bytes += json.len() as u64;
-    let batch = parse_batch(&json).expect("a CloudWatch Logs document");
+    // Reading the batch reads most lines too: the two phases overlap.
+    let (batch, lines) = parse_batch_reading(&json, rules).expect("a CloudWatch Logs document");
     lap(work, 1);
-    let processed = process_batch(&batch, rules);
+    let processed = process_read_batch(&batch, lines, rules);
     lap(work, 2);
     work.log_events += processed.counts.log_events;
     work.kept += processed.counts.kept;
@@ -229,8 +230,15 @@ fn digest(dir: &Path, rules: &Rules) {
         let raw =
             RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
         let json = inflate(&raw.awslogs.data).expect("data");
-        let batch = parse_batch(&json).expect("batch");
-        let processed = process_batch(&batch, rules);
+        let (batch, lines) = parse_batch_reading(&json, rules).expect("batch");
+        let processed = process_read_batch(&batch, lines, rules);
+        // Lines read in place or one by one: the same events.
+        let plain_batch = parse_batch(&json).expect("batch");
+        let plain = process_batch(&plain_batch, rules);
+        assert_eq!(processed.counts, plain.counts, "{}", file.display());
+        for (a, b) in processed.events.iter().zip(&plain.events) {
+            assert_eq!((a.id, &a.event), (b.id, &b.event), "{}", file.display());
+        }
         hash.update(serde_json::to_vec(&processed.counts).expect("counts"));
         for kept in &processed.events {
             hash.update(kept.id.as_bytes());

@@ -12,7 +12,10 @@
 //! unescaped in one pass over their bytes: serde_json's string reader
 //! restarts at every escape.
 
+use crate::config::Rules;
 use crate::envelope::{LogBatch, LogEvent, Message};
+use crate::fastrecord::{LineKind, read_in_document};
+use crate::record::RawRecord;
 use std::borrow::Cow;
 
 /// Bytes that end a run of plain string content: `"`, `\` and the control
@@ -116,12 +119,25 @@ pub(crate) fn unescape_content(raw: &str) -> String {
     out
 }
 
-struct Reader<'a> {
+struct Reader<'a, 'r> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
     /// Unescaped bytes of the current string, reused from string to string.
     scratch: Vec<u8>,
+    /// With rules, each message's line is read in place as the message is
+    /// met (`fastrecord::read_in_document`), which also validates it, into
+    /// `lines` (one per log event).
+    rules: Option<&'r Rules>,
+    lines: ReadLines<'a>,
+}
+
+/// Lines read in place, one per log event in order: what each is, and its
+/// record when it was read.
+#[derive(Debug, Default)]
+pub(crate) struct ReadLines<'a> {
+    pub(crate) kinds: Vec<LineKind>,
+    pub(crate) records: Vec<RawRecord<'a>>,
 }
 
 fn hex4(bytes: &[u8]) -> Option<u32> {
@@ -138,7 +154,7 @@ fn hex4(bytes: &[u8]) -> Option<u32> {
     Some(value)
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Reader<'a, '_> {
     /// JSON whitespace, as serde_json skips it.
     #[inline]
     fn skip_ws(&mut self) {
@@ -374,6 +390,32 @@ impl<'a> Reader<'a> {
         self.string().map(drop)
     }
 
+    /// A message; with rules, its line is read in place into the last of
+    /// `lines` where it can be.
+    fn message_and_line(&mut self) -> Option<Message<'a>> {
+        if let Some(rules) = self.rules
+            && self.peek()? == b'"'
+            && let (Some(kind), Some(record)) =
+                (self.lines.kinds.last_mut(), self.lines.records.last_mut())
+        {
+            let start = self.at + 1;
+            match read_in_document(self.text, start, rules, record) {
+                Some((read, end)) => {
+                    *kind = read;
+                    self.at = end + 1;
+                    let content = &self.text[start..end];
+                    return Some(if memchr::memchr(b'\\', content.as_bytes()).is_some() {
+                        Message::Escaped(content)
+                    } else {
+                        Message::Text(Cow::Borrowed(content))
+                    });
+                }
+                None => *record = RawRecord::default(),
+            }
+        }
+        self.message()
+    }
+
     fn log_event(&mut self) -> Option<LogEvent<'a>> {
         self.eat(b'{')?;
         let (mut id, mut timestamp, mut message) = (None, None, None);
@@ -382,7 +424,7 @@ impl<'a> Reader<'a> {
                 match self.key()? {
                     "id" if id.is_none() => id = Some(self.string()?),
                     "timestamp" if timestamp.is_none() => timestamp = Some(self.integer()?),
-                    "message" if message.is_none() => message = Some(self.message()?),
+                    "message" if message.is_none() => message = Some(self.message_and_line()?),
                     _ => return None,
                 }
                 if !self.next(b'}')? {
@@ -407,6 +449,10 @@ impl<'a> Reader<'a> {
             return Some(events);
         }
         loop {
+            if self.rules.is_some() {
+                self.lines.kinds.push(LineKind::Unknown);
+                self.lines.records.push(RawRecord::default());
+            }
             events.push(self.log_event()?);
             if !self.next(b']')? {
                 return Some(events);
@@ -417,11 +463,23 @@ impl<'a> Reader<'a> {
 
 /// The batch, if the document has the usual shape; `None` otherwise.
 pub fn parse(text: &str) -> Option<LogBatch<'_>> {
+    parse_reading(text, None).map(|(batch, _)| batch)
+}
+
+/// `parse`, and with `rules` each message's line read in place where it
+/// can be (`None` for a line left to the general path; no lines without
+/// rules).
+pub(crate) fn parse_reading<'a>(
+    text: &'a str,
+    rules: Option<&Rules>,
+) -> Option<(LogBatch<'a>, ReadLines<'a>)> {
     let mut r = Reader {
         text,
         bytes: text.as_bytes(),
         at: 0,
         scratch: Vec::new(),
+        rules,
+        lines: ReadLines::default(),
     };
     r.eat(b'{')?;
     let (mut message_type, mut owner, mut log_group, mut log_stream, mut log_events) =
@@ -448,13 +506,15 @@ pub fn parse(text: &str) -> Option<LogBatch<'_>> {
     if r.at != r.bytes.len() {
         return None;
     }
-    Some(LogBatch {
+    let log_events = log_events.unwrap_or_default();
+    let batch = LogBatch {
         message_type: message_type?,
         owner: owner.unwrap_or_default(),
         log_group: log_group.unwrap_or_default(),
         log_stream: log_stream.unwrap_or_default(),
-        log_events: log_events.unwrap_or_default(),
-    })
+        log_events,
+    };
+    Some((batch, r.lines))
 }
 
 #[cfg(test)]

@@ -97,7 +97,9 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
     fn ws(&mut self) {
         loop {
             match self.bytes.get(self.at) {
-                Some(b' ' | b'\n' | b'\t' | b'\r') => self.at += 1,
+                Some(b' ') => self.at += 1,
+                // Raw control characters cannot be part of escaped text.
+                Some(b'\n' | b'\t' | b'\r') if !ESC => self.at += 1,
                 Some(b'\\')
                     if ESC && matches!(self.bytes.get(self.at + 1), Some(b'n' | b't' | b'r')) =>
                 {
@@ -451,8 +453,15 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
     /// The object at the current position (its `{`) and nothing but
     /// whitespace after it.
     fn object(mut self, rules: &Rules) -> Option<RawRecord<'a>> {
-        self.at += 1;
         let mut record = RawRecord::default();
+        self.members(rules, &mut record)?;
+        (self.at == self.bytes.len()).then_some(record)
+    }
+
+    /// The object at the current position (its `{`) and whitespace after
+    /// it, into `record` (which then holds a part of it if this fails).
+    fn members(&mut self, rules: &Rules, record: &mut RawRecord<'a>) -> Option<()> {
+        self.at += 1;
         self.ws();
         if self.byte()? == b'}' {
             self.at += 1;
@@ -473,7 +482,7 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
             }
         }
         self.ws();
-        (self.at == self.bytes.len()).then_some(record)
+        Some(())
     }
 }
 
@@ -499,6 +508,58 @@ pub(crate) enum Escaped<'a> {
     NoObject,
     /// Left to the general path (unescape, then `record::parse_object`).
     Unknown,
+}
+
+/// What a line read in place from the batch document turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind {
+    /// Not read in place: left to the general path.
+    Unknown,
+    /// The line has no `{`: it is `unparsed`.
+    NoObject,
+    /// The line's record was read.
+    Record,
+}
+
+/// Reads a message's line straight from the batch document: `start` is the
+/// position right after the message's opening quote. Gives what the line
+/// is (its record in `record`) and the position of the message's closing
+/// quote when the whole message is in the subset read here; every byte up
+/// to that quote is then known to be valid JSON string content (known
+/// escapes only: the reader takes no `\u` escape of the document and no raw
+/// control character). `None` leaves the message to `fastbatch` and the
+/// line to the general path; `record` may then hold a part of the line.
+/// The record is filled in place: it is large, and moving it per line cost
+/// more than reading it.
+pub(crate) fn read_in_document<'a>(
+    doc: &'a str,
+    start: usize,
+    rules: &Rules,
+    record: &mut RawRecord<'a>,
+) -> Option<(LineKind, usize)> {
+    let bytes = doc.as_bytes();
+    // The prefix, up to the line's first `{` (no escape stands for one but
+    // a `\u` escape, which is left to the general path).
+    let mut at = start;
+    loop {
+        match *bytes.get(at)? {
+            b'{' => break,
+            b'"' => return Some((LineKind::NoObject, at)),
+            b'\\' => match *bytes.get(at + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
+                _ => return None,
+            },
+            0..0x20 => return None,
+            _ => at += 1,
+        }
+    }
+    let mut reader = Reader::<true> {
+        text: doc,
+        bytes,
+        at,
+    };
+    reader.members(rules, record)?;
+    (reader.byte()? == b'"').then_some((LineKind::Record, reader.at))
 }
 
 /// The record's known keys from `raw`, the still-escaped content of a valid

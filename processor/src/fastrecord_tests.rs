@@ -466,3 +466,66 @@ fn differential_escaped_against_unescaped() {
         "read in place: {fast}, as text: {plain_fast}"
     );
 }
+
+/// A batch document read with its lines in place gives the batch, the
+/// events and the counts of reading it with serde_json and every line one
+/// by one; whatever makes the document invalid JSON is refused by both.
+#[test]
+fn differential_lines_read_in_the_document() {
+    use crate::batch::{process_batch, process_read_batch};
+    use crate::envelope::{LogBatch, ReadLines};
+    let rules = Rules::builtin();
+    let mut generator = Gen(0x5851_f42d_4c95_7f2d);
+    let (mut read, mut documents) = (0, 0);
+    for _ in 0..4_000 {
+        let mut entries = Vec::new();
+        for i in 0..generator.next() % 4 {
+            let mut line = generator.line();
+            if generator.next() % 3 == 0 {
+                line.insert_str(0, generator.pick(&["INFO ", "a\tb ", "no object"]));
+            }
+            let mut escaped = escape_as_content(&line, &mut generator);
+            // Sometimes break the document's own string.
+            if generator.next() % 10 == 0 {
+                let at = (generator.next() % (escaped.len() as u64 + 1)) as usize;
+                if escaped.is_char_boundary(at) {
+                    let junk =
+                        generator.pick(&["\t", "\u{1}", "\\x", "\\uD800", "\\", "\"", "\\u00"]);
+                    escaped.insert_str(at, junk);
+                }
+            }
+            entries.push(format!(
+                r#"{{"id":"{i}","timestamp":{i},"message":"{escaped}"}}"#
+            ));
+        }
+        let doc = format!(
+            r#"{{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{}]}}"#,
+            entries.join(",")
+        );
+        let serde: Result<LogBatch, _> = serde_json::from_str(&doc);
+        let plain = crate::fastbatch::parse(&doc);
+        let reading = crate::fastbatch::parse_reading(&doc, Some(&rules));
+        assert_eq!(reading.is_some(), plain.is_some(), "{doc}");
+        let Some((batch, lines)) = reading else {
+            continue;
+        };
+        let serde = serde.unwrap_or_else(|e| panic!("{doc}: read, but serde_json: {e}"));
+        assert_eq!(format!("{batch:?}"), format!("{serde:?}"), "{doc}");
+        documents += 1;
+        read += lines
+            .kinds
+            .iter()
+            .filter(|k| **k != LineKind::Unknown)
+            .count();
+        let fast = process_read_batch(&batch, ReadLines(lines), &rules);
+        let slow = process_batch(&serde, &rules);
+        assert_eq!(fast.counts, slow.counts, "{doc}");
+        assert_eq!(fast.events.len(), slow.events.len(), "{doc}");
+        for (a, b) in fast.events.iter().zip(&slow.events) {
+            assert_eq!((a.id, &a.event), (b.id, &b.event), "{doc}");
+            assert_eq!(a.message.text(), b.message.text(), "{doc}");
+        }
+    }
+    assert!(documents > 2_000, "{documents} documents read");
+    assert!(read > 700, "{read} lines read in place");
+}

@@ -219,8 +219,8 @@ pub fn parse_record<'a>(
     fallback_ms: i64,
     rules: &Rules,
 ) -> Result<RequestEvent<'a>, Reason> {
-    let raw = parse_object(message, rules).ok_or(Reason::Unparsed)?;
-    from_raw(raw, fallback_ms, rules)
+    let mut raw = parse_object(message, rules).ok_or(Reason::Unparsed)?;
+    from_raw(&mut raw, fallback_ms, rules)
 }
 
 /// `parse_record` for a message still escaped as the content of a JSON
@@ -233,7 +233,7 @@ pub fn parse_escaped_record<'a>(
     rules: &Rules,
 ) -> Result<RequestEvent<'a>, Reason> {
     match crate::fastrecord::parse_escaped(escaped, rules) {
-        crate::fastrecord::Escaped::Record(raw) => from_raw(raw, fallback_ms, rules),
+        crate::fastrecord::Escaped::Record(mut raw) => from_raw(&mut raw, fallback_ms, rules),
         crate::fastrecord::Escaped::NoObject => Err(Reason::Unparsed),
         crate::fastrecord::Escaped::Unknown => {
             let message = crate::fastbatch::unescape_content(escaped);
@@ -265,8 +265,8 @@ impl RequestEvent<'_> {
 
 /// The checks, normalisation and enrichment of section 3 to 5 of the log
 /// contract, on the record's known keys.
-fn from_raw<'a>(
-    mut raw: RawRecord<'a>,
+pub(crate) fn from_raw<'a>(
+    raw: &mut RawRecord<'a>,
     fallback_ms: i64,
     rules: &Rules,
 ) -> Result<RequestEvent<'a>, Reason> {
