@@ -165,7 +165,8 @@ pub fn event_bodies(
 ) -> Vec<BulkBody> {
     let mut bodies = Vec::new();
     let mut body = BulkBody {
-        bytes: Vec::with_capacity(max_bytes.min(events.len() * 512 + 64)),
+        // About 600 bytes per event: one allocation per body.
+        bytes: Vec::with_capacity(max_bytes.min(events.len() * 768 + 64)),
         items: Vec::new(),
     };
     // The pieces that repeat from event to event are serialised once.

@@ -443,7 +443,16 @@ impl<'a> Reader<'a, '_> {
 
     fn log_events(&mut self) -> Option<Vec<LogEvent<'a>>> {
         self.eat(b'[')?;
-        let mut events = Vec::new();
+        // Growing these by doubling copied them several times per batch
+        // (the records are large); a log event takes a few hundred bytes of
+        // the document, so this rarely needs to grow and never reserves
+        // much more than the batch needs.
+        let estimate = (self.bytes.len() - self.at) / 384 + 4;
+        let mut events = Vec::with_capacity(estimate);
+        if self.rules.is_some() {
+            self.lines.kinds.reserve(estimate);
+            self.lines.records.reserve(estimate);
+        }
         if self.peek()? == b']' {
             self.at += 1;
             return Some(events);

@@ -539,18 +539,24 @@ pub(crate) fn read_in_document<'a>(
 ) -> Option<(LineKind, usize)> {
     let bytes = doc.as_bytes();
     // The prefix, up to the line's first `{` (no escape stands for one but
-    // a `\u` escape, which is left to the general path).
+    // a `\u` escape, which is left to the general path), validated from
+    // special byte to special byte.
+    let brace = memchr::memchr(b'{', &bytes[start..]).map(|i| start + i);
     let mut at = start;
     loop {
-        match *bytes.get(at)? {
-            b'{' => break,
-            b'"' => return Some((LineKind::NoObject, at)),
-            b'\\' => match *bytes.get(at + 1)? {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
+        let special = special_from(bytes, at)?;
+        if let Some(brace) = brace.filter(|&b| b < special) {
+            at = brace;
+            break;
+        }
+        match bytes[special] {
+            b'"' => return Some((LineKind::NoObject, special)),
+            b'\\' => match *bytes.get(special + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at = special + 2,
                 _ => return None,
             },
-            0..0x20 => return None,
-            _ => at += 1,
+            // A raw control character.
+            _ => return None,
         }
     }
     let mut reader = Reader::<true> {
