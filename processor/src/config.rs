@@ -1,7 +1,7 @@
 //! The declarative pipeline rules (`infra/pipeline.yaml`) and their compiled,
 //! ready-to-match form.
 
-use crate::noise::AgentMatcher;
+use crate::noise::{AgentMatcher, UserPattern};
 use memchr::memmem::Finder;
 use serde::Deserialize;
 use std::path::Path;
@@ -194,6 +194,8 @@ pub struct Rules {
     pub noise_user_agents: Option<AgentMatcher>,
     /// Lowercased glob patterns.
     pub noise_users: Vec<String>,
+    /// `noise_users`, compiled.
+    pub noise_user_patterns: Vec<UserPattern>,
     pub site_path_marker: String,
     /// `site_path_marker`'s searcher, built once.
     pub site_path_finder: Finder<'static>,
@@ -253,6 +255,10 @@ impl Rules {
             noise_path_suffixes: lower(&noise.path_suffixes),
             noise_user_agents: AgentMatcher::new(&user_agents),
             noise_users: lower(&noise.users),
+            noise_user_patterns: lower(&noise.users)
+                .iter()
+                .map(|p| UserPattern::new(p))
+                .collect(),
             site_path_marker: config.enrichment.site_token.path_marker.clone(),
             site_path_finder: Finder::new(config.enrichment.site_token.path_marker.as_bytes())
                 .into_owned(),

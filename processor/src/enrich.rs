@@ -184,17 +184,36 @@ pub fn segment_after_found<'p>(
 /// trimmed and lowercased, empties dropped, each value once.
 pub fn push_asset_types<'a>(value: Cow<'a, str>, separator: &str, into: &mut Vec<Cow<'a, str>>) {
     let mut push = |part: Cow<'a, str>| {
-        let part = lowercase(trim(part));
         if !part.is_empty() && !into.contains(&part) {
             into.push(part);
         }
     };
     match value {
-        Cow::Borrowed(s) => s.split(separator).for_each(|p| push(Cow::Borrowed(p))),
-        Cow::Owned(s) => s
-            .split(separator)
-            .for_each(|p| push(Cow::Owned(p.to_string()))),
+        Cow::Borrowed(s) => {
+            split(s, separator).for_each(|p| push(lowercase(trim(Cow::Borrowed(p)))))
+        }
+        // Each part is normalised from a borrowed slice, then owned once.
+        Cow::Owned(s) => split(&s, separator)
+            .for_each(|p| push(Cow::Owned(lowercase(trim(Cow::Borrowed(p))).into_owned()))),
     }
+}
+
+/// `text.split(separator)`; a one-byte (ASCII) separator is searched as a
+/// `char`, with memchr, rather than with the substring searcher that a
+/// `&str` pattern sets up at every call.
+fn split<'t>(text: &'t str, separator: &str) -> impl Iterator<Item = &'t str> {
+    let single = match separator.as_bytes() {
+        [b] if b.is_ascii() => Some(*b as char),
+        _ => None,
+    };
+    let (by_char, by_str) = match single {
+        Some(c) => (Some(text.split(c)), None),
+        None => (None, Some(text.split(separator))),
+    };
+    by_char
+        .into_iter()
+        .flatten()
+        .chain(by_str.into_iter().flatten())
 }
 
 #[cfg(test)]
@@ -235,6 +254,25 @@ mod tests {
             None
         );
         assert!(assets.is_empty());
+    }
+
+    #[test]
+    fn split_by_byte_or_string() {
+        for (text, separator) in [
+            ("a,b,,c", ","),
+            ("", ","),
+            (",", ","),
+            ("a;;b;;", ";;"),
+            ("é,ü", ","),
+            ("aébéc", "é"),
+        ] {
+            let expected: Vec<&str> = text.split(separator).collect();
+            assert_eq!(
+                split(text, separator).collect::<Vec<_>>(),
+                expected,
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub fn noise_reason(
     {
         return Some(Reason::NoiseUserAgent);
     }
-    if rules.noise_users.iter().any(|p| glob_match(p, user)) {
+    if rules.noise_user_patterns.iter().any(|p| p.is_match(user)) {
         return Some(Reason::NoiseUser);
     }
     None
@@ -107,6 +107,31 @@ fn is_noise_path(rules: &Rules, path: &str) -> bool {
         bytes.len() >= suffix.len()
             && bytes[bytes.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     })
+}
+
+/// A user glob, compiled once: the usual `*@domain` is a suffix test.
+#[derive(Debug, Clone)]
+pub enum UserPattern {
+    Suffix(String),
+    Glob(String),
+}
+
+impl UserPattern {
+    /// `pattern` is expected lowercased already.
+    pub fn new(pattern: &str) -> Self {
+        match pattern.strip_prefix('*') {
+            Some(suffix) if !suffix.contains(['*', '?']) => UserPattern::Suffix(suffix.to_string()),
+            _ => UserPattern::Glob(pattern.to_string()),
+        }
+    }
+
+    /// The same answer as `glob_match` with the pattern.
+    pub fn is_match(&self, text: &str) -> bool {
+        match self {
+            UserPattern::Suffix(suffix) => text.ends_with(suffix.as_str()),
+            UserPattern::Glob(pattern) => glob_match(pattern, text),
+        }
+    }
 }
 
 /// Glob matching with `*` (any run, even empty) and `?` (one character).
@@ -268,6 +293,23 @@ mod tests {
         );
         assert_eq!(reason(None, "/a", None, "etl@ironman.internal.com"), None);
         assert_eq!(reason(None, "/a", None, "alice@ironman.com"), None);
+    }
+
+    #[test]
+    fn compiled_user_patterns_match_as_globs() {
+        let texts = [
+            "", "x", "a@x.y", "é@x.y", "a@x.yz", "abc", "xaxb", "aXXbYc", "xaé",
+        ];
+        for pattern in ["*", "*@x.y", "*a?", "a*b*c", "a?c", "é*", "**", "*.x", ""] {
+            let compiled = UserPattern::new(pattern);
+            for text in texts {
+                assert_eq!(
+                    compiled.is_match(text),
+                    glob_match(pattern, text),
+                    "{pattern} {text}"
+                );
+            }
+        }
     }
 
     #[test]
