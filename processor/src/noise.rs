@@ -13,12 +13,91 @@ use memchr::memmem::Finder;
 /// one automaton.
 #[derive(Debug, Clone)]
 pub enum AgentMatcher {
+    /// A few substrings, none shorter than `MIN_SAMPLED`.
+    Sampled(SampledPairs),
     Few(Vec<Finder<'static>>),
     Many(AhoCorasick),
 }
 
 /// Up to this many substrings are searched one by one.
 const FEW_AGENTS: usize = 12;
+
+/// Substrings at least this long are found by sampling pairs of bytes.
+const MIN_SAMPLED: usize = 4;
+
+/// A few substrings found by sampling: every `step`-th pair of bytes of the
+/// agent, case-folded, is looked up among the pairs at offsets below `step`
+/// of each substring, and only those hits are verified. With `step` = the
+/// shortest substring's length − 1, every occurrence of a substring spans a
+/// sampled pair at such an offset, so nothing is missed; on user agents this
+/// looks at a sixth of the pairs instead of running one search per
+/// substring (about four times fewer instructions).
+#[derive(Debug, Clone)]
+pub struct SampledPairs {
+    step: usize,
+    /// One bit per case-folded pair that some substring has at an offset
+    /// below `step`.
+    present: Vec<u64>,
+    /// (pair, substring, offset), sorted by pair.
+    pairs: Vec<(u16, usize, usize)>,
+    /// Lowercased (ASCII letters only).
+    needles: Vec<Vec<u8>>,
+}
+
+fn pair(a: u8, b: u8) -> u16 {
+    u16::from_le_bytes([a.to_ascii_lowercase(), b.to_ascii_lowercase()])
+}
+
+impl SampledPairs {
+    /// `needles` lowercased, none shorter than `MIN_SAMPLED`.
+    fn new(needles: Vec<Vec<u8>>) -> Self {
+        let step = needles.iter().map(Vec::len).min().unwrap_or(MIN_SAMPLED) - 1;
+        let mut present = vec![0u64; 1 << 10];
+        let mut pairs = Vec::new();
+        for (index, needle) in needles.iter().enumerate() {
+            for offset in 0..step {
+                let (a, b) = (needle[offset], needle[offset + 1]);
+                // Every case of the pair, so that samples are not folded.
+                for a in [a, a.to_ascii_uppercase()] {
+                    for b in [b, b.to_ascii_uppercase()] {
+                        let p = usize::from(u16::from_le_bytes([a, b]));
+                        present[p >> 6] |= 1 << (p & 63);
+                    }
+                }
+                pairs.push((pair(a, b), index, offset));
+            }
+        }
+        pairs.sort_unstable();
+        SampledPairs {
+            step,
+            present,
+            pairs,
+            needles,
+        }
+    }
+
+    fn is_match(&self, agent: &[u8]) -> bool {
+        let mut s = 0;
+        while let Some(&[a, b]) = agent.get(s..s + 2) {
+            let raw = usize::from(u16::from_le_bytes([a, b]));
+            if self.present[raw >> 6] >> (raw & 63) & 1 != 0 {
+                let p = pair(a, b);
+                let from = self.pairs.partition_point(|e| e.0 < p);
+                for &(_, index, offset) in self.pairs[from..].iter().take_while(|e| e.0 == p) {
+                    let needle = &self.needles[index];
+                    if let Some(start) = s.checked_sub(offset)
+                        && let Some(window) = agent.get(start..start + needle.len())
+                        && window.eq_ignore_ascii_case(needle)
+                    {
+                        return true;
+                    }
+                }
+            }
+            s += self.step;
+        }
+        false
+    }
+}
 
 impl AgentMatcher {
     /// `None` when there is nothing to match (empty substrings are dropped).
@@ -30,6 +109,8 @@ impl AgentMatcher {
             .collect();
         if lowered.is_empty() {
             None
+        } else if lowered.len() <= FEW_AGENTS && lowered.iter().all(|s| s.len() >= MIN_SAMPLED) {
+            Some(AgentMatcher::Sampled(SampledPairs::new(lowered)))
         } else if lowered.len() <= FEW_AGENTS {
             Some(AgentMatcher::Few(
                 lowered
@@ -45,6 +126,9 @@ impl AgentMatcher {
     }
 
     pub fn is_match(&self, agent: &str) -> bool {
+        if let AgentMatcher::Sampled(sampled) = self {
+            return sampled.is_match(agent.as_bytes());
+        }
         let mut buffer = [0u8; 512];
         let owned;
         let lowered: &[u8] = match buffer.get_mut(..agent.len()) {
@@ -61,6 +145,7 @@ impl AgentMatcher {
         match self {
             AgentMatcher::Few(finders) => finders.iter().any(|f| f.find(lowered).is_some()),
             AgentMatcher::Many(automaton) => automaton.is_match(lowered),
+            AgentMatcher::Sampled(_) => unreachable!("answered above"),
         }
     }
 }
@@ -262,7 +347,10 @@ mod tests {
         let mut many: Vec<&str> = many.iter().map(String::as_str).collect();
         many.extend(["Bot", "ÉLan", "x-Probe"]);
         let many = AgentMatcher::new(&many).unwrap();
-        assert!(matches!(few, AgentMatcher::Few(_)));
+        assert!(matches!(
+            few,
+            AgentMatcher::Few(_) | AgentMatcher::Sampled(_)
+        ));
         assert!(matches!(many, AgentMatcher::Many(_)));
         let long = format!("{}BOT", "a".repeat(600));
         for (agent, expected) in [
@@ -279,6 +367,95 @@ mod tests {
             assert_eq!(many.is_match(agent), expected, "{agent}");
         }
         assert!(AgentMatcher::new(&["", ""]).is_none());
+    }
+
+    #[test]
+    fn sampled_pairs_agree_with_a_plain_search() {
+        let sets: [&[&str]; 4] = [
+            &[
+                "ELB-HealthChecker",
+                "kube-probe",
+                "Googlebot",
+                "bingbot",
+                "Pingdom",
+                "UptimeRobot",
+            ],
+            &["abcd", "bcde", "ÉLan"],
+            &["aaaa", "aaaaaaab"],
+            &["x-Probe", "Bot!"],
+        ];
+        let pieces = [
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+            "A",
+            "B",
+            "-",
+            " ",
+            "é",
+            "É",
+            "bot",
+            "BOT",
+            "lan",
+            "LAN",
+            "probe",
+            "x-",
+            "googlebot",
+            "GoogleBot",
+            "uptimerobot",
+            "elb-health",
+            "checker",
+            "king",
+            "pingdo",
+            "m",
+            "aaa",
+            "aaaaaaa",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+        ];
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for set in sets {
+            let sampled = AgentMatcher::new(set).unwrap();
+            assert!(matches!(sampled, AgentMatcher::Sampled(_)), "{set:?}");
+            let finders = AgentMatcher::Few(
+                set.iter()
+                    .map(|s| Finder::new(&s.as_bytes().to_ascii_lowercase()).into_owned())
+                    .collect(),
+            );
+            let (mut matched, mut missed) = (0, 0);
+            for _ in 0..20_000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let mut agent = String::new();
+                for _ in 0..seed % 9 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    agent.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+                }
+                let expected = set.iter().any(|n| {
+                    let (a, n) = (agent.as_bytes(), n.as_bytes());
+                    a.len() >= n.len() && a.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+                });
+                assert_eq!(sampled.is_match(&agent), expected, "{set:?} {agent:?}");
+                assert_eq!(finders.is_match(&agent), expected, "{set:?} {agent:?}");
+                if expected {
+                    matched += 1;
+                } else {
+                    missed += 1;
+                }
+            }
+            assert!(
+                matched > 50 && missed > 1_000,
+                "{set:?}: {matched} {missed}"
+            );
+        }
+        assert!(matches!(
+            AgentMatcher::new(&["abc", "defg"]),
+            Some(AgentMatcher::Few(_))
+        ));
     }
 
     #[test]
