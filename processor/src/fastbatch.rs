@@ -130,7 +130,17 @@ struct Reader<'a, 'r> {
     /// `lines` (one per log event).
     rules: Option<&'r Rules>,
     lines: ReadLines<'a>,
+    /// At most this many lines are read in place (see `MAX_READ_LINES`).
+    max_lines: usize,
+    /// Whether the current log event has a slot in `lines`.
+    slot: bool,
 }
+
+/// A record takes ~400 bytes whatever the line's length, so reading lines in
+/// place is capped per batch: 32,768 lines (~13 MB) covers a 1 MB payload of
+/// short lines three times over; the lines beyond take the general path, so
+/// a batch of very many tiny lines cannot take memory in proportion.
+pub(crate) const MAX_READ_LINES: usize = 32_768;
 
 /// Lines read in place, one per log event in order: what each is, and its
 /// record when it was read.
@@ -394,6 +404,7 @@ impl<'a> Reader<'a, '_> {
     /// `lines` where it can be.
     fn message_and_line(&mut self) -> Option<Message<'a>> {
         if let Some(rules) = self.rules
+            && self.slot
             && self.peek()? == b'"'
             && let (Some(kind), Some(record)) =
                 (self.lines.kinds.last_mut(), self.lines.records.last_mut())
@@ -450,15 +461,16 @@ impl<'a> Reader<'a, '_> {
         let estimate = (self.bytes.len() - self.at) / 384 + 4;
         let mut events = Vec::with_capacity(estimate);
         if self.rules.is_some() {
-            self.lines.kinds.reserve(estimate);
-            self.lines.records.reserve(estimate);
+            self.lines.kinds.reserve(estimate.min(self.max_lines));
+            self.lines.records.reserve(estimate.min(self.max_lines));
         }
         if self.peek()? == b']' {
             self.at += 1;
             return Some(events);
         }
         loop {
-            if self.rules.is_some() {
+            self.slot = self.rules.is_some() && self.lines.records.len() < self.max_lines;
+            if self.slot {
                 self.lines.kinds.push(LineKind::Unknown);
                 self.lines.records.push(RawRecord::default());
             }
@@ -482,6 +494,15 @@ pub(crate) fn parse_reading<'a>(
     text: &'a str,
     rules: Option<&Rules>,
 ) -> Option<(LogBatch<'a>, ReadLines<'a>)> {
+    parse_reading_at_most(text, rules, MAX_READ_LINES)
+}
+
+/// `parse_reading` with the lines read in place capped at `max_lines`.
+pub(crate) fn parse_reading_at_most<'a>(
+    text: &'a str,
+    rules: Option<&Rules>,
+    max_lines: usize,
+) -> Option<(LogBatch<'a>, ReadLines<'a>)> {
     let mut r = Reader {
         text,
         bytes: text.as_bytes(),
@@ -489,6 +510,8 @@ pub(crate) fn parse_reading<'a>(
         scratch: Vec::new(),
         rules,
         lines: ReadLines::default(),
+        max_lines,
+        slot: false,
     };
     r.eat(b'{')?;
     let (mut message_type, mut owner, mut log_group, mut log_stream, mut log_events) =

@@ -529,3 +529,32 @@ fn differential_lines_read_in_the_document() {
     assert!(documents > 2_000, "{documents} documents read");
     assert!(read > 700, "{read} lines read in place");
 }
+
+/// Past the cap, lines are left to the general path: the same batch,
+/// events and counts.
+#[test]
+fn lines_read_in_place_are_capped_per_batch() {
+    use crate::batch::{process_batch, process_read_batch};
+    use crate::envelope::ReadLines;
+    let rules = Rules::builtin();
+    let entries: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                r#"{{"id":"{i}","timestamp":{i},"message":"INFO {{\"type\":\"request\",\"sessionId\":\"s{i}\",\"user\":\"u\",\"url\":\"/a\"}}"}}"#
+            )
+        })
+        .collect();
+    let doc = format!(
+        r#"{{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{}]}}"#,
+        entries.join(",")
+    );
+    let (batch, lines) = crate::fastbatch::parse_reading_at_most(&doc, Some(&rules), 3).unwrap();
+    assert_eq!(lines.kinds, vec![LineKind::Record; 3]);
+    let read = process_read_batch(&batch, ReadLines(lines), &rules);
+    let plain = process_batch(&batch, &rules);
+    assert_eq!(read.counts, plain.counts);
+    assert_eq!(read.counts.kept, 10);
+    for (a, b) in read.events.iter().zip(&plain.events) {
+        assert_eq!((a.id, &a.event), (b.id, &b.event));
+    }
+}
