@@ -9,13 +9,17 @@
 //!                              (default 1 MB) made of DIR's log events
 //! bench --one FILE             one invocation's work on FILE, then its peak
 //!                              resident memory as JSON
+//! bench --digest DIR           SHA-256 of everything the processor derives
+//!                              from DIR (counts, kept raw lines, bulk bodies,
+//!                              summaries in session order): two builds that
+//!                              print the same digest give the same output
 
 use base64::Engine;
 use flate2::{Compression, write::GzEncoder};
-use processor::batch::{process_batch, summarize};
+use processor::batch::{process_batch, process_read_batch, summarize};
 use processor::bulk::{DailyIndex, event_bodies};
 use processor::config::{PipelineConfig, Rules};
-use processor::envelope::{RawLogsEvent, inflate, parse_batch};
+use processor::envelope::{RawLogsEvent, inflate, parse_batch, parse_batch_reading};
 use processor::sink::DEFAULT_MAX_BULK_BYTES;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,9 +47,10 @@ fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
     let json = inflate(&raw.awslogs.data).expect("valid awslogs.data");
     lap(work, 0);
     work.log_bytes += json.len() as u64;
-    let batch = parse_batch(&json).expect("a CloudWatch Logs document");
+    // Reading the batch reads most lines too: the two phases overlap.
+    let (batch, lines) = parse_batch_reading(&json, rules).expect("a CloudWatch Logs document");
     lap(work, 1);
-    let processed = process_batch(&batch, rules);
+    let processed = process_read_batch(&batch, lines, rules);
     lap(work, 2);
     work.log_events += processed.counts.log_events;
     work.kept += processed.counts.kept;
@@ -162,7 +167,7 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
         let json = inflate(&raw.awslogs.data).expect("data");
         let batch = parse_batch(&json).expect("batch");
         for e in &batch.log_events {
-            let entry = serde_json::json!({"id": format!("{}{:06}", e.id, events.len()), "timestamp": e.timestamp, "message": e.message});
+            let entry = serde_json::json!({"id": format!("{}{:06}", e.id, events.len()), "timestamp": e.timestamp, "message": e.message.text()});
             let line = entry.to_string();
             encoder.write_all(line.as_bytes()).expect("Vec write");
             events.push(entry);
@@ -218,6 +223,49 @@ fn one(file: &Path, rules: &Rules) {
     );
 }
 
+fn digest(dir: &Path, rules: &Rules) {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for file in files_of(dir) {
+        let raw =
+            RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
+        let json = inflate(&raw.awslogs.data).expect("data");
+        let (batch, lines) = parse_batch_reading(&json, rules).expect("batch");
+        let processed = process_read_batch(&batch, lines, rules);
+        // Lines read in place or one by one: the same events.
+        let plain_batch = parse_batch(&json).expect("batch");
+        let plain = process_batch(&plain_batch, rules);
+        assert_eq!(processed.counts, plain.counts, "{}", file.display());
+        for (a, b) in processed.events.iter().zip(&plain.events) {
+            assert_eq!((a.id, &a.event), (b.id, &b.event), "{}", file.display());
+        }
+        hash.update(serde_json::to_vec(&processed.counts).expect("counts"));
+        for kept in &processed.events {
+            hash.update(kept.id.as_bytes());
+            hash.update(kept.message.text().as_bytes());
+        }
+        let mut daily = DailyIndex::new("request-events-");
+        for body in event_bodies(
+            &processed.events,
+            processed.log_group,
+            processed.log_stream,
+            &mut daily,
+            DEFAULT_MAX_BULK_BYTES,
+        ) {
+            hash.update(&body.bytes);
+        }
+        let sessions = summarize(&processed.events);
+        let mut ids: Vec<_> = sessions.keys().collect();
+        ids.sort();
+        for id in ids {
+            let mut doc = Vec::new();
+            sessions[id].write_document(&mut doc, 0);
+            hash.update(&doc);
+        }
+    }
+    println!("{}", hex::encode(hash.finalize()));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| {
@@ -228,7 +276,9 @@ fn main() {
         })
     };
     let rules = rules(value("--pipeline").as_deref());
-    if let Some(file) = value("--one") {
+    if let Some(dir) = value("--digest") {
+        digest(Path::new(&dir), &rules);
+    } else if let Some(file) = value("--one") {
         one(Path::new(&file), &rules);
     } else if let Some(out) = value("--make-payload") {
         let dir = value("--input").expect("--input DIR");

@@ -3,8 +3,10 @@
 
 use crate::config::Rules;
 use crate::counts::Counts;
-use crate::envelope::LogBatch;
-use crate::record::{RequestEvent, parse_record};
+use crate::counts::Reason;
+use crate::envelope::{LogBatch, Message, ReadLines};
+use crate::fastrecord::LineKind;
+use crate::record::{RequestEvent, from_raw, parse_escaped_record, parse_record};
 use crate::session::{EventView, SessionSummary};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -35,7 +37,7 @@ pub struct KeptEvent<'b> {
     pub id: &'b str,
     pub log_timestamp_ms: i64,
     /// The raw line, kept for the dead-letter index.
-    pub message: &'b str,
+    pub message: &'b Message<'b>,
     pub event: RequestEvent<'b>,
 }
 
@@ -64,6 +66,17 @@ pub struct ProcessedBatch<'b> {
 /// Parses, filters and enriches every log event of a batch. A log event id
 /// seen twice in one batch is processed once.
 pub fn process_batch<'b>(batch: &'b LogBatch<'_>, rules: &Rules) -> ProcessedBatch<'b> {
+    process_read_batch(batch, ReadLines::default(), rules)
+}
+
+/// `process_batch` for a batch from `envelope::parse_batch_reading`: the
+/// lines already read are taken as they are (the same result).
+pub fn process_read_batch<'b>(
+    batch: &'b LogBatch<'_>,
+    mut lines: ReadLines<'b>,
+    rules: &Rules,
+) -> ProcessedBatch<'b> {
+    let (mut kinds, mut records) = (lines.0.kinds.iter(), lines.0.records.iter_mut());
     let mut counts = Counts {
         batches: 1,
         ..Counts::default()
@@ -76,12 +89,19 @@ pub fn process_batch<'b>(batch: &'b LogBatch<'_>, rules: &Rules) -> ProcessedBat
             HashSet::with_capacity_and_hasher(batch.log_events.len(), Default::default());
         events.reserve(batch.log_events.len());
         for log_event in &batch.log_events {
+            let line = kinds.next().zip(records.next());
             counts.log_events += 1;
             if !seen.insert(&log_event.id) {
                 counts.duplicate_in_batch += 1;
                 continue;
             }
-            match parse_record(&log_event.message, log_event.timestamp, rules) {
+            let parsed = match (line, &log_event.message) {
+                (Some((&LineKind::Record, raw)), _) => from_raw(raw, log_event.timestamp, rules),
+                (Some((&LineKind::NoObject, _)), _) => Err(Reason::Unparsed),
+                (_, Message::Text(text)) => parse_record(text, log_event.timestamp, rules),
+                (_, Message::Escaped(raw)) => parse_escaped_record(raw, log_event.timestamp, rules),
+            };
+            match parsed {
                 Ok(event) => {
                     counts.kept += 1;
                     events.push(KeptEvent {

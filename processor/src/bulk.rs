@@ -69,6 +69,24 @@ pub fn write_event_document(
     log_group: &str,
     log_stream: &str,
 ) {
+    write_event_fields(out, event);
+    out.extend_from_slice(&document_tail(log_group, log_stream));
+}
+
+/// What ends every document of a batch: `,"log_group":…,"log_stream":…}`,
+/// serialised once per batch.
+fn document_tail(log_group: &str, log_stream: &str) -> Vec<u8> {
+    let mut tail = Vec::with_capacity(log_group.len() + log_stream.len() + 32);
+    tail.extend_from_slice(b",\"log_group\":");
+    write_str(&mut tail, log_group);
+    tail.extend_from_slice(b",\"log_stream\":");
+    write_str(&mut tail, log_stream);
+    tail.push(b'}');
+    tail
+}
+
+/// A document up to (without) its tail.
+fn write_event_fields(out: &mut Vec<u8>, event: &RequestEvent<'_>) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timefmt::write_timestamp(event.timestamp_ms, out);
     out.extend_from_slice(b"\",\"session_id\":");
@@ -94,11 +112,7 @@ pub fn write_event_document(
         }
         write_str(out, asset);
     }
-    out.extend_from_slice(b"],\"log_group\":");
-    write_str(out, log_group);
-    out.extend_from_slice(b",\"log_stream\":");
-    write_str(out, log_stream);
-    out.push(b'}');
+    out.push(b']');
 }
 
 /// Names daily indices, remembering the last day (batches are mostly one day).
@@ -126,6 +140,18 @@ impl DailyIndex {
         }
         &self.name
     }
+
+    /// `{"create":{"_index":"<daily index>","_id":`, serialised once per day.
+    fn create_action(&mut self, timestamp_ms: i64, action: &mut (i64, Vec<u8>)) {
+        let day = timestamp_ms.div_euclid(86_400_000);
+        if action.0 != day || action.1.is_empty() {
+            action.0 = day;
+            action.1.clear();
+            action.1.extend_from_slice(b"{\"create\":{\"_index\":");
+            write_str(&mut action.1, self.name_for(timestamp_ms));
+            action.1.extend_from_slice(b",\"_id\":");
+        }
+    }
 }
 
 /// `create` actions for events, split into bodies of at most about
@@ -139,21 +165,25 @@ pub fn event_bodies(
 ) -> Vec<BulkBody> {
     let mut bodies = Vec::new();
     let mut body = BulkBody {
-        bytes: Vec::with_capacity(max_bytes.min(events.len() * 512 + 64)),
+        // About 600 bytes per event: one allocation per body.
+        bytes: Vec::with_capacity(max_bytes.min(events.len() * 768 + 64)),
         items: Vec::new(),
     };
+    // The pieces that repeat from event to event are serialised once.
+    let tail = document_tail(log_group, log_stream);
+    let mut action = (i64::MIN, Vec::new());
     for (position, kept) in events.iter().enumerate() {
         if !body.is_empty() && body.bytes.len() >= max_bytes {
             bodies.push(std::mem::take(&mut body));
         }
         let start = body.bytes.len();
+        daily.create_action(kept.event.timestamp_ms, &mut action);
         let out = &mut body.bytes;
-        out.extend_from_slice(b"{\"create\":{\"_index\":");
-        write_str(out, daily.name_for(kept.event.timestamp_ms));
-        out.extend_from_slice(b",\"_id\":");
+        out.extend_from_slice(&action.1);
         write_str(out, kept.id);
         out.extend_from_slice(b"}}\n");
-        write_event_document(out, &kept.event, log_group, log_stream);
+        write_event_fields(out, &kept.event);
+        out.extend_from_slice(&tail);
         out.push(b'\n');
         body.items.push((start..body.bytes.len(), position));
     }
@@ -167,6 +197,7 @@ pub fn event_bodies(
 mod tests {
     use super::*;
     use crate::config::Rules;
+    use crate::envelope::Message;
     use crate::record::parse_record;
 
     #[test]
@@ -215,13 +246,18 @@ mod tests {
                 )
             })
             .collect();
+        let messages: Vec<Message> = lines
+            .iter()
+            .map(|l| Message::Text(l.as_str().into()))
+            .collect();
         let events: Vec<KeptEvent> = lines
             .iter()
+            .zip(&messages)
             .enumerate()
-            .map(|(i, l)| KeptEvent {
+            .map(|(i, (l, message))| KeptEvent {
                 id: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"][i],
                 log_timestamp_ms: 0,
-                message: l,
+                message,
                 event: parse_record(l, 0, &rules).unwrap(),
             })
             .collect();

@@ -1,7 +1,8 @@
 //! The declarative pipeline rules (`infra/pipeline.yaml`) and their compiled,
 //! ready-to-match form.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+use crate::noise::{AgentMatcher, UserPattern};
+use memchr::memmem::Finder;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -180,7 +181,9 @@ pub enum Field {
 /// The rules compiled for matching: built once at cold start, then shared.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    keys: Vec<(String, Field)>,
+    /// Each key with its length and first and last bytes, compared before
+    /// the whole name.
+    keys: Vec<(String, (usize, u8, u8), Field)>,
     pub request_types: Vec<String>,
     pub module_types: Vec<String>,
     pub noise_methods: Vec<String>,
@@ -188,10 +191,14 @@ pub struct Rules {
     pub noise_path_prefixes: Vec<String>,
     /// Lowercased, compared against the path's ASCII-lowercased tail.
     pub noise_path_suffixes: Vec<String>,
-    pub noise_user_agents: Option<AhoCorasick>,
+    pub noise_user_agents: Option<AgentMatcher>,
     /// Lowercased glob patterns.
     pub noise_users: Vec<String>,
+    /// `noise_users`, compiled.
+    pub noise_user_patterns: Vec<UserPattern>,
     pub site_path_marker: String,
+    /// `site_path_marker`'s searcher, built once.
+    pub site_path_finder: Finder<'static>,
     pub site_query_parameter: String,
     pub asset_query_parameter: String,
     pub asset_separator: String,
@@ -213,7 +220,14 @@ impl Rules {
             (f.module.clone(), Field::Module),
             (f.site_token.clone(), Field::SiteToken),
             (f.asset_types.clone(), Field::AssetTypes),
-        ];
+        ]
+        .into_iter()
+        .map(|(name, field)| {
+            let b = name.as_bytes();
+            let shape = (b.len(), *b.first().unwrap_or(&0), *b.last().unwrap_or(&0));
+            (name, shape, field)
+        })
+        .collect();
         let lower = |v: &[String]| -> Vec<String> {
             v.iter()
                 .map(|s| s.trim().to_lowercase())
@@ -239,16 +253,15 @@ impl Rules {
             noise_paths: noise.paths.clone(),
             noise_path_prefixes: noise.path_prefixes.clone(),
             noise_path_suffixes: lower(&noise.path_suffixes),
-            noise_user_agents: (!user_agents.is_empty()).then(|| {
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    // A DFA is the fastest to search short texts like user agents.
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .build(&user_agents)
-                    .expect("plain substrings always compile")
-            }),
+            noise_user_agents: AgentMatcher::new(&user_agents),
             noise_users: lower(&noise.users),
+            noise_user_patterns: lower(&noise.users)
+                .iter()
+                .map(|p| UserPattern::new(p))
+                .collect(),
             site_path_marker: config.enrichment.site_token.path_marker.clone(),
+            site_path_finder: Finder::new(config.enrichment.site_token.path_marker.as_bytes())
+                .into_owned(),
             site_query_parameter: config.enrichment.site_token.query_parameter.clone(),
             asset_query_parameter: config.enrichment.asset_types.query_parameter.clone(),
             asset_separator: config.enrichment.asset_types.separator.clone(),
@@ -260,15 +273,17 @@ impl Rules {
     }
 
     /// Which field a JSON key is. Runs for every key of every line: the
-    /// length is compared first, so most keys cost one integer comparison
-    /// per configured name.
+    /// length and the first and last bytes are compared first, so the whole
+    /// names are compared (a call to memcmp) about once per key.
     #[inline]
     pub fn field_of(&self, key: &str) -> Option<Field> {
         let key = key.as_bytes();
+        let (&first, &last) = (key.first()?, key.last()?);
+        let shape = (key.len(), first, last);
         self.keys
             .iter()
-            .find(|(name, _)| name.len() == key.len() && name.as_bytes() == key)
-            .map(|&(_, field)| field)
+            .find(|(name, s, _)| *s == shape && name.as_bytes() == key)
+            .map(|&(_, _, field)| field)
     }
 }
 

@@ -103,26 +103,52 @@ pub fn scan_query<'q>(
     site
 }
 
-/// Lowercases, borrowing when there is nothing to change.
+/// Lowercases, borrowing when there is nothing to change. ASCII text is
+/// lowercased in place of a copy (the same result as `to_lowercase`).
 pub fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
+    if !text.is_ascii() {
+        Cow::Owned(text.to_lowercase())
+    } else if !text.bytes().any(|b| b.is_ascii_uppercase()) {
         text
     } else {
-        Cow::Owned(text.to_lowercase())
+        let mut owned = text.into_owned();
+        owned.make_ascii_lowercase();
+        Cow::Owned(owned)
     }
 }
 
-/// Uppercases, borrowing when there is nothing to change.
+/// Uppercases, borrowing when there is nothing to change; ASCII text as in
+/// `lowercase`.
 pub fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_lowercase()) {
+    if !text.is_ascii() {
+        Cow::Owned(text.to_uppercase())
+    } else if !text.bytes().any(|b| b.is_ascii_lowercase()) {
         text
     } else {
-        Cow::Owned(text.to_uppercase())
+        let mut owned = text.into_owned();
+        owned.make_ascii_uppercase();
+        Cow::Owned(owned)
+    }
+}
+
+/// Whether `str::trim` would leave `text` as it is, decided from its end
+/// bytes when they are printable ASCII (never whitespace; `trim` looks at
+/// Unicode whitespace, so anything else asks it).
+#[inline]
+fn trimmed_already(text: &str) -> bool {
+    let printable = |b: &u8| (0x21..0x7f).contains(b);
+    let bytes = text.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if printable(first) && printable(last) => true,
+        _ => text.trim().len() == text.len(),
     }
 }
 
 /// Trims, borrowing when it can.
 pub fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
+    if trimmed_already(&text) {
+        return text;
+    }
     match text {
         Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
         Cow::Owned(s) => {
@@ -139,8 +165,17 @@ pub fn trim(text: Cow<'_, str>) -> Cow<'_, str> {
 /// The path segment right after `marker` (`/api/sites/ST-1/x` with
 /// `/sites/` gives `ST-1`), trimmed; `None` if absent or empty.
 pub fn segment_after<'p>(path: &'p str, marker: &str) -> Option<&'p str> {
-    let at = path.find(marker)?;
-    let rest = &path[at + marker.len()..];
+    segment_after_found(path, &memchr::memmem::Finder::new(marker))
+}
+
+/// `segment_after` with the marker's searcher built once (`Rules`).
+pub fn segment_after_found<'p>(
+    path: &'p str,
+    marker: &memchr::memmem::Finder<'_>,
+) -> Option<&'p str> {
+    let at = marker.find(path.as_bytes())?;
+    // The marker is a whole string, so its end is a character boundary.
+    let rest = &path[at + marker.needle().len()..];
     let segment = rest.split('/').next().unwrap_or("").trim();
     (!segment.is_empty()).then_some(segment)
 }
@@ -149,17 +184,36 @@ pub fn segment_after<'p>(path: &'p str, marker: &str) -> Option<&'p str> {
 /// trimmed and lowercased, empties dropped, each value once.
 pub fn push_asset_types<'a>(value: Cow<'a, str>, separator: &str, into: &mut Vec<Cow<'a, str>>) {
     let mut push = |part: Cow<'a, str>| {
-        let part = lowercase(trim(part));
         if !part.is_empty() && !into.contains(&part) {
             into.push(part);
         }
     };
     match value {
-        Cow::Borrowed(s) => s.split(separator).for_each(|p| push(Cow::Borrowed(p))),
-        Cow::Owned(s) => s
-            .split(separator)
-            .for_each(|p| push(Cow::Owned(p.to_string()))),
+        Cow::Borrowed(s) => {
+            split(s, separator).for_each(|p| push(lowercase(trim(Cow::Borrowed(p)))))
+        }
+        // Each part is normalised from a borrowed slice, then owned once.
+        Cow::Owned(s) => split(&s, separator)
+            .for_each(|p| push(Cow::Owned(lowercase(trim(Cow::Borrowed(p))).into_owned()))),
     }
+}
+
+/// `text.split(separator)`; a one-byte (ASCII) separator is searched as a
+/// `char`, with memchr, rather than with the substring searcher that a
+/// `&str` pattern sets up at every call.
+fn split<'t>(text: &'t str, separator: &str) -> impl Iterator<Item = &'t str> {
+    let single = match separator.as_bytes() {
+        [b] if b.is_ascii() => Some(*b as char),
+        _ => None,
+    };
+    let (by_char, by_str) = match single {
+        Some(c) => (Some(text.split(c)), None),
+        None => (None, Some(text.split(separator))),
+    };
+    by_char
+        .into_iter()
+        .flatten()
+        .chain(by_str.into_iter().flatten())
 }
 
 #[cfg(test)]
@@ -203,12 +257,55 @@ mod tests {
     }
 
     #[test]
+    fn split_by_byte_or_string() {
+        for (text, separator) in [
+            ("a,b,,c", ","),
+            ("", ","),
+            (",", ","),
+            ("a;;b;;", ";;"),
+            ("é,ü", ","),
+            ("aébéc", "é"),
+        ] {
+            let expected: Vec<&str> = text.split(separator).collect();
+            assert_eq!(
+                split(text, separator).collect::<Vec<_>>(),
+                expected,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn asset_type_normalisation() {
         let mut out = Vec::new();
         push_asset_types(Cow::Borrowed(" Pump , ,VALVE"), ",", &mut out);
         push_asset_types(Cow::Borrowed("pump"), ",", &mut out);
         push_asset_types(Cow::Owned("Élan ".into()), ",", &mut out);
         assert_eq!(out, vec!["pump", "valve", "élan"]);
+    }
+
+    #[test]
+    fn case_and_trim_helpers() {
+        for text in [
+            "", "a", "Abc", "ABC", "abc", " x ", "\tx", "x\u{a0}", "\u{a0}", "é", "É x", "İ", "ß",
+            "a\u{1}", "\u{1}", "~", "!x!",
+        ] {
+            assert_eq!(
+                lowercase(Cow::Borrowed(text)),
+                text.to_lowercase(),
+                "{text:?}"
+            );
+            assert_eq!(
+                uppercase(Cow::Borrowed(text)),
+                text.to_uppercase(),
+                "{text:?}"
+            );
+            assert_eq!(trim(Cow::Borrowed(text)), text.trim(), "{text:?}");
+            assert_eq!(trim(Cow::Owned(text.to_string())), text.trim(), "{text:?}");
+        }
+        assert!(matches!(lowercase(Cow::Borrowed("abc")), Cow::Borrowed(_)));
+        assert!(matches!(uppercase(Cow::Borrowed("ABC")), Cow::Borrowed(_)));
+        assert!(matches!(trim(Cow::Borrowed("abc")), Cow::Borrowed("abc")));
     }
 
     #[test]

@@ -6,10 +6,16 @@
 //! not a string or an array of strings, a duplicate key, a float timestamp,
 //! an escaped key, a lone surrogate, any syntax error…) returns `None`, and
 //! `serde_json` then reads the document and reports errors as before.
-//! Messages are unescaped in one pass over their bytes: serde_json's string
-//! reader restarts at every escape, and log lines of JSON have dozens of them.
+//! A message with escapes is only validated and left escaped
+//! (`Message::Escaped`): the line is read from there in place, and copied
+//! out (`unescape_content`) only when its text is needed. Other strings are
+//! unescaped in one pass over their bytes: serde_json's string reader
+//! restarts at every escape.
 
-use crate::envelope::{LogBatch, LogEvent};
+use crate::config::Rules;
+use crate::envelope::{LogBatch, LogEvent, Message};
+use crate::fastrecord::{LineKind, read_in_document};
+use crate::record::RawRecord;
 use std::borrow::Cow;
 
 /// Bytes that end a run of plain string content: `"`, `\` and the control
@@ -52,12 +58,96 @@ pub(crate) fn special_from(bytes: &[u8], mut at: usize) -> Option<usize> {
     Some(at)
 }
 
-struct Reader<'a> {
+/// Where the escape at `at` (a backslash) of a string that is kept ends:
+/// `None` for an unknown escape or a lone surrogate (serde_json refuses both
+/// in a string it reads).
+#[inline]
+fn escape_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(at + 2),
+        b'u' => match hex4(bytes.get(at + 2..)?)? {
+            0xD800..=0xDBFF => {
+                let rest = bytes.get(at + 6..at + 12)?;
+                let low = hex4(&rest[2..])?;
+                (rest[..2] == *b"\\u" && (0xDC00..=0xDFFF).contains(&low)).then_some(at + 12)
+            }
+            0xDC00..=0xDFFF => None,
+            _ => Some(at + 6),
+        },
+        _ => None,
+    }
+}
+
+/// The text of a message left escaped (`Message::Escaped`): `raw` is the
+/// content of a JSON string literal that `Reader::message` validated.
+pub(crate) fn unescape_content(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut at = 0;
+    while let Some(special) = special_from(bytes, at) {
+        // Cuts fall on ASCII bytes: the runs are whole characters.
+        out.push_str(&raw[at..special]);
+        let escape = bytes.get(special + 1).copied();
+        at = special + 2;
+        let c = match escape {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let unit = hex4(&bytes[at..]).unwrap_or(0xFFFD);
+                at += 4;
+                let code = if (0xD800..=0xDBFF).contains(&unit) {
+                    let low = hex4(&bytes[at + 2..]).unwrap_or(0xFFFD);
+                    at += 6;
+                    0x10000 + ((unit - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
+                } else {
+                    unit
+                };
+                char::from_u32(code).unwrap_or('\u{FFFD}')
+            }
+            // Not produced by `Reader::message`.
+            _ => '\u{FFFD}',
+        };
+        out.push(c);
+    }
+    out.push_str(&raw[at.min(raw.len())..]);
+    out
+}
+
+struct Reader<'a, 'r> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
     /// Unescaped bytes of the current string, reused from string to string.
     scratch: Vec<u8>,
+    /// With rules, each message's line is read in place as the message is
+    /// met (`fastrecord::read_in_document`), which also validates it, into
+    /// `lines` (one per log event).
+    rules: Option<&'r Rules>,
+    lines: ReadLines<'a>,
+    /// At most this many lines are read in place (see `MAX_READ_LINES`).
+    max_lines: usize,
+    /// Whether the current log event has a slot in `lines`.
+    slot: bool,
+}
+
+/// A record takes ~400 bytes whatever the line's length, so reading lines in
+/// place is capped per batch: 32,768 lines (~13 MB) covers a 1 MB payload of
+/// short lines three times over; the lines beyond take the general path, so
+/// a batch of very many tiny lines cannot take memory in proportion.
+pub(crate) const MAX_READ_LINES: usize = 32_768;
+
+/// Lines read in place, one per log event in order: what each is, and its
+/// record when it was read.
+#[derive(Debug, Default)]
+pub(crate) struct ReadLines<'a> {
+    pub(crate) kinds: Vec<LineKind>,
+    pub(crate) records: Vec<RawRecord<'a>>,
 }
 
 fn hex4(bytes: &[u8]) -> Option<u32> {
@@ -74,7 +164,7 @@ fn hex4(bytes: &[u8]) -> Option<u32> {
     Some(value)
 }
 
-impl<'a> Reader<'a> {
+impl<'a> Reader<'a, '_> {
     /// JSON whitespace, as serde_json skips it.
     #[inline]
     fn skip_ws(&mut self) {
@@ -207,6 +297,37 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A message: borrowed when it has no escape, else validated as
+    /// serde_json reads a string (known escapes, surrogates in pairs) and
+    /// left escaped.
+    fn message(&mut self) -> Option<Message<'a>> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let bytes = self.bytes;
+        let mut at = special_from(bytes, start)?;
+        let mut escaped = false;
+        loop {
+            match bytes[at] {
+                b'"' => {
+                    self.at = at + 1;
+                    let content = &self.text[start..at];
+                    return Some(if escaped {
+                        Message::Escaped(content)
+                    } else {
+                        Message::Text(Cow::Borrowed(content))
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    at = escape_end(bytes, at)?;
+                }
+                // An unescaped control character.
+                _ => return None,
+            }
+            at = special_from(bytes, at)?;
+        }
+    }
+
     /// A key: a string without escapes, then `:`.
     fn key(&mut self) -> Option<&'a str> {
         match self.string()? {
@@ -279,6 +400,33 @@ impl<'a> Reader<'a> {
         self.string().map(drop)
     }
 
+    /// A message; with rules, its line is read in place into the last of
+    /// `lines` where it can be.
+    fn message_and_line(&mut self) -> Option<Message<'a>> {
+        if let Some(rules) = self.rules
+            && self.slot
+            && self.peek()? == b'"'
+            && let (Some(kind), Some(record)) =
+                (self.lines.kinds.last_mut(), self.lines.records.last_mut())
+        {
+            let start = self.at + 1;
+            match read_in_document(self.text, start, rules, record) {
+                Some((read, end)) => {
+                    *kind = read;
+                    self.at = end + 1;
+                    let content = &self.text[start..end];
+                    return Some(if memchr::memchr(b'\\', content.as_bytes()).is_some() {
+                        Message::Escaped(content)
+                    } else {
+                        Message::Text(Cow::Borrowed(content))
+                    });
+                }
+                None => *record = RawRecord::default(),
+            }
+        }
+        self.message()
+    }
+
     fn log_event(&mut self) -> Option<LogEvent<'a>> {
         self.eat(b'{')?;
         let (mut id, mut timestamp, mut message) = (None, None, None);
@@ -287,7 +435,7 @@ impl<'a> Reader<'a> {
                 match self.key()? {
                     "id" if id.is_none() => id = Some(self.string()?),
                     "timestamp" if timestamp.is_none() => timestamp = Some(self.integer()?),
-                    "message" if message.is_none() => message = Some(self.string()?),
+                    "message" if message.is_none() => message = Some(self.message_and_line()?),
                     _ => return None,
                 }
                 if !self.next(b'}')? {
@@ -306,12 +454,26 @@ impl<'a> Reader<'a> {
 
     fn log_events(&mut self) -> Option<Vec<LogEvent<'a>>> {
         self.eat(b'[')?;
-        let mut events = Vec::new();
+        // Growing these by doubling copied them several times per batch
+        // (the records are large); a log event takes a few hundred bytes of
+        // the document, so this rarely needs to grow and never reserves
+        // much more than the batch needs.
+        let estimate = (self.bytes.len() - self.at) / 384 + 4;
+        let mut events = Vec::with_capacity(estimate);
+        if self.rules.is_some() {
+            self.lines.kinds.reserve(estimate.min(self.max_lines));
+            self.lines.records.reserve(estimate.min(self.max_lines));
+        }
         if self.peek()? == b']' {
             self.at += 1;
             return Some(events);
         }
         loop {
+            self.slot = self.rules.is_some() && self.lines.records.len() < self.max_lines;
+            if self.slot {
+                self.lines.kinds.push(LineKind::Unknown);
+                self.lines.records.push(RawRecord::default());
+            }
             events.push(self.log_event()?);
             if !self.next(b']')? {
                 return Some(events);
@@ -322,11 +484,34 @@ impl<'a> Reader<'a> {
 
 /// The batch, if the document has the usual shape; `None` otherwise.
 pub fn parse(text: &str) -> Option<LogBatch<'_>> {
+    parse_reading(text, None).map(|(batch, _)| batch)
+}
+
+/// `parse`, and with `rules` each message's line read in place where it
+/// can be (`None` for a line left to the general path; no lines without
+/// rules).
+pub(crate) fn parse_reading<'a>(
+    text: &'a str,
+    rules: Option<&Rules>,
+) -> Option<(LogBatch<'a>, ReadLines<'a>)> {
+    parse_reading_at_most(text, rules, MAX_READ_LINES)
+}
+
+/// `parse_reading` with the lines read in place capped at `max_lines`.
+pub(crate) fn parse_reading_at_most<'a>(
+    text: &'a str,
+    rules: Option<&Rules>,
+    max_lines: usize,
+) -> Option<(LogBatch<'a>, ReadLines<'a>)> {
     let mut r = Reader {
         text,
         bytes: text.as_bytes(),
         at: 0,
         scratch: Vec::new(),
+        rules,
+        lines: ReadLines::default(),
+        max_lines,
+        slot: false,
     };
     r.eat(b'{')?;
     let (mut message_type, mut owner, mut log_group, mut log_stream, mut log_events) =
@@ -353,13 +538,15 @@ pub fn parse(text: &str) -> Option<LogBatch<'_>> {
     if r.at != r.bytes.len() {
         return None;
     }
-    Some(LogBatch {
+    let log_events = log_events.unwrap_or_default();
+    let batch = LogBatch {
         message_type: message_type?,
         owner: owner.unwrap_or_default(),
         log_group: log_group.unwrap_or_default(),
         log_stream: log_stream.unwrap_or_default(),
-        log_events: log_events.unwrap_or_default(),
-    })
+        log_events,
+    };
+    Some((batch, r.lines))
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! One Lambda invocation: decode, process, write, count. The Lambda's
 //! `bootstrap` and `cargo xtask replay` both call [`Handler::handle`].
 
-use crate::batch::process_batch;
+use crate::batch::process_read_batch;
 use crate::config::{Indices, PipelineConfig, Rules};
 use crate::counts::Counts;
-use crate::envelope::{DecodeError, awslogs_data, inflate, parse_batch};
+use crate::envelope::{DecodeError, awslogs_data, inflate, parse_batch_reading};
 use crate::opensearch::{Auth, OpenSearch, OpenSearchError};
 use crate::sink::{DeadLetter, Sink, SinkError};
 use sha2::{Digest, Sha256};
@@ -62,15 +62,15 @@ impl Handler {
                 return Ok(counts);
             }
         };
-        let batch = match parse_batch(&json) {
-            Ok(batch) => batch,
+        let (batch, lines) = match parse_batch_reading(&json, &self.rules) {
+            Ok(read) => read,
             Err(error) => {
                 self.dead_letter_envelope(data, &error, deadline, &mut counts)
                     .await?;
                 return Ok(counts);
             }
         };
-        let processed = process_batch(&batch, &self.rules);
+        let processed = process_read_batch(&batch, lines, &self.rules);
         counts = processed.counts.clone();
         if batch.is_control_message() {
             return Ok(counts);

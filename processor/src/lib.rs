@@ -13,6 +13,7 @@ pub mod counts;
 pub mod enrich;
 pub mod envelope;
 mod fastbatch;
+mod fastrecord;
 pub mod handler;
 pub mod noise;
 pub mod opensearch;

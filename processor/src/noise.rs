@@ -2,6 +2,153 @@
 
 use crate::config::Rules;
 use crate::counts::Reason;
+use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
+
+/// Substrings of a user agent, compared ASCII-case-insensitively: the agent
+/// is lowercased (ASCII letters only) into a buffer and searched for the
+/// lowercased substrings, which is the same test. A few substrings are
+/// searched one by one with memchr's SIMD `memmem`, several times faster on
+/// user agents than one case-insensitive aho-corasick automaton; many use
+/// one automaton.
+#[derive(Debug, Clone)]
+pub enum AgentMatcher {
+    /// A few substrings, none shorter than `MIN_SAMPLED`.
+    Sampled(SampledPairs),
+    Few(Vec<Finder<'static>>),
+    Many(AhoCorasick),
+}
+
+/// Up to this many substrings are searched one by one.
+const FEW_AGENTS: usize = 12;
+
+/// Substrings at least this long are found by sampling pairs of bytes.
+const MIN_SAMPLED: usize = 4;
+
+/// A few substrings found by sampling: every `step`-th pair of bytes of the
+/// agent, case-folded, is looked up among the pairs at offsets below `step`
+/// of each substring, and only those hits are verified. With `step` = the
+/// shortest substring's length − 1, every occurrence of a substring spans a
+/// sampled pair at such an offset, so nothing is missed; on user agents this
+/// looks at a sixth of the pairs instead of running one search per
+/// substring (about four times fewer instructions).
+#[derive(Debug, Clone)]
+pub struct SampledPairs {
+    step: usize,
+    /// One bit per case-folded pair that some substring has at an offset
+    /// below `step`.
+    present: Vec<u64>,
+    /// (pair, substring, offset), sorted by pair.
+    pairs: Vec<(u16, usize, usize)>,
+    /// Lowercased (ASCII letters only).
+    needles: Vec<Vec<u8>>,
+}
+
+fn pair(a: u8, b: u8) -> u16 {
+    u16::from_le_bytes([a.to_ascii_lowercase(), b.to_ascii_lowercase()])
+}
+
+impl SampledPairs {
+    /// `needles` lowercased, none shorter than `MIN_SAMPLED`.
+    fn new(needles: Vec<Vec<u8>>) -> Self {
+        let step = needles.iter().map(Vec::len).min().unwrap_or(MIN_SAMPLED) - 1;
+        let mut present = vec![0u64; 1 << 10];
+        let mut pairs = Vec::new();
+        for (index, needle) in needles.iter().enumerate() {
+            for offset in 0..step {
+                let (a, b) = (needle[offset], needle[offset + 1]);
+                // Every case of the pair, so that samples are not folded.
+                for a in [a, a.to_ascii_uppercase()] {
+                    for b in [b, b.to_ascii_uppercase()] {
+                        let p = usize::from(u16::from_le_bytes([a, b]));
+                        present[p >> 6] |= 1 << (p & 63);
+                    }
+                }
+                pairs.push((pair(a, b), index, offset));
+            }
+        }
+        pairs.sort_unstable();
+        SampledPairs {
+            step,
+            present,
+            pairs,
+            needles,
+        }
+    }
+
+    fn is_match(&self, agent: &[u8]) -> bool {
+        let mut s = 0;
+        while let Some(&[a, b]) = agent.get(s..s + 2) {
+            let raw = usize::from(u16::from_le_bytes([a, b]));
+            if self.present[raw >> 6] >> (raw & 63) & 1 != 0 {
+                let p = pair(a, b);
+                let from = self.pairs.partition_point(|e| e.0 < p);
+                for &(_, index, offset) in self.pairs[from..].iter().take_while(|e| e.0 == p) {
+                    let needle = &self.needles[index];
+                    if let Some(start) = s.checked_sub(offset)
+                        && let Some(window) = agent.get(start..start + needle.len())
+                        && window.eq_ignore_ascii_case(needle)
+                    {
+                        return true;
+                    }
+                }
+            }
+            s += self.step;
+        }
+        false
+    }
+}
+
+impl AgentMatcher {
+    /// `None` when there is nothing to match (empty substrings are dropped).
+    pub fn new(substrings: &[&str]) -> Option<Self> {
+        let lowered: Vec<Vec<u8>> = substrings
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_bytes().to_ascii_lowercase())
+            .collect();
+        if lowered.is_empty() {
+            None
+        } else if lowered.len() <= FEW_AGENTS && lowered.iter().all(|s| s.len() >= MIN_SAMPLED) {
+            Some(AgentMatcher::Sampled(SampledPairs::new(lowered)))
+        } else if lowered.len() <= FEW_AGENTS {
+            Some(AgentMatcher::Few(
+                lowered
+                    .iter()
+                    .map(|s| Finder::new(s).into_owned())
+                    .collect(),
+            ))
+        } else {
+            Some(AgentMatcher::Many(
+                AhoCorasick::new(&lowered).expect("plain substrings always compile"),
+            ))
+        }
+    }
+
+    pub fn is_match(&self, agent: &str) -> bool {
+        if let AgentMatcher::Sampled(sampled) = self {
+            return sampled.is_match(agent.as_bytes());
+        }
+        let mut buffer = [0u8; 512];
+        let owned;
+        let lowered: &[u8] = match buffer.get_mut(..agent.len()) {
+            Some(b) => {
+                b.copy_from_slice(agent.as_bytes());
+                b.make_ascii_lowercase();
+                b
+            }
+            None => {
+                owned = agent.as_bytes().to_ascii_lowercase();
+                &owned
+            }
+        };
+        match self {
+            AgentMatcher::Few(finders) => finders.iter().any(|f| f.find(lowered).is_some()),
+            AgentMatcher::Many(automaton) => automaton.is_match(lowered),
+            AgentMatcher::Sampled(_) => unreachable!("answered above"),
+        }
+    }
+}
 
 /// The first noise rule a kept record matches, in the documented order
 /// (method, path, user agent, user).
@@ -25,7 +172,7 @@ pub fn noise_reason(
     {
         return Some(Reason::NoiseUserAgent);
     }
-    if rules.noise_users.iter().any(|p| glob_match(p, user)) {
+    if rules.noise_user_patterns.iter().any(|p| p.is_match(user)) {
         return Some(Reason::NoiseUser);
     }
     None
@@ -45,6 +192,31 @@ fn is_noise_path(rules: &Rules, path: &str) -> bool {
         bytes.len() >= suffix.len()
             && bytes[bytes.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
     })
+}
+
+/// A user glob, compiled once: the usual `*@domain` is a suffix test.
+#[derive(Debug, Clone)]
+pub enum UserPattern {
+    Suffix(String),
+    Glob(String),
+}
+
+impl UserPattern {
+    /// `pattern` is expected lowercased already.
+    pub fn new(pattern: &str) -> Self {
+        match pattern.strip_prefix('*') {
+            Some(suffix) if !suffix.contains(['*', '?']) => UserPattern::Suffix(suffix.to_string()),
+            _ => UserPattern::Glob(pattern.to_string()),
+        }
+    }
+
+    /// The same answer as `glob_match` with the pattern.
+    pub fn is_match(&self, text: &str) -> bool {
+        match self {
+            UserPattern::Suffix(suffix) => text.ends_with(suffix.as_str()),
+            UserPattern::Glob(pattern) => glob_match(pattern, text),
+        }
+    }
 }
 
 /// Glob matching with `*` (any run, even empty) and `?` (one character).
@@ -169,6 +341,124 @@ mod tests {
     }
 
     #[test]
+    fn agent_matching_is_ascii_case_insensitive_for_few_and_many() {
+        let few = AgentMatcher::new(&["Bot", "", "ÉLan", "x-Probe"]).unwrap();
+        let many: Vec<String> = (0..20).map(|i| format!("Agent{i}")).collect();
+        let mut many: Vec<&str> = many.iter().map(String::as_str).collect();
+        many.extend(["Bot", "ÉLan", "x-Probe"]);
+        let many = AgentMatcher::new(&many).unwrap();
+        assert!(matches!(
+            few,
+            AgentMatcher::Few(_) | AgentMatcher::Sampled(_)
+        ));
+        assert!(matches!(many, AgentMatcher::Many(_)));
+        let long = format!("{}BOT", "a".repeat(600));
+        for (agent, expected) in [
+            ("googleBOT/2.1", true),
+            ("X-PROBE", true),
+            ("Élan", true),
+            ("ÉLAN", true),
+            ("éLan", false),
+            ("b o t", false),
+            ("", false),
+            (long.as_str(), true),
+        ] {
+            assert_eq!(few.is_match(agent), expected, "{agent}");
+            assert_eq!(many.is_match(agent), expected, "{agent}");
+        }
+        assert!(AgentMatcher::new(&["", ""]).is_none());
+    }
+
+    #[test]
+    fn sampled_pairs_agree_with_a_plain_search() {
+        let sets: [&[&str]; 4] = [
+            &[
+                "ELB-HealthChecker",
+                "kube-probe",
+                "Googlebot",
+                "bingbot",
+                "Pingdom",
+                "UptimeRobot",
+            ],
+            &["abcd", "bcde", "ÉLan"],
+            &["aaaa", "aaaaaaab"],
+            &["x-Probe", "Bot!"],
+        ];
+        let pieces = [
+            "a",
+            "b",
+            "c",
+            "d",
+            "e",
+            "A",
+            "B",
+            "-",
+            " ",
+            "é",
+            "É",
+            "bot",
+            "BOT",
+            "lan",
+            "LAN",
+            "probe",
+            "x-",
+            "googlebot",
+            "GoogleBot",
+            "uptimerobot",
+            "elb-health",
+            "checker",
+            "king",
+            "pingdo",
+            "m",
+            "aaa",
+            "aaaaaaa",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+        ];
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for set in sets {
+            let sampled = AgentMatcher::new(set).unwrap();
+            assert!(matches!(sampled, AgentMatcher::Sampled(_)), "{set:?}");
+            let finders = AgentMatcher::Few(
+                set.iter()
+                    .map(|s| Finder::new(&s.as_bytes().to_ascii_lowercase()).into_owned())
+                    .collect(),
+            );
+            let (mut matched, mut missed) = (0, 0);
+            for _ in 0..20_000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let mut agent = String::new();
+                for _ in 0..seed % 9 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    agent.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+                }
+                let expected = set.iter().any(|n| {
+                    let (a, n) = (agent.as_bytes(), n.as_bytes());
+                    a.len() >= n.len() && a.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+                });
+                assert_eq!(sampled.is_match(&agent), expected, "{set:?} {agent:?}");
+                assert_eq!(finders.is_match(&agent), expected, "{set:?} {agent:?}");
+                if expected {
+                    matched += 1;
+                } else {
+                    missed += 1;
+                }
+            }
+            assert!(
+                matched > 50 && missed > 1_000,
+                "{set:?}: {matched} {missed}"
+            );
+        }
+        assert!(matches!(
+            AgentMatcher::new(&["abc", "defg"]),
+            Some(AgentMatcher::Few(_))
+        ));
+    }
+
+    #[test]
     fn service_accounts() {
         assert_eq!(
             reason(None, "/a", None, "etl@ironman.internal"),
@@ -180,6 +470,23 @@ mod tests {
         );
         assert_eq!(reason(None, "/a", None, "etl@ironman.internal.com"), None);
         assert_eq!(reason(None, "/a", None, "alice@ironman.com"), None);
+    }
+
+    #[test]
+    fn compiled_user_patterns_match_as_globs() {
+        let texts = [
+            "", "x", "a@x.y", "é@x.y", "a@x.yz", "abc", "xaxb", "aXXbYc", "xaé",
+        ];
+        for pattern in ["*", "*@x.y", "*a?", "a*b*c", "a?c", "é*", "**", "*.x", ""] {
+            let compiled = UserPattern::new(pattern);
+            for text in texts {
+                assert_eq!(
+                    compiled.is_match(text),
+                    glob_match(pattern, text),
+                    "{pattern} {text}"
+                );
+            }
+        }
     }
 
     #[test]

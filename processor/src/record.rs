@@ -3,7 +3,7 @@
 use crate::config::{Field, Rules};
 use crate::counts::Reason;
 use crate::enrich::{
-    lowercase, push_asset_types, scan_query, segment_after, split_url, trim, uppercase,
+    lowercase, push_asset_types, scan_query, segment_after_found, split_url, trim, uppercase,
 };
 use crate::noise::noise_reason;
 use crate::timefmt::{self, MAX_MS, MIN_MS};
@@ -29,7 +29,7 @@ pub struct RequestEvent<'a> {
 
 /// A JSON value reduced to what the record's fields can use.
 #[derive(Debug, Clone, PartialEq)]
-enum Lite<'a> {
+pub(crate) enum Lite<'a> {
     Str(Cow<'a, str>),
     Int(i64),
     Float(f64),
@@ -92,8 +92,9 @@ impl<'de> de::Deserialize<'de> for Lite<'de> {
 const FIELD_COUNT: usize = 12;
 
 /// The record's known keys, last occurrence winning as in most JSON readers.
-struct RawRecord<'a> {
-    values: [Option<Lite<'a>>; FIELD_COUNT],
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct RawRecord<'a> {
+    pub(crate) values: [Option<Lite<'a>>; FIELD_COUNT],
 }
 
 impl<'a> RawRecord<'a> {
@@ -129,9 +130,7 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut record = RawRecord {
-            values: Default::default(),
-        };
+        let mut record = RawRecord::default();
         while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
             match key {
                 Some(field) => record.values[field as usize] = Some(map.next_value()?),
@@ -145,9 +144,16 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
 }
 
 /// The JSON object of a line: from the first `{` to the end of the line.
+/// The usual lines are read by `fastrecord` (same result); serde_json reads
+/// the others and judges whether they are JSON at all.
 fn parse_object<'a>(message: &'a str, rules: &Rules) -> Option<RawRecord<'a>> {
     let start = memchr::memchr(b'{', message.as_bytes())?;
     let json = &message[start..];
+    crate::fastrecord::parse(json, rules).or_else(|| parse_object_slow(json, rules))
+}
+
+/// `json` (from its `{`) read by serde_json with the record's visitor.
+pub(crate) fn parse_object_slow<'a>(json: &'a str, rules: &Rules) -> Option<RawRecord<'a>> {
     let mut de = serde_json::Deserializer::from_str(json);
     let record = de.deserialize_map(RecordVisitor(rules)).ok()?;
     de.end().ok()?;
@@ -214,7 +220,56 @@ pub fn parse_record<'a>(
     rules: &Rules,
 ) -> Result<RequestEvent<'a>, Reason> {
     let mut raw = parse_object(message, rules).ok_or(Reason::Unparsed)?;
+    from_raw(&mut raw, fallback_ms, rules)
+}
 
+/// `parse_record` for a message still escaped as the content of a JSON
+/// string literal (`envelope::Message::Escaped`): read in place when
+/// `fastrecord` can, else unescaped and parsed (the event then owns its
+/// strings).
+pub fn parse_escaped_record<'a>(
+    escaped: &'a str,
+    fallback_ms: i64,
+    rules: &Rules,
+) -> Result<RequestEvent<'a>, Reason> {
+    match crate::fastrecord::parse_escaped(escaped, rules) {
+        crate::fastrecord::Escaped::Record(mut raw) => from_raw(&mut raw, fallback_ms, rules),
+        crate::fastrecord::Escaped::NoObject => Err(Reason::Unparsed),
+        crate::fastrecord::Escaped::Unknown => {
+            let message = crate::fastbatch::unescape_content(escaped);
+            parse_record(&message, fallback_ms, rules).map(RequestEvent::into_owned)
+        }
+    }
+}
+
+impl RequestEvent<'_> {
+    /// The same event, owning all its strings.
+    pub fn into_owned(self) -> RequestEvent<'static> {
+        fn own(s: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(s.into_owned())
+        }
+        RequestEvent {
+            timestamp_ms: self.timestamp_ms,
+            session_id: own(self.session_id),
+            user: own(self.user),
+            path: own(self.path),
+            method: self.method.map(own),
+            status_code: self.status_code,
+            response_time: self.response_time,
+            module: self.module.map(own),
+            site_token: self.site_token.map(own),
+            asset_types: self.asset_types.into_iter().map(own).collect(),
+        }
+    }
+}
+
+/// The checks, normalisation and enrichment of section 3 to 5 of the log
+/// contract, on the record's known keys.
+pub(crate) fn from_raw<'a>(
+    raw: &mut RawRecord<'a>,
+    fallback_ms: i64,
+    rules: &Rules,
+) -> Result<RequestEvent<'a>, Reason> {
     let kind = text(raw.take(Field::Kind)).ok_or(Reason::NotRequest)?;
     let kind = lowercase(trim(kind));
     if !rules.request_types.iter().any(|t| *t == kind) {
@@ -301,9 +356,9 @@ pub fn parse_record<'a>(
         .map(trim)
         .filter(|s| !s.is_empty())
         .or_else(|| match &path {
-            Cow::Borrowed(p) => segment_after(p, &rules.site_path_marker).map(Cow::Borrowed),
+            Cow::Borrowed(p) => segment_after_found(p, &rules.site_path_finder).map(Cow::Borrowed),
             Cow::Owned(p) => {
-                segment_after(p, &rules.site_path_marker).map(|s| Cow::Owned(s.to_string()))
+                segment_after_found(p, &rules.site_path_finder).map(|s| Cow::Owned(s.to_string()))
             }
         })
         .or(site_from_query);

@@ -54,8 +54,17 @@ pub fn compare_event_ids(a: &str, b: &str) -> Ordering {
 // Takes the Cow itself (not &str) so that a borrowed value stays borrowed.
 #[allow(clippy::ptr_arg)]
 fn insert<'a>(set: &mut BTreeSet<Cow<'a, str>>, value: &Cow<'a, str>) {
-    if !set.contains(value.as_ref()) {
-        set.insert(value.clone());
+    match value {
+        // Cloning a borrowed value costs nothing: one search of the set.
+        Cow::Borrowed(_) => {
+            set.insert(value.clone());
+        }
+        // An owned one is cloned only when it is new.
+        Cow::Owned(_) => {
+            if !set.contains(value.as_ref()) {
+                set.insert(value.clone());
+            }
+        }
     }
 }
 
