@@ -134,7 +134,7 @@ impl Gen {
     }
 
     fn ws(&mut self) -> &'static str {
-        if self.next() % 4 == 0 {
+        if self.next().is_multiple_of(4) {
             self.pick(&[" ", "\n", "\t", "\r", "  ", " \n "])
         } else {
             ""
@@ -144,7 +144,7 @@ impl Gen {
     fn string(&mut self) -> String {
         let mut s = String::from("\"");
         for _ in 0..self.next() % 5 {
-            let piece = if self.next() % 12 == 0 {
+            let piece = if self.next().is_multiple_of(12) {
                 // What serde_json refuses in a kept string (some of it is
                 // fine in an ignored one).
                 self.pick(&[
@@ -195,7 +195,7 @@ impl Gen {
     fn value(&mut self, depth: u32) -> String {
         match self.next() % if depth > 3 { 4 } else { 7 } {
             0 | 1 => self.string(),
-            2 if self.next() % 6 == 0 => self
+            2 if self.next().is_multiple_of(6) => self
                 .pick(&[
                     "01", "1.", "1e400", "-1e400", ".5", "+1", "1.5e", "--1", "-",
                 ])
@@ -226,7 +226,7 @@ impl Gen {
                     "200",
                 ])
                 .to_string(),
-            3 if self.next() % 6 == 0 => self.pick(&["nul", "tru", "fals"]).to_string(),
+            3 if self.next().is_multiple_of(6) => self.pick(&["nul", "tru", "fals"]).to_string(),
             3 => self.pick(&["true", "false", "null"]).to_string(),
             4 | 5 => {
                 let mut s = String::from("[");
@@ -290,7 +290,7 @@ impl Gen {
     fn line(&mut self) -> String {
         let mut s = self.object(0);
         s.push_str(self.pick(&["", "", "", "", "", " ", "\n", " \t", "x", "{}", ","]));
-        if self.next() % 8 == 0 {
+        if self.next().is_multiple_of(8) {
             let chars: Vec<char> = s.chars().collect();
             let at = (self.next() % chars.len() as u64) as usize;
             let junk = [
@@ -433,7 +433,7 @@ fn differential_escaped_against_unescaped() {
     let (mut fast, mut plain_fast) = (0, 0);
     for _ in 0..20_000 {
         let mut line = generator.line();
-        if generator.next() % 3 == 0 {
+        if generator.next().is_multiple_of(3) {
             let prefix = generator.pick(&[
                 "INFO ",
                 "2026-11-02T14:03:11.482Z\tINFO\t",
@@ -481,12 +481,12 @@ fn differential_lines_read_in_the_document() {
         let mut entries = Vec::new();
         for i in 0..generator.next() % 4 {
             let mut line = generator.line();
-            if generator.next() % 3 == 0 {
+            if generator.next().is_multiple_of(3) {
                 line.insert_str(0, generator.pick(&["INFO ", "a\tb ", "no object"]));
             }
             let mut escaped = escape_as_content(&line, &mut generator);
             // Sometimes break the document's own string.
-            if generator.next() % 10 == 0 {
+            if generator.next().is_multiple_of(10) {
                 let at = (generator.next() % (escaped.len() as u64 + 1)) as usize;
                 if escaped.is_char_boundary(at) {
                     let junk =
