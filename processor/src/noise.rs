@@ -346,7 +346,7 @@ mod tests {
                 assert_eq!(
                     is_noise_path(&rules, &path),
                     naive(&path) || {
-                        rules.noise_paths.iter().any(|p| *p == path)
+                        rules.noise_paths.contains(&path)
                             || rules
                                 .noise_path_prefixes
                                 .iter()
