@@ -191,6 +191,9 @@ pub struct Rules {
     pub noise_path_prefixes: Vec<String>,
     /// Lowercased, compared against the path's ASCII-lowercased tail.
     pub noise_path_suffixes: Vec<String>,
+    /// The last bytes of `noise_path_suffixes`: a path whose ASCII-lowercased
+    /// last byte is not among them ends with none of them.
+    noise_suffix_last: [bool; 256],
     pub noise_user_agents: Option<AgentMatcher>,
     /// Lowercased glob patterns.
     pub noise_users: Vec<String>,
@@ -241,6 +244,13 @@ impl Rules {
             .map(|s| s.as_str())
             .filter(|s| !s.is_empty())
             .collect();
+        let noise_path_suffixes = lower(&noise.path_suffixes);
+        let mut noise_suffix_last = [false; 256];
+        for suffix in &noise_path_suffixes {
+            if let Some(&last) = suffix.as_bytes().last() {
+                noise_suffix_last[usize::from(last.to_ascii_lowercase())] = true;
+            }
+        }
         Rules {
             keys,
             request_types: lower(&config.request_types),
@@ -252,7 +262,8 @@ impl Rules {
                 .collect(),
             noise_paths: noise.paths.clone(),
             noise_path_prefixes: noise.path_prefixes.clone(),
-            noise_path_suffixes: lower(&noise.path_suffixes),
+            noise_path_suffixes,
+            noise_suffix_last,
             noise_user_agents: AgentMatcher::new(&user_agents),
             noise_users: lower(&noise.users),
             noise_user_patterns: lower(&noise.users)
@@ -270,6 +281,14 @@ impl Rules {
 
     pub fn builtin() -> Self {
         Self::compile(&PipelineConfig::builtin())
+    }
+
+    /// Whether `path` may end with one of `noise_path_suffixes` (compared
+    /// ASCII-case-insensitively): false when its last byte rules them out.
+    #[inline]
+    pub fn may_have_noise_suffix(&self, path: &[u8]) -> bool {
+        path.last()
+            .is_some_and(|&b| self.noise_suffix_last[usize::from(b.to_ascii_lowercase())])
     }
 
     /// Which field a JSON key is. Runs for every key of every line: the

@@ -107,6 +107,13 @@ pub fn scan_query<'q>(
 /// lowercased in place of a copy (the same result as `to_lowercase`).
 pub fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
     if !text.is_ascii() {
+        // Usually text that is lowercase already (`núñez`): borrowed when
+        // every character lowercases to itself, which is then what
+        // `to_lowercase` gives (its one context rule, final sigma, is for
+        // `Σ`, which does not map to itself).
+        if text.chars().all(|c| maps_to_itself(c.to_lowercase(), c)) {
+            return text;
+        }
         Cow::Owned(text.to_lowercase())
     } else if !text.bytes().any(|b| b.is_ascii_uppercase()) {
         text
@@ -117,10 +124,19 @@ pub fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
+/// Whether a character's case mapping is the character alone.
+#[inline]
+fn maps_to_itself(mut mapped: impl Iterator<Item = char>, c: char) -> bool {
+    mapped.next() == Some(c) && mapped.next().is_none()
+}
+
 /// Uppercases, borrowing when there is nothing to change; ASCII text as in
 /// `lowercase`.
 pub fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
     if !text.is_ascii() {
+        if text.chars().all(|c| maps_to_itself(c.to_uppercase(), c)) {
+            return text;
+        }
         Cow::Owned(text.to_uppercase())
     } else if !text.bytes().any(|b| b.is_ascii_lowercase()) {
         text
@@ -287,8 +303,46 @@ mod tests {
     #[test]
     fn case_and_trim_helpers() {
         for text in [
-            "", "a", "Abc", "ABC", "abc", " x ", "\tx", "x\u{a0}", "\u{a0}", "é", "É x", "İ", "ß",
-            "a\u{1}", "\u{1}", "~", "!x!",
+            "",
+            "a",
+            "Abc",
+            "ABC",
+            "abc",
+            " x ",
+            "\tx",
+            "x\u{a0}",
+            "\u{a0}",
+            "é",
+            "É x",
+            "İ",
+            "ß",
+            "a\u{1}",
+            "\u{1}",
+            "~",
+            "!x!",
+            "mia.núñez2@x.au",
+            "MIA.NÚÑEZ",
+            "Σ",
+            "ΑΣ",
+            "ΑΣ Β",
+            "σς",
+            "ǅ",
+            "ǆ",
+            "Ǆ",
+            "ﬃ",
+            "ŉ",
+            "ı",
+            "i\u{307}",
+            "ß x",
+            "ẞ",
+            "Ω",
+            "\u{2126}",
+            "\u{212a}",
+            "é\u{301}",
+            "日本",
+            "ＡＢ",
+            "ａｂ",
+            "🦀",
         ] {
             assert_eq!(
                 lowercase(Cow::Borrowed(text)),
@@ -305,7 +359,39 @@ mod tests {
         }
         assert!(matches!(lowercase(Cow::Borrowed("abc")), Cow::Borrowed(_)));
         assert!(matches!(uppercase(Cow::Borrowed("ABC")), Cow::Borrowed(_)));
+        assert!(matches!(
+            lowercase(Cow::Borrowed("mia.núñez2@x.au")),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(
+            uppercase(Cow::Borrowed("NÚÑEZ")),
+            Cow::Borrowed(_)
+        ));
+        assert!(matches!(lowercase(Cow::Borrowed("Núñez")), Cow::Owned(_)));
         assert!(matches!(trim(Cow::Borrowed("abc")), Cow::Borrowed("abc")));
+    }
+
+    #[test]
+    fn case_helpers_agree_with_std_on_every_character() {
+        for c in (0..0x11_0000).filter_map(char::from_u32) {
+            for text in [
+                c.to_string(),
+                format!("a{c}"),
+                format!("{c}Σ"),
+                format!("Α{c}Σ"),
+            ] {
+                assert_eq!(
+                    lowercase(Cow::Borrowed(&text)),
+                    text.to_lowercase(),
+                    "{text:?}"
+                );
+                assert_eq!(
+                    uppercase(Cow::Borrowed(&text)),
+                    text.to_uppercase(),
+                    "{text:?}"
+                );
+            }
+        }
     }
 
     #[test]

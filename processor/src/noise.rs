@@ -188,6 +188,9 @@ fn is_noise_path(rules: &Rules, path: &str) -> bool {
         return true;
     }
     let bytes = path.as_bytes();
+    if !rules.may_have_noise_suffix(bytes) {
+        return false;
+    }
     rules.noise_path_suffixes.iter().any(|suffix| {
         bytes.len() >= suffix.len()
             && bytes[bytes.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
@@ -318,6 +321,40 @@ mod tests {
             "/api/js",
         ] {
             assert_eq!(reason(None, p, None, "u"), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn suffix_prefilter_agrees_with_comparing_every_suffix() {
+        let rules = Rules::builtin();
+        let naive = |path: &str| {
+            rules.noise_path_suffixes.iter().any(|suffix| {
+                path.len() >= suffix.len()
+                    && path.as_bytes()[path.len() - suffix.len()..]
+                        .eq_ignore_ascii_case(suffix.as_bytes())
+            })
+        };
+        for stem in ["", "/", "/a", "/a.", "/x/y", "/é", "/static"] {
+            for tail in [
+                "", ".js", ".JS", ".Js", ".css", ".cSs", ".map", ".PNG", ".jpg", ".jpeg", ".JPEG",
+                ".gif", ".svg", ".ico", ".ICO", ".woff", ".woff2", ".WOFF2", ".ttf", ".TTF", "js",
+                ".js/", ".j", "s", "2", "f", "G", "ǵ", ".json", ".pngx", "\u{0}",
+            ] {
+                let path = format!("{stem}{tail}");
+                let cheap = rules.may_have_noise_suffix(path.as_bytes()) && naive(&path);
+                assert_eq!(cheap, naive(&path), "{path:?}");
+                assert_eq!(
+                    is_noise_path(&rules, &path),
+                    naive(&path) || {
+                        rules.noise_paths.contains(&path)
+                            || rules
+                                .noise_path_prefixes
+                                .iter()
+                                .any(|p| path.starts_with(p.as_str()))
+                    },
+                    "{path:?}"
+                );
+            }
         }
     }
 
