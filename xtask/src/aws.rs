@@ -158,16 +158,6 @@ pub async fn resolve_opensearch_endpoint(
     Ok(())
 }
 
-/// The service's error code (`NoSuchEntity`, `ResourceNotFoundException`).
-pub fn error_code<E, R>(
-    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> Option<&str>
-where
-    E: aws_sdk_iam::error::ProvideErrorMetadata,
-{
-    err.as_service_error().and_then(|e| e.code())
-}
-
 /// An error that names the call, the resource and the service's answer.
 pub fn sdk_error<E, R>(
     call: &str,

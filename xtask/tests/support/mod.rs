@@ -163,45 +163,10 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
     }
 }
 
-/// A minimal valid zip (one stored entry `bootstrap`) whose bytes depend
+/// A Lambda package (one executable entry `bootstrap`) whose bytes depend
 /// on `content`: the emulator needs a zip, not a working function.
 pub fn fake_lambda_zip(content: &[u8]) -> Vec<u8> {
-    let name = b"bootstrap";
-    let mut crc = flate2::Crc::new();
-    crc.update(content);
-    let crc = crc.sum();
-    let size = content.len() as u32;
-    let mut out = Vec::new();
-    // Local file header.
-    out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // version, flags, stored, time, date
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(name);
-    out.extend_from_slice(content);
-    let central = out.len() as u32;
-    // Central directory entry.
-    out.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]); // extra, comment, disk, internal attrs
-    out.extend_from_slice(&(0o100755u32 << 16).to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(name);
-    let central_size = out.len() as u32 - central;
-    // End of central directory.
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0, 1, 0, 1, 0]);
-    out.extend_from_slice(&central_size.to_le_bytes());
-    out.extend_from_slice(&central.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    xtask::build::zip_single_executable("bootstrap", content).expect("zipping a test package")
 }
 
 /// Fails the test (never skips it) when moto_server is not there.
