@@ -43,7 +43,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| root.join("infra/pipeline.yaml"));
     eprintln!("building the processor benchmark (release profile)…");
-    let status = Command::new(env!("CARGO"))
+    let status = crate::cargo::cargo()
         .current_dir(root)
         .args([
             "build",

@@ -13,7 +13,7 @@
 //!   dependency's source lives, and so its panic locations) into `/cargo`;
 //!   the workspace's own crates are compiled with paths relative to the
 //!   workspace root, so the checkout's directory does not reach the binary
-//!   (`tests/build.rs` checks both); cargo-lambda strips symbols.
+//!   (`tests/it/build.rs` checks both); cargo-lambda strips symbols.
 //! - the flags come from here, not from the caller's environment:
 //!   `RUSTFLAGS`, `CARGO_PROFILE_*` and `CARGO_INCREMENTAL` are ignored.
 
@@ -123,24 +123,50 @@ pub fn run(root: &Path, args: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds `bootstrap` with cargo-lambda (release) and writes the
-/// reproducible zip; its path, size and hashes.
-pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<BuiltZip> {
-    // One build at a time in this process (tests call this from several
-    // threads): cargo-lambda copies the binary to the same place after
-    // cargo's own lock is released, and one build must not read the copy
-    // another is writing.
+/// Held while a Lambda build runs: one build at a time in this process and
+/// across processes. Tests that must see a step and the build after it
+/// with no other build between (a `cargo clean`, then a rebuild) hold it
+/// across both.
+pub struct BuildLock {
+    _file: std::fs::File,
+    _in_process: std::sync::MutexGuard<'static, ()>,
+}
+
+/// Waits for the build lock. One build at a time in this process (tests
+/// call builds from several threads): cargo-lambda copies the binary to the
+/// same place after cargo's own lock is released, and one build must not
+/// read the copy another is writing. And one at a time across processes (a
+/// deploy beside a test run), through `target/lambda/.build.lock`.
+pub fn lock_builds(root: &Path) -> anyhow::Result<BuildLock> {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    // And one at a time across processes (two test binaries, or a deploy
-    // beside a test run): cargo's lock ends before cargo-lambda's copy.
+    let in_process = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let out_dir = root.join("target").join("lambda");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let lock_path = out_dir.join(".build.lock");
-    let lock = std::fs::File::create(&lock_path)
+    let file = std::fs::File::create(&lock_path)
         .with_context(|| format!("creating {}", lock_path.display()))?;
-    lock.lock()
+    file.lock()
         .with_context(|| format!("waiting for the build lock {}", lock_path.display()))?;
+    Ok(BuildLock {
+        _file: file,
+        _in_process: in_process,
+    })
+}
+
+/// Builds `bootstrap` with cargo-lambda (release) and writes the
+/// reproducible zip; its path, size and hashes.
+pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<BuiltZip> {
+    let lock = lock_builds(root)?;
+    build_lambda_zip_locked(root, opts, &lock)
+}
+
+/// `build_lambda_zip` for a caller that already holds the build lock.
+pub fn build_lambda_zip_locked(
+    root: &Path,
+    opts: &BuildOptions,
+    _lock: &BuildLock,
+) -> anyhow::Result<BuiltZip> {
+    let out_dir = root.join("target").join("lambda");
     let arch = opts.arch;
     require_target(arch)?;
     // Cheap when installed; on a fresh machine (a deploy job) it installs
@@ -167,6 +193,7 @@ pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<Buil
     // `target/release`, shared with the benchmark. The end-to-end test
     // (lambda_e2e) runs the binary of this very zip.
     let mut cmd = Command::new(&cargo_lambda);
+    crate::cargo::clean_env(&mut cmd);
     cmd.args(["lambda", "build", "--release", "--compiler", "cargo"])
         .args(["--target", arch.triple()])
         // Checked above, with a better message than cargo-lambda's.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 pub mod aws;
 pub mod bench;
 pub mod build;
+pub mod cargo;
 pub mod dashboards;
 pub mod demo;
 pub mod deploy;

@@ -23,20 +23,22 @@ pub fn run(root: &Path, args: TestArgs) -> anyhow::Result<()> {
     banner("local stack");
     local::ensure_up(root).context("step `local stack` failed: the services did not start")?;
 
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     if !args.no_lint {
         step(
             root,
             "cargo fmt",
-            Command::new(&cargo).args(["fmt", "--all", "--", "--check"]),
+            crate::cargo::cargo().args(["fmt", "--all", "--", "--check"]),
         )?;
         step(
             root,
             "cargo clippy",
-            Command::new(&cargo).args([
+            crate::cargo::cargo().args([
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                // The criterion benches are behind this feature.
+                "--features",
+                "processor/bench",
                 "--",
                 "-D",
                 "warnings",
@@ -50,12 +52,11 @@ pub fn run(root: &Path, args: TestArgs) -> anyhow::Result<()> {
     }
     let totals = test_step(
         root,
-        Command::new(&cargo)
+        crate::cargo::cargo()
             .args(["test", "--workspace"])
             .args(&args.cargo_test_args)
             .env("IRONMAN_OPENSEARCH_URL", local::OPENSEARCH_URL)
-            .env("IRONMAN_MOTO_URL", local::MOTO_URL)
-            .env("PATH", local::path_with_venv(root)?),
+            .env("IRONMAN_MOTO_URL", local::MOTO_URL),
     )?;
 
     println!(

@@ -22,9 +22,11 @@ fn two_builds_give_the_same_zip_with_one_executable_bootstrap() {
     let first_bytes = read(&first.path);
 
     // Really compile the processor again: drop its release artifacts for
-    // this target only (nothing else of the shared target directory).
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    // this target only (nothing else of the shared target directory),
+    // holding the build lock so that no other test's build comes between
+    // (nor rewrites the log and zip read below: it is held to the end).
+    let lock = xtask::build::lock_builds(&root).expect("the build lock");
+    let status = xtask::cargo::cargo()
         .args(["clean", "--release", "-p", "processor", "--target"])
         .arg(opts.arch.triple())
         .current_dir(&root)
@@ -33,7 +35,8 @@ fn two_builds_give_the_same_zip_with_one_executable_bootstrap() {
         .expect("running cargo clean -p processor");
     assert!(status.success(), "cargo clean -p processor: {status}");
 
-    let second = build(&root, &opts);
+    let second = xtask::build::build_lambda_zip_locked(&root, &opts, &lock)
+        .unwrap_or_else(|e| panic!("the second build failed: {e:#}"));
     let log = std::fs::read_to_string(&second.log).unwrap();
     assert!(
         log.contains("Compiling processor"),

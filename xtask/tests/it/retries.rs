@@ -8,7 +8,7 @@
 //!
 //! Fails (never skips) without OpenSearch: `cargo xtask local up`.
 
-mod support;
+use crate::support;
 
 use processor::batch::{process_batch, summarize};
 use processor::config::Rules;

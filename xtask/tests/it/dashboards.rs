@@ -20,7 +20,7 @@
 //! Like Dashboards, the double adds its own fields and stores embedded JSON
 //! re-serialised (here: pretty-printed), which the diff must not see.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 //! the report), in UTC and in America/Chicago. Then the HTML report is opened
 //! in headless Chromium.
 
-mod support;
+use crate::support;
 
 use chrono::NaiveDate;
 use indicatif::ProgressBar;

@@ -11,7 +11,7 @@
 //! optimistic concurrency through `if_seq_no`/`if_primary_term` (409 on a
 //! stale pair).
 
-mod support;
+use crate::support;
 
 use processor::opensearch::{Auth, OpenSearch};
 use serde_json::{Value, json};

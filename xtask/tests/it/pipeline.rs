@@ -2,7 +2,7 @@
 //! corpus replayed through the Lambda's handler gives exactly the documents
 //! the generator's own model predicts, however it is delivered.
 
-mod support;
+use crate::support;
 
 use indicatif::ProgressBar;
 use processor::batch::process_batch;

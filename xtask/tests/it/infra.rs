@@ -3,7 +3,7 @@
 //! nothing, out-of-band changes are found field by field and repaired,
 //! destroy removes what xtask made, and the wrong account stops a deploy.
 
-mod support;
+use crate::support;
 
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};

@@ -25,7 +25,7 @@
 //! `cargo xtask local up`) and OpenSearch; fails, never skips, without them.
 //! `cargo xtask test` provides both.
 
-mod support;
+use crate::support;
 
 use aws_lambda_events::event::cloudwatch_logs::{AwsLogs, LogData, LogEntry, LogsEvent};
 use base64::Engine as _;
