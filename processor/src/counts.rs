@@ -69,6 +69,9 @@ pub struct Counts {
     pub events_created: u64,
     /// Request events that already existed (a redelivery).
     pub events_existing: u64,
+    /// Of `events_created`, those whose daily index was read-only (ISM's
+    /// warm state) and which went to the day's backfill index.
+    pub events_backfilled: u64,
     pub sessions_touched: u64,
     pub sessions_written: u64,
     pub sessions_unchanged: u64,

@@ -13,6 +13,15 @@
 //!   A crash between the two steps leaves events without an up-to-date
 //!   summary; the retry (Lambda's, or CloudWatch Logs' redelivery)
 //!   recomputes it.
+//!
+//! Backfills: ISM makes a daily index read-only once it is old (warm).
+//! An event whose daily index refuses writes for that reason is looked up
+//! there first (a redelivery of an event stored while the index was hot is
+//! a duplicate, nothing more); if it is not there, it is created in the
+//! day's backfill index, `<prefix>backfill-YYYY.MM.DD`, which the
+//! `request-events-*` pattern, templates, ISM and reads all include. The
+//! route depends only on the stored state, so a redelivery takes the same
+//! one and meets its own earlier write as a 409.
 
 use crate::batch::ProcessedBatch;
 use crate::bulk::{BulkBody, DailyIndex, event_bodies, write_event_document, write_str};
@@ -26,7 +35,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +176,7 @@ impl Sink {
         );
         let mut existing_in: BTreeSet<String> = BTreeSet::new();
         let mut letters = Vec::new();
+        let mut blocked = Vec::new();
         for body in bodies {
             let outcomes = self
                 .bulk("/_bulk?refresh=true", body, deadline, counts)
@@ -178,29 +188,27 @@ impl Sink {
                         counts.events_existing += 1;
                         existing_in.insert(index);
                     }
+                    Outcome::Rejected { status, error } if is_write_block(status, &error) => {
+                        blocked.push(position);
+                    }
                     Outcome::Rejected { status, error } => {
                         let kept = &batch.events[position];
-                        let mut doc = Vec::new();
-                        write_event_document(
-                            &mut doc,
-                            &kept.event,
-                            batch.log_group,
-                            batch.log_stream,
-                        );
-                        letters.push(DeadLetter {
-                            id: kept.id.to_string(),
-                            reason: "event_rejected".into(),
-                            error: format!("HTTP {status}: {error}"),
-                            raw: kept.message.to_string(),
-                            log_group: Some(batch.log_group.to_string()),
-                            log_stream: Some(batch.log_stream.to_string()),
-                            log_event_id: Some(kept.id.to_string()),
-                            log_event_timestamp: Some(kept.log_timestamp_ms),
-                            target_index: Some(daily.name_for(kept.event.timestamp_ms).to_string()),
-                        });
+                        let index = daily.name_for(kept.event.timestamp_ms).to_string();
+                        letters.push(event_letter(batch, position, status, &error, index));
                     }
                 }
             }
+        }
+        if !blocked.is_empty() {
+            self.backfill(
+                batch,
+                &blocked,
+                deadline,
+                counts,
+                &mut existing_in,
+                &mut letters,
+            )
+            .await?;
         }
         // Events that already existed may come from a delivery that died
         // before its own refresh: make sure the recount sees them.
@@ -211,6 +219,115 @@ impl Sink {
                 .await?;
         }
         self.dead_letter(letters, deadline, counts).await
+    }
+
+    /// The events (by position) that their daily index refused because it
+    /// is read-only: already there, or created in the day's backfill index.
+    async fn backfill(
+        &self,
+        batch: &ProcessedBatch<'_>,
+        blocked: &[usize],
+        deadline: Instant,
+        counts: &mut Counts,
+        existing_in: &mut BTreeSet<String>,
+        letters: &mut Vec<DeadLetter>,
+    ) -> Result<(), SinkError> {
+        let mut daily = DailyIndex::new(&self.indices.request_events_prefix);
+        let mut by_index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for &position in blocked {
+            let index = daily.name_for(batch.events[position].event.timestamp_ms);
+            by_index
+                .entry(index.to_string())
+                .or_default()
+                .push(position);
+        }
+        let mut body = BulkBody::default();
+        let mut targets = Vec::new();
+        for (index, positions) in &by_index {
+            let ids: Vec<&str> = positions.iter().map(|&p| batch.events[p].id).collect();
+            let stored = self.existing_ids(index, &ids, deadline, counts).await?;
+            let backfill_index = backfill_index_name(&self.indices.request_events_prefix, index);
+            for &position in positions {
+                let kept = &batch.events[position];
+                if stored.contains(kept.id) {
+                    counts.events_existing += 1;
+                    continue;
+                }
+                let start = body.bytes.len();
+                body.bytes.extend_from_slice(b"{\"create\":{\"_index\":");
+                write_str(&mut body.bytes, &backfill_index);
+                body.bytes.extend_from_slice(b",\"_id\":");
+                write_str(&mut body.bytes, kept.id);
+                body.bytes.extend_from_slice(b"}}\n");
+                write_event_document(
+                    &mut body.bytes,
+                    &kept.event,
+                    batch.log_group,
+                    batch.log_stream,
+                );
+                body.bytes.push(b'\n');
+                body.items.push((start..body.bytes.len(), targets.len()));
+                targets.push((position, backfill_index.clone()));
+            }
+        }
+        if body.is_empty() {
+            return Ok(());
+        }
+        for (reference, outcome) in self
+            .bulk("/_bulk?refresh=true", body, deadline, counts)
+            .await?
+        {
+            let (position, index) = &targets[reference];
+            match outcome {
+                Outcome::Written => {
+                    counts.events_created += 1;
+                    counts.events_backfilled += 1;
+                }
+                Outcome::Conflict { index } => {
+                    counts.events_existing += 1;
+                    existing_in.insert(index);
+                }
+                Outcome::Rejected { status, error } => letters.push(event_letter(
+                    batch,
+                    *position,
+                    status,
+                    &error,
+                    index.clone(),
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of these ids `index` holds.
+    async fn existing_ids(
+        &self,
+        index: &str,
+        ids: &[&str],
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<BTreeSet<String>, SinkError> {
+        let path = format!("/{index}/_mget?_source=false");
+        let response = self
+            .call_json(
+                Method::POST,
+                &path,
+                Some(&json!({"ids": ids})),
+                deadline,
+                counts,
+            )
+            .await?;
+        let docs = response["docs"]
+            .as_array()
+            .ok_or_else(|| SinkError::Protocol {
+                call: format!("POST {path}"),
+                message: format!("no `docs` in the answer: {response}"),
+            })?;
+        Ok(docs
+            .iter()
+            .filter(|doc| doc["found"].as_bool() == Some(true))
+            .filter_map(|doc| doc["_id"].as_str().map(str::to_string))
+            .collect())
     }
 
     /// Step 2: recompute each session from its stored events and write the
@@ -305,6 +422,10 @@ impl Sink {
             .await?;
         let mut summaries: BTreeMap<String, SessionSummary<'static>> = BTreeMap::new();
         let mut scroll_ids: BTreeSet<String> = BTreeSet::new();
+        // An event lives in one index, but should a copy ever sit in both
+        // its daily and its backfill index (a daily index deleted by ISM,
+        // then the same old batch replayed once more), it counts once.
+        let mut seen: HashSet<String> = HashSet::new();
         loop {
             if let Some(id) = page["_scroll_id"].as_str() {
                 scroll_ids.insert(id.to_string());
@@ -314,6 +435,11 @@ impl Sink {
                 break;
             }
             for hit in &hits {
+                if let Some(id) = hit["_id"].as_str()
+                    && !seen.insert(id.to_string())
+                {
+                    continue;
+                }
                 fold_hit(&mut summaries, hit).map_err(|message| SinkError::Protocol {
                     call: format!("POST {path}"),
                     message,
@@ -600,6 +726,44 @@ async fn within<T>(
     }
 }
 
+/// A write refused because the index is read-only (ISM's `read_only`
+/// sets `index.blocks.write`): `cluster_block_exception`, HTTP 403.
+fn is_write_block(status: u16, error: &Value) -> bool {
+    status == 403
+        && error["type"] == "cluster_block_exception"
+        && error["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("index write") || reason.contains("read-only"))
+}
+
+/// `request-events-2026.06.01` → `request-events-backfill-2026.06.01`.
+pub fn backfill_index_name(prefix: &str, daily_index: &str) -> String {
+    let day = daily_index.strip_prefix(prefix).unwrap_or(daily_index);
+    format!("{prefix}backfill-{day}")
+}
+
+/// The dead letter of a kept event that `index` refused for good.
+fn event_letter(
+    batch: &ProcessedBatch<'_>,
+    position: usize,
+    status: u16,
+    error: &Value,
+    index: String,
+) -> DeadLetter {
+    let kept = &batch.events[position];
+    DeadLetter {
+        id: kept.id.to_string(),
+        reason: "event_rejected".into(),
+        error: format!("HTTP {status}: {error}"),
+        raw: kept.message.to_string(),
+        log_group: Some(batch.log_group.to_string()),
+        log_stream: Some(batch.log_stream.to_string()),
+        log_event_id: Some(kept.id.to_string()),
+        log_event_timestamp: Some(kept.log_timestamp_ms),
+        target_index: Some(index),
+    }
+}
+
 fn fold_hit(
     summaries: &mut BTreeMap<String, SessionSummary<'static>>,
     hit: &Value,
@@ -643,4 +807,37 @@ fn fold_hit(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_write_block_sends_an_event_to_the_backfill_index() {
+        // What OpenSearch answers for a bulk item on an index that ISM's
+        // `read_only` (index.blocks.write) closed.
+        let blocked = json!({"type": "cluster_block_exception",
+            "reason": "index [request-events-2026.06.01] blocked by: [FORBIDDEN/8/index write (api)];"});
+        assert!(is_write_block(403, &blocked));
+        let mapping = json!({"type": "mapper_parsing_exception", "reason": "failed to parse"});
+        assert!(!is_write_block(400, &mapping));
+        assert!(!is_write_block(403, &mapping));
+        // The flood-stage block is a 429, retried as transient elsewhere.
+        let disk = json!({"type": "cluster_block_exception",
+            "reason": "index [x] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];"});
+        assert!(!is_write_block(429, &disk));
+    }
+
+    #[test]
+    fn the_backfill_index_keeps_the_prefix_and_the_day() {
+        assert_eq!(
+            backfill_index_name("request-events-", "request-events-2026.06.01"),
+            "request-events-backfill-2026.06.01"
+        );
+        assert_eq!(
+            backfill_index_name("t-x-", "t-x-2026.06.01"),
+            "t-x-backfill-2026.06.01"
+        );
+    }
 }

@@ -138,6 +138,10 @@ pub fn print_counts(counts: &Counts) {
     println!("  duplicate_in_batch{:>10}", counts.duplicate_in_batch);
     println!("request events created {:>7}", counts.events_created);
     println!("request events existing {:>6}", counts.events_existing);
+    println!(
+        "  backfilled into read-only days {:>3}",
+        counts.events_backfilled
+    );
     println!("sessions written    {:>10}", counts.sessions_written);
     println!("sessions unchanged  {:>10}", counts.sessions_unchanged);
     println!("control messages    {:>10}", counts.control_messages);

@@ -281,6 +281,128 @@ fn lambda_event(log_events: Value) -> Value {
     json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())}})
 }
 
+/// What ISM's `read_only` action does to a warm index.
+async fn make_read_only(client: &processor::opensearch::OpenSearch, index: &str) {
+    client
+        .json(
+            http::Method::PUT,
+            &format!("/{index}/_settings"),
+            Some(&json!({"index": {"blocks": {"write": true}}})),
+        )
+        .await
+        .expect("setting index.blocks.write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_into_a_read_only_day_goes_to_its_backfill_index_exactly_once() {
+    let env = test_environment("backfill").await;
+    let client = env.opensearch_client().unwrap();
+    let handler = handler(&env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let prefix = &env.indices().request_events_prefix;
+    let daily = format!("{prefix}2026.06.01");
+    let backfill = format!("{prefix}backfill-2026.06.01");
+    let line = |n: u32| {
+        format!(
+            r#"INFO {{"type":"request","sessionId":"bf-1","user":"ann","url":"/work-orders/{n}","timestamp":"2026-06-01T10:00:0{n}Z"}}"#
+        )
+    };
+    let log_event =
+        |n: u32| json!({"id": format!("{}", 500 + n), "timestamp": 1, "message": line(n)});
+
+    // Months ago, while the day was hot: two events of the session.
+    let early = lambda_event(json!([log_event(1), log_event(2)]));
+    let counts = handler.handle(&early, deadline).await.expect("handled");
+    assert_eq!(counts.events_created, 2);
+    // ISM has since moved the day to warm.
+    make_read_only(&client, &daily).await;
+
+    // The backfill: the whole session again, two events of it new.
+    let replayed = lambda_event(json!([
+        log_event(1),
+        log_event(2),
+        log_event(3),
+        log_event(4)
+    ]));
+    let counts = handler.handle(&replayed, deadline).await.expect("handled");
+    assert_eq!(
+        (
+            counts.events_existing,
+            counts.events_created,
+            counts.events_backfilled,
+            counts.dead_lettered
+        ),
+        (2, 2, 2, 0),
+        "{counts:?}"
+    );
+    let events = all_documents(&client, &env.indices().request_events_pattern()).await;
+    let placed: BTreeMap<&str, &str> = events
+        .iter()
+        .map(|(id, (index, _, _))| (id.as_str(), index.as_str()))
+        .collect();
+    assert_eq!(
+        placed,
+        BTreeMap::from([
+            ("501", daily.as_str()),
+            ("502", daily.as_str()),
+            ("503", backfill.as_str()),
+            ("504", backfill.as_str()),
+        ])
+    );
+    let summaries = all_documents(&client, &env.indices().session_summaries).await;
+    let (_, version, summary) = &summaries["bf-1"];
+    assert_eq!((summary["event_count"].as_u64(), *version), (Some(4), 4));
+    assert_eq!(summary["end_time"], "2026-06-01T10:00:04.000Z");
+
+    // Delivered again, in any order: nothing new anywhere.
+    let reversed = lambda_event(json!([
+        log_event(4),
+        log_event(3),
+        log_event(2),
+        log_event(1)
+    ]));
+    let counts = handler.handle(&reversed, deadline).await.expect("handled");
+    assert_eq!(
+        (
+            counts.events_existing,
+            counts.events_created,
+            counts.dead_lettered
+        ),
+        (4, 0, 0),
+        "{counts:?}"
+    );
+    assert_eq!(counts.sessions_unchanged, 1);
+    assert_eq!(
+        all_documents(&client, &env.indices().request_events_pattern())
+            .await
+            .len(),
+        4
+    );
+    assert_eq!(count(&client, &env.indices().dead_letters).await, 0);
+
+    // The backfill index turns read-only too: then, and only then, an
+    // event that is in neither index is dead-lettered, with its reason.
+    make_read_only(&client, &backfill).await;
+    let later = lambda_event(json!([log_event(5)]));
+    let counts = handler.handle(&later, deadline).await.expect("handled");
+    assert_eq!(
+        (counts.events_created, counts.dead_lettered),
+        (0, 1),
+        "{counts:?}"
+    );
+    let letters = all_documents(&client, &env.indices().dead_letters).await;
+    let letter = &letters["505"].2;
+    assert_eq!(letter["target_index"], backfill.as_str());
+    assert!(
+        letter["error"]
+            .as_str()
+            .unwrap()
+            .contains("cluster_block_exception"),
+        "{letter}"
+    );
+    cleanup(&client, &env).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_index() {
     let env = test_environment("dlq").await;
