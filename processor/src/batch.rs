@@ -6,7 +6,8 @@ use crate::counts::Counts;
 use crate::counts::Reason;
 use crate::envelope::{LogBatch, Message, ReadLines};
 use crate::fastrecord::LineKind;
-use crate::record::{RequestEvent, from_raw, parse_escaped_record, parse_record};
+use crate::noise::AgentMemo;
+use crate::record::{RequestEvent, from_raw, parse_escaped_record_memo, parse_record_memo};
 use crate::session::{EventView, SessionSummary};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -88,6 +89,7 @@ pub fn process_read_batch<'b>(
         let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
             HashSet::with_capacity_and_hasher(batch.log_events.len(), Default::default());
         events.reserve(batch.log_events.len());
+        let mut memo = AgentMemo::default();
         for log_event in &batch.log_events {
             let line = kinds.next().zip(records.next());
             counts.log_events += 1;
@@ -96,10 +98,16 @@ pub fn process_read_batch<'b>(
                 continue;
             }
             let parsed = match (line, &log_event.message) {
-                (Some((&LineKind::Record, raw)), _) => from_raw(raw, log_event.timestamp, rules),
+                (Some((&LineKind::Record, raw)), _) => {
+                    from_raw(raw, log_event.timestamp, rules, &mut memo)
+                }
                 (Some((&LineKind::NoObject, _)), _) => Err(Reason::Unparsed),
-                (_, Message::Text(text)) => parse_record(text, log_event.timestamp, rules),
-                (_, Message::Escaped(raw)) => parse_escaped_record(raw, log_event.timestamp, rules),
+                (_, Message::Text(text)) => {
+                    parse_record_memo(text, log_event.timestamp, rules, &mut memo)
+                }
+                (_, Message::Escaped(raw)) => {
+                    parse_escaped_record_memo(raw, log_event.timestamp, rules, &mut memo)
+                }
             };
             match parsed {
                 Ok(event) => {
