@@ -471,7 +471,10 @@ impl<'a> Reader<'a, '_> {
             self.slot = self.rules.is_some() && self.lines.records.len() < self.max_lines;
             if self.slot {
                 self.lines.kinds.push(LineKind::Unknown);
-                self.lines.records.push(RawRecord::default());
+                // Built in place: a push builds the large record on the
+                // stack and copies it (a call to memcpy per line).
+                let n = self.lines.records.len();
+                self.lines.records.resize_with(n + 1, RawRecord::default);
             }
             events.push(self.log_event()?);
             if !self.next(b']')? {
