@@ -6,7 +6,8 @@ use crate::counts::Counts;
 use crate::counts::Reason;
 use crate::envelope::{LogBatch, Message, ReadLines};
 use crate::fastrecord::LineKind;
-use crate::record::{RequestEvent, from_raw, parse_escaped_record, parse_record};
+use crate::noise::AgentMemo;
+use crate::record::{RequestEvent, from_raw, parse_escaped_record_memo, parse_record_memo};
 use crate::session::{EventView, SessionSummary};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -19,11 +20,23 @@ struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        let mix = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.0 = mix(
+                self.0,
+                u64::from_le_bytes(chunk.try_into().expect("eight bytes")),
+            );
+        }
+        // The last few bytes byte by byte: a copy of a slice of unknown
+        // length would be a call to memcpy.
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = 0u64;
+            for (i, &b) in rest.iter().enumerate() {
+                word |= u64::from(b) << (8 * i);
+            }
+            self.0 = mix(self.0, word);
         }
     }
     fn finish(&self) -> u64 {
@@ -88,6 +101,7 @@ pub fn process_read_batch<'b>(
         let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
             HashSet::with_capacity_and_hasher(batch.log_events.len(), Default::default());
         events.reserve(batch.log_events.len());
+        let mut memo = AgentMemo::default();
         for log_event in &batch.log_events {
             let line = kinds.next().zip(records.next());
             counts.log_events += 1;
@@ -96,10 +110,16 @@ pub fn process_read_batch<'b>(
                 continue;
             }
             let parsed = match (line, &log_event.message) {
-                (Some((&LineKind::Record, raw)), _) => from_raw(raw, log_event.timestamp, rules),
+                (Some((&LineKind::Record, raw)), _) => {
+                    from_raw(raw, log_event.timestamp, rules, &mut memo)
+                }
                 (Some((&LineKind::NoObject, _)), _) => Err(Reason::Unparsed),
-                (_, Message::Text(text)) => parse_record(text, log_event.timestamp, rules),
-                (_, Message::Escaped(raw)) => parse_escaped_record(raw, log_event.timestamp, rules),
+                (_, Message::Text(text)) => {
+                    parse_record_memo(text, log_event.timestamp, rules, &mut memo)
+                }
+                (_, Message::Escaped(raw)) => {
+                    parse_escaped_record_memo(raw, log_event.timestamp, rules, &mut memo)
+                }
             };
             match parsed {
                 Ok(event) => {

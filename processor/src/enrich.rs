@@ -103,19 +103,55 @@ pub fn scan_query<'q>(
     site
 }
 
+/// One pass over `bytes`, eight at a time: whether any byte is not ASCII,
+/// and whether any is an ASCII byte in `lo..=hi` (meaningful only when all
+/// are ASCII).
+#[inline]
+fn ascii_scan(bytes: &[u8], lo: u8, hi: u8) -> (bool, bool) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // For a byte below 0x80, `b + (0x80 - lo)` has its high bit set when
+    // `b >= lo`, and `b + (0x7f - hi)` when `b > hi`; neither carries into
+    // the next byte. Words with a non-ASCII byte give garbage here, but any
+    // such byte is reported anyway.
+    let (at_least, above) = (ONES * u64::from(0x80 - lo), ONES * u64::from(0x7f - hi));
+    let (mut high, mut found) = (0u64, 0u64);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        high |= word;
+        found |= word.wrapping_add(at_least) & !word.wrapping_add(above);
+    }
+    let mut word = 0u64;
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        word |= u64::from(b) << (8 * i);
+    }
+    high |= word;
+    found |= word.wrapping_add(at_least) & !word.wrapping_add(above);
+    (high & HIGH != 0, found & HIGH != 0)
+}
+
 /// Lowercases, borrowing when there is nothing to change. ASCII text is
 /// lowercased in place of a copy (the same result as `to_lowercase`).
 pub fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if !text.is_ascii() {
+    let (non_ascii, upper) = ascii_scan(text.as_bytes(), b'A', b'Z');
+    if non_ascii {
         // Usually text that is lowercase already (`núñez`): borrowed when
         // every character lowercases to itself, which is then what
         // `to_lowercase` gives (its one context rule, final sigma, is for
         // `Σ`, which does not map to itself).
-        if text.chars().all(|c| maps_to_itself(c.to_lowercase(), c)) {
+        if text.chars().all(|c| {
+            // ASCII characters map to themselves unless uppercase.
+            if c.is_ascii() {
+                !c.is_ascii_uppercase()
+            } else {
+                maps_to_itself(c.to_lowercase(), c)
+            }
+        }) {
             return text;
         }
         Cow::Owned(text.to_lowercase())
-    } else if !text.bytes().any(|b| b.is_ascii_uppercase()) {
+    } else if !upper {
         text
     } else {
         let mut owned = text.into_owned();
@@ -133,12 +169,19 @@ fn maps_to_itself(mut mapped: impl Iterator<Item = char>, c: char) -> bool {
 /// Uppercases, borrowing when there is nothing to change; ASCII text as in
 /// `lowercase`.
 pub fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    if !text.is_ascii() {
-        if text.chars().all(|c| maps_to_itself(c.to_uppercase(), c)) {
+    let (non_ascii, lower) = ascii_scan(text.as_bytes(), b'a', b'z');
+    if non_ascii {
+        if text.chars().all(|c| {
+            if c.is_ascii() {
+                !c.is_ascii_lowercase()
+            } else {
+                maps_to_itself(c.to_uppercase(), c)
+            }
+        }) {
             return text;
         }
         Cow::Owned(text.to_uppercase())
-    } else if !text.bytes().any(|b| b.is_ascii_lowercase()) {
+    } else if !lower {
         text
     } else {
         let mut owned = text.into_owned();
@@ -390,6 +433,33 @@ mod tests {
                     text.to_uppercase(),
                     "{text:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_scan_agrees_with_byte_tests() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5000 {
+            let len = (seed % 30) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    [
+                        0, b'@', b'A', b'M', b'Z', b'[', b'`', b'a', b'z', b'{', 0x7f, 0x80, 0xc3,
+                        0xff,
+                    ][(seed % 14) as usize]
+                })
+                .collect();
+            let ascii = bytes.is_ascii();
+            let (non_ascii, upper) = ascii_scan(&bytes, b'A', b'Z');
+            assert_eq!(non_ascii, !ascii, "{bytes:?}");
+            if ascii {
+                assert_eq!(upper, bytes.iter().any(u8::is_ascii_uppercase), "{bytes:?}");
+                let (_, lower) = ascii_scan(&bytes, b'a', b'z');
+                assert_eq!(lower, bytes.iter().any(u8::is_ascii_lowercase), "{bytes:?}");
             }
         }
     }

@@ -32,21 +32,28 @@ static SPECIAL: [bool; 256] = {
     table
 };
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The special bytes of a word of eight, as the high bit of each byte; the
+/// lowest flag is exact (a false flag can only sit above a true one).
+/// `"` and the control characters are one test: xor 0x02 maps `"` (0x22) to
+/// 0x20 and 0x00-0x1f onto themselves, and no other byte below 0x21, so
+/// they are the bytes that end below 0x21; `\\` is the other test.
+#[inline]
+fn special_bytes(word: u64) -> u64 {
+    let low = word ^ (ONES * 0x02);
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    ((low.wrapping_sub(ONES * 0x21) & !low) | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH
+}
+
 /// The position of the first byte at or after `at` that a JSON string cannot
-/// hold as it is (`"`, `\\`, a control character), eight bytes at a time
-/// (each test flags the lowest matching byte exactly).
+/// hold as it is (`"`, `\\`, a control character), eight bytes at a time.
 #[inline]
 pub(crate) fn special_from(bytes: &[u8], mut at: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let quote = word ^ (ONES * u64::from(b'"'));
-        let backslash = word ^ (ONES * u64::from(b'\\'));
-        let found = (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word);
-        let found = found & HIGH;
+        let found = special_bytes(word);
         if found != 0 {
             return Some(at + (found.trailing_zeros() / 8) as usize);
         }
@@ -204,8 +211,6 @@ impl<'a> Reader<'a, '_> {
     /// plain bytes are copied eight at a time as they are scanned, then the
     /// bytes past the special one are dropped again.
     fn unescape(&mut self, start: usize) -> Option<String> {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
         let bytes = self.bytes;
         let out = &mut self.scratch;
         out.clear();
@@ -279,13 +284,7 @@ impl<'a> Reader<'a, '_> {
                 };
                 let chunk: [u8; 8] = chunk.try_into().expect("eight bytes");
                 out.extend_from_slice(&chunk);
-                let word = u64::from_le_bytes(chunk);
-                let quote = word ^ (ONES * u64::from(b'"'));
-                let backslash = word ^ (ONES * u64::from(b'\\'));
-                let found = ((quote.wrapping_sub(ONES) & !quote)
-                    | (backslash.wrapping_sub(ONES) & !backslash)
-                    | (word.wrapping_sub(ONES * 0x20) & !word))
-                    & HIGH;
+                let found = special_bytes(u64::from_le_bytes(chunk));
                 if found != 0 {
                     let k = (found.trailing_zeros() / 8) as usize;
                     out.truncate(out.len() - 8 + k);
@@ -472,7 +471,10 @@ impl<'a> Reader<'a, '_> {
             self.slot = self.rules.is_some() && self.lines.records.len() < self.max_lines;
             if self.slot {
                 self.lines.kinds.push(LineKind::Unknown);
-                self.lines.records.push(RawRecord::default());
+                // Built in place: a push builds the large record on the
+                // stack and copies it (a call to memcpy per line).
+                let n = self.lines.records.len();
+                self.lines.records.resize_with(n + 1, RawRecord::default);
             }
             events.push(self.log_event()?);
             if !self.next(b']')? {
@@ -651,6 +653,20 @@ mod tests {
                     expected,
                     "{bytes:?} from {start}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_byte_value_is_judged_as_the_table_says() {
+        for b in 0..=255u8 {
+            for filler in [b'a', b' ', b'!', b'#', 0x7f, 0x80, 0xff] {
+                for position in 0..12 {
+                    let mut bytes = vec![filler; 12];
+                    bytes[position] = b;
+                    let expected = (0..12).find(|&i| SPECIAL[bytes[i] as usize]);
+                    assert_eq!(special_from(&bytes, 0), expected, "{b:#x} at {position}");
+                }
             }
         }
     }

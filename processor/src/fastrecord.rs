@@ -262,9 +262,12 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
             return None;
         }
         self.at = end + Self::QUOTE;
-        self.ws();
-        if self.byte()? != b':' {
-            return None;
+        // Usually `:` at once: whitespace is looked for only otherwise.
+        if self.byte() != Some(b':') {
+            self.ws();
+            if self.byte()? != b':' {
+                return None;
+            }
         }
         self.at += 1;
         self.ws();
@@ -378,8 +381,12 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
     /// closing byte (false).
     #[inline]
     fn next(&mut self, close: u8) -> Option<bool> {
-        self.ws();
-        let b = self.byte()?;
+        let mut b = self.byte()?;
+        // Usually the `,` or the closing byte at once.
+        if b != b',' && b != close {
+            self.ws();
+            b = self.byte()?;
+        }
         self.at += 1;
         if b == b',' {
             self.ws();

@@ -150,6 +150,43 @@ impl AgentMatcher {
     }
 }
 
+/// The user-agent verdicts of the last few agents seen (a batch repeats a
+/// handful of agents, one per client, and comparing an agent with a
+/// remembered one costs a fraction of matching it).
+#[derive(Debug, Default)]
+pub struct AgentMemo {
+    entries: [(String, bool); AGENT_MEMO_SIZE],
+    /// How many entries hold an agent (the first `len`).
+    len: usize,
+    /// The entry replaced next once all are used.
+    next: usize,
+}
+
+const AGENT_MEMO_SIZE: usize = 4;
+
+impl AgentMemo {
+    /// `matcher.is_match(agent)`, remembered.
+    fn is_match(&mut self, matcher: &AgentMatcher, agent: &str) -> bool {
+        if let Some((_, verdict)) = self.entries[..self.len].iter().find(|(a, _)| a == agent) {
+            return *verdict;
+        }
+        let verdict = matcher.is_match(agent);
+        let slot = if self.len < AGENT_MEMO_SIZE {
+            self.len += 1;
+            self.len - 1
+        } else {
+            let slot = self.next;
+            self.next = (self.next + 1) % AGENT_MEMO_SIZE;
+            slot
+        };
+        let entry = &mut self.entries[slot];
+        entry.0.clear();
+        entry.0.push_str(agent);
+        entry.1 = verdict;
+        verdict
+    }
+}
+
 /// The first noise rule a kept record matches, in the documented order
 /// (method, path, user agent, user).
 pub fn noise_reason(
@@ -158,6 +195,25 @@ pub fn noise_reason(
     path: &str,
     user_agent: Option<&str>,
     user: &str,
+) -> Option<Reason> {
+    noise_reason_memo(
+        rules,
+        method,
+        path,
+        user_agent,
+        user,
+        &mut AgentMemo::default(),
+    )
+}
+
+/// `noise_reason`, with the user-agent verdicts remembered in `memo`.
+pub fn noise_reason_memo(
+    rules: &Rules,
+    method: Option<&str>,
+    path: &str,
+    user_agent: Option<&str>,
+    user: &str,
+    memo: &mut AgentMemo,
 ) -> Option<Reason> {
     if let Some(method) = method
         && rules.noise_methods.iter().any(|m| m == method)
@@ -168,7 +224,7 @@ pub fn noise_reason(
         return Some(Reason::NoisePath);
     }
     if let (Some(agent), Some(matcher)) = (user_agent, &rules.noise_user_agents)
-        && matcher.is_match(agent)
+        && memo.is_match(matcher, agent)
     {
         return Some(Reason::NoiseUserAgent);
     }
@@ -271,6 +327,39 @@ mod tests {
 
     fn reason(method: Option<&str>, path: &str, ua: Option<&str>, user: &str) -> Option<Reason> {
         noise_reason(&Rules::builtin(), method, path, ua, user)
+    }
+
+    #[test]
+    fn remembered_agent_verdicts_are_the_verdicts() {
+        let rules = Rules::builtin();
+        let mut memo = AgentMemo::default();
+        let agents = [
+            "Mozilla/5.0 (Macintosh) Safari/605.1.15",
+            "ELB-HealthChecker/2.0",
+            "kube-probe/1.29",
+            "Mozilla/5.0 (compatible; Googlebot/2.1)",
+            "curl/8.4.0",
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
+            "",
+            "ELB-HealthChecker/2.0 ",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..500 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let agent = agents[(seed % agents.len() as u64) as usize];
+            let user = if seed.is_multiple_of(5) {
+                "svc@ironman.internal"
+            } else {
+                "u"
+            };
+            assert_eq!(
+                noise_reason_memo(&rules, None, "/a", Some(agent), user, &mut memo),
+                noise_reason(&rules, None, "/a", Some(agent), user),
+                "{agent:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::counts::Reason;
 use crate::enrich::{
     lowercase, push_asset_types, scan_query, segment_after_found, split_url, trim, uppercase,
 };
-use crate::noise::noise_reason;
+use crate::noise::{AgentMemo, noise_reason_memo};
 use crate::timefmt::{self, MAX_MS, MIN_MS};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -219,8 +219,18 @@ pub fn parse_record<'a>(
     fallback_ms: i64,
     rules: &Rules,
 ) -> Result<RequestEvent<'a>, Reason> {
+    parse_record_memo(message, fallback_ms, rules, &mut AgentMemo::default())
+}
+
+/// `parse_record` with the user-agent verdicts remembered from line to line.
+pub(crate) fn parse_record_memo<'a>(
+    message: &'a str,
+    fallback_ms: i64,
+    rules: &Rules,
+    memo: &mut AgentMemo,
+) -> Result<RequestEvent<'a>, Reason> {
     let mut raw = parse_object(message, rules).ok_or(Reason::Unparsed)?;
-    from_raw(&mut raw, fallback_ms, rules)
+    from_raw(&mut raw, fallback_ms, rules, memo)
 }
 
 /// `parse_record` for a message still escaped as the content of a JSON
@@ -232,12 +242,22 @@ pub fn parse_escaped_record<'a>(
     fallback_ms: i64,
     rules: &Rules,
 ) -> Result<RequestEvent<'a>, Reason> {
+    parse_escaped_record_memo(escaped, fallback_ms, rules, &mut AgentMemo::default())
+}
+
+/// `parse_escaped_record` with the user-agent verdicts remembered.
+pub(crate) fn parse_escaped_record_memo<'a>(
+    escaped: &'a str,
+    fallback_ms: i64,
+    rules: &Rules,
+    memo: &mut AgentMemo,
+) -> Result<RequestEvent<'a>, Reason> {
     match crate::fastrecord::parse_escaped(escaped, rules) {
-        crate::fastrecord::Escaped::Record(mut raw) => from_raw(&mut raw, fallback_ms, rules),
+        crate::fastrecord::Escaped::Record(mut raw) => from_raw(&mut raw, fallback_ms, rules, memo),
         crate::fastrecord::Escaped::NoObject => Err(Reason::Unparsed),
         crate::fastrecord::Escaped::Unknown => {
             let message = crate::fastbatch::unescape_content(escaped);
-            parse_record(&message, fallback_ms, rules).map(RequestEvent::into_owned)
+            parse_record_memo(&message, fallback_ms, rules, memo).map(RequestEvent::into_owned)
         }
     }
 }
@@ -269,6 +289,7 @@ pub(crate) fn from_raw<'a>(
     raw: &mut RawRecord<'a>,
     fallback_ms: i64,
     rules: &Rules,
+    memo: &mut AgentMemo,
 ) -> Result<RequestEvent<'a>, Reason> {
     let kind = text(raw.take(Field::Kind)).ok_or(Reason::NotRequest)?;
     let kind = lowercase(trim(kind));
@@ -304,12 +325,13 @@ pub(crate) fn from_raw<'a>(
     if path.is_empty() {
         return Err(Reason::NoUrl);
     }
-    if let Some(reason) = noise_reason(
+    if let Some(reason) = noise_reason_memo(
         rules,
         method.as_deref(),
         &path,
         user_agent.as_deref(),
         &user,
+        memo,
     ) {
         return Err(reason);
     }

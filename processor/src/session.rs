@@ -12,6 +12,95 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+/// A set of strings in order, as a `BTreeSet<Cow<str>>` iterates them: a
+/// sorted vector while small (a session has a few modules, paths, asset
+/// types and sites; a vector costs one allocation and a binary search where
+/// a B-tree allocates nodes), a `BTreeSet` once it holds more than
+/// `SMALL_SET` values, so that a session with thousands of distinct paths
+/// does not pay a quadratic number of moves.
+#[derive(Debug, Clone)]
+pub enum StrSet<'a> {
+    Small(Vec<Cow<'a, str>>),
+    Large(BTreeSet<Cow<'a, str>>),
+}
+
+/// Past this many values a `StrSet` turns into a B-tree.
+const SMALL_SET: usize = 64;
+
+/// Equal when they hold the same values, whichever form each is in.
+impl PartialEq for StrSet<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Default for StrSet<'_> {
+    fn default() -> Self {
+        StrSet::Small(Vec::new())
+    }
+}
+
+impl<'a> StrSet<'a> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StrSet::Small(v) => v.len(),
+            StrSet::Large(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, value: &str) -> bool {
+        match self {
+            StrSet::Small(v) => v.binary_search_by(|e| e.as_ref().cmp(value)).is_ok(),
+            StrSet::Large(b) => b.contains(value),
+        }
+    }
+
+    /// The values in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Cow<'a, str>> {
+        let (small, large) = match self {
+            StrSet::Small(v) => (Some(v.iter()), None),
+            StrSet::Large(b) => (None, Some(b.iter())),
+        };
+        small
+            .into_iter()
+            .flatten()
+            .chain(large.into_iter().flatten())
+    }
+
+    /// Adds `value` if it is new; an owned value is cloned only then.
+    // Takes the Cow itself (not &str) so that a borrowed value stays borrowed.
+    #[allow(clippy::ptr_arg)]
+    pub fn insert(&mut self, value: &Cow<'a, str>) {
+        match self {
+            StrSet::Small(v) => {
+                if let Err(at) = v.binary_search_by(|e| e.as_ref().cmp(value.as_ref())) {
+                    if v.len() < SMALL_SET {
+                        v.insert(at, value.clone());
+                    } else {
+                        let mut tree: BTreeSet<Cow<'a, str>> =
+                            std::mem::take(v).into_iter().collect();
+                        tree.insert(value.clone());
+                        *self = StrSet::Large(tree);
+                    }
+                }
+            }
+            StrSet::Large(b) => {
+                if !b.contains(value.as_ref()) {
+                    b.insert(value.clone());
+                }
+            }
+        }
+    }
+}
+
 /// What a session summary needs from one request event.
 #[derive(Debug, Clone)]
 pub struct EventView<'e, 'a> {
@@ -30,10 +119,10 @@ pub struct SessionSummary<'a> {
     pub user: Cow<'a, str>,
     /// The (timestamp, log event id) of the event `user` was taken from.
     first_event: (i64, Cow<'a, str>),
-    pub modules: BTreeSet<Cow<'a, str>>,
-    pub paths: BTreeSet<Cow<'a, str>>,
-    pub asset_types: BTreeSet<Cow<'a, str>>,
-    pub site_tokens: BTreeSet<Cow<'a, str>>,
+    pub modules: StrSet<'a>,
+    pub paths: StrSet<'a>,
+    pub asset_types: StrSet<'a>,
+    pub site_tokens: StrSet<'a>,
     pub start_ms: i64,
     pub end_ms: i64,
     pub event_count: u64,
@@ -51,23 +140,6 @@ pub fn compare_event_ids(a: &str, b: &str) -> Ordering {
     }
 }
 
-// Takes the Cow itself (not &str) so that a borrowed value stays borrowed.
-#[allow(clippy::ptr_arg)]
-fn insert<'a>(set: &mut BTreeSet<Cow<'a, str>>, value: &Cow<'a, str>) {
-    match value {
-        // Cloning a borrowed value costs nothing: one search of the set.
-        Cow::Borrowed(_) => {
-            set.insert(value.clone());
-        }
-        // An owned one is cloned only when it is new.
-        Cow::Owned(_) => {
-            if !set.contains(value.as_ref()) {
-                set.insert(value.clone());
-            }
-        }
-    }
-}
-
 impl<'a> SessionSummary<'a> {
     /// A summary of one event; `add` the others. Each event must be added
     /// once: callers deduplicate by log event id.
@@ -76,10 +148,10 @@ impl<'a> SessionSummary<'a> {
             session_id,
             user: first.user.clone(),
             first_event: (first.timestamp_ms, first.id.clone()),
-            modules: BTreeSet::new(),
-            paths: BTreeSet::new(),
-            asset_types: BTreeSet::new(),
-            site_tokens: BTreeSet::new(),
+            modules: StrSet::new(),
+            paths: StrSet::new(),
+            asset_types: StrSet::new(),
+            site_tokens: StrSet::new(),
             start_ms: first.timestamp_ms,
             end_ms: first.timestamp_ms,
             event_count: 0,
@@ -104,15 +176,15 @@ impl<'a> SessionSummary<'a> {
 
     fn add_sets(&mut self, event: EventView<'_, 'a>) {
         self.event_count += 1;
-        insert(&mut self.paths, event.path);
+        self.paths.insert(event.path);
         if let Some(module) = event.module {
-            insert(&mut self.modules, module);
+            self.modules.insert(module);
         }
         if let Some(site) = event.site_token {
-            insert(&mut self.site_tokens, site);
+            self.site_tokens.insert(site);
         }
         for asset in event.asset_types {
-            insert(&mut self.asset_types, asset);
+            self.asset_types.insert(asset);
         }
     }
 
@@ -123,7 +195,7 @@ impl<'a> SessionSummary<'a> {
     /// The `session-summaries` document without `last_updated`: what two
     /// writes of the same session are compared on.
     pub fn content(&self) -> Value {
-        let list = |set: &BTreeSet<Cow<'a, str>>| -> Value {
+        let list = |set: &StrSet<'a>| -> Value {
             Value::Array(set.iter().map(|s| Value::String(s.to_string())).collect())
         };
         json!({
@@ -149,7 +221,7 @@ impl<'a> SessionSummary<'a> {
 
     /// `document()` written straight to bytes (the same JSON, field for field).
     pub fn write_document(&self, out: &mut Vec<u8>, last_updated_ms: i64) {
-        fn list(out: &mut Vec<u8>, key: &[u8], set: &BTreeSet<Cow<'_, str>>) {
+        fn list(out: &mut Vec<u8>, key: &[u8], set: &StrSet<'_>) {
             out.extend_from_slice(key);
             out.push(b'[');
             for (i, value) in set.iter().enumerate() {
@@ -303,6 +375,40 @@ mod tests {
         let s = fold(&[ev("1", 42, "u", "/a")]);
         let stored = s.document(1_000);
         assert_eq!(stored_content(&stored).unwrap(), s.content());
+    }
+
+    #[test]
+    fn str_sets_keep_btree_order_small_and_large() {
+        let mut set = StrSet::new();
+        let mut tree = BTreeSet::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..400 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let value: Cow<'static, str> = if i % 2 == 0 {
+                Cow::Owned(format!("/p/{}", seed % 150))
+            } else {
+                Cow::Borrowed(["", "a", "B", "é", "/p/1", "/p/10", "/p/2"][(seed % 7) as usize])
+            };
+            set.insert(&value);
+            tree.insert(value.clone());
+            assert_eq!(set.len(), tree.len());
+            assert!(set.iter().eq(tree.iter()), "after {i}");
+            assert!(set.contains(&value));
+            if i == 20 {
+                assert!(matches!(set, StrSet::Small(_)));
+            }
+        }
+        assert!(matches!(set, StrSet::Large(_)));
+        assert!(!set.contains("/q"));
+        let small: StrSet = {
+            let mut s = StrSet::new();
+            s.insert(&Cow::Borrowed("x"));
+            s
+        };
+        let large = StrSet::Large([Cow::Borrowed("x")].into_iter().collect());
+        assert_eq!(small, large);
     }
 
     #[test]

@@ -123,18 +123,19 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     (MIN_MS..=MAX_MS).contains(&ms).then_some(ms)
 }
 
-/// Epoch milliseconds to the stored form, appended to `out`.
-/// `ms` must lie in `MIN_MS..=MAX_MS`.
-pub fn write_timestamp(ms: i64, out: &mut Vec<u8>) {
-    debug_assert!((MIN_MS..=MAX_MS).contains(&ms));
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000) as u32;
+thread_local! {
+    /// The day and date part of the last timestamp written on this thread:
+    /// the timestamps of a batch mostly fall on one day, and the calendar
+    /// arithmetic costs more than the rest of the formatting.
+    static LAST_DATE: std::cell::Cell<(i64, [u8; 11])> =
+        const { std::cell::Cell::new((i64::MIN, [0; 11])) };
+}
+
+/// `YYYY-MM-DDT` of a day count since 1970-01-01 (years 0000-9999).
+fn date_part(days: i64) -> [u8; 11] {
     let (year, month, day) = civil_from_days(days);
-    let (h, rest) = (in_day / 3_600_000, in_day % 3_600_000);
-    let (m, rest) = (rest / 60_000, rest % 60_000);
-    let (s, milli) = (rest / 1000, rest % 1000);
     let y = year as u32;
-    let buf = [
+    [
         b'0' + (y / 1000 % 10) as u8,
         b'0' + (y / 100 % 10) as u8,
         b'0' + (y / 10 % 10) as u8,
@@ -146,6 +147,40 @@ pub fn write_timestamp(ms: i64, out: &mut Vec<u8>) {
         b'0' + (day / 10) as u8,
         b'0' + (day % 10) as u8,
         b'T',
+    ]
+}
+
+/// Epoch milliseconds to the stored form, appended to `out`.
+/// `ms` must lie in `MIN_MS..=MAX_MS`.
+pub fn write_timestamp(ms: i64, out: &mut Vec<u8>) {
+    debug_assert!((MIN_MS..=MAX_MS).contains(&ms));
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000) as u32;
+    let date = LAST_DATE.with(|last| {
+        let (last_days, date) = last.get();
+        if last_days == days {
+            return date;
+        }
+        let date = date_part(days);
+        last.set((days, date));
+        date
+    });
+    let (h, rest) = (in_day / 3_600_000, in_day % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, milli) = (rest / 1000, rest % 1000);
+    let [y0, y1, y2, y3, d0, m0, m1, d1, dd0, dd1, t] = date;
+    let buf = [
+        y0,
+        y1,
+        y2,
+        y3,
+        d0,
+        m0,
+        m1,
+        d1,
+        dd0,
+        dd1,
+        t,
         b'0' + (h / 10) as u8,
         b'0' + (h % 10) as u8,
         b':',
@@ -233,6 +268,32 @@ mod tests {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
         }
         assert!(parse_rfc3339("2024-02-29T00:00:00Z").is_some());
+    }
+
+    #[test]
+    fn remembered_dates_are_the_dates() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Mostly a few neighbouring days, sometimes anywhere.
+            let ms = if seed.is_multiple_of(4) {
+                MIN_MS + (seed % (MAX_MS - MIN_MS) as u64) as i64
+            } else {
+                1_793_628_191_482 + (seed % (3 * 86_400_000)) as i64 - 86_400_000
+            };
+            let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+            let t = ms.rem_euclid(86_400_000);
+            let expected = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t / 3_600_000,
+                t / 60_000 % 60,
+                t / 1000 % 60,
+                t % 1000
+            );
+            assert_eq!(format_timestamp(ms), expected, "{ms}");
+        }
     }
 
     #[test]

@@ -6,6 +6,12 @@ use processor::handler::LambdaSettings;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// mimalloc rather than glibc's malloc: the per-line strings and the session
+/// sets allocate and free small blocks all the time (the benchmark,
+/// `examples/bench.rs`, declares the same allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Time kept back from the deadline to report and log.
 const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
 
