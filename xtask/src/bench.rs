@@ -42,24 +42,39 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         .pipeline
         .clone()
         .unwrap_or_else(|| root.join("infra/pipeline.yaml"));
-    eprintln!("building the processor benchmark (release profile)…");
+    // Built as the Lambda is (`cargo xtask build`): the release profile,
+    // `--target` and the same RUSTFLAGS (its target CPU among them), so the
+    // numbers are those of the code Lambda runs; it also shares the Lambda
+    // build's compiled dependencies.
+    // The Lambda architecture of this machine: the benchmark runs here.
+    let arch = if cfg!(target_arch = "aarch64") {
+        crate::build::Arch::Arm64
+    } else {
+        crate::build::Arch::X86_64
+    };
+    let triple = arch.triple();
+    eprintln!(
+        "building the processor benchmark (release profile, --target {triple}, the Lambda's RUSTFLAGS)…"
+    );
     let status = crate::cargo::cargo()
         .current_dir(root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "processor",
-            "--example",
-            "bench",
-        ])
+        .args(["build", "--quiet", "--release", "--target", triple])
+        .args(["-p", "processor", "--example", "bench"])
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            crate::build::encoded_rustflags(arch)?,
+        )
+        .env_remove("RUSTFLAGS")
         .status()
         .context("running cargo build")?;
     if !status.success() {
-        bail!("cargo build --release -p processor --example bench failed");
+        bail!("cargo build --release --target {triple} -p processor --example bench failed");
     }
-    let exe = root.join("target/release/examples/bench");
+    let exe = root
+        .join("target")
+        .join(triple)
+        .join("release/examples/bench");
     eprintln!(
         "machine: {} ({} logical CPUs); one thread",
         cpu_model(),

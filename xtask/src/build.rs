@@ -253,7 +253,7 @@ pub fn build_lambda_zip_locked(
 /// (`CARGO_ENCODED_RUSTFLAGS` wins over `RUSTFLAGS` and every config file).
 /// Each flag is the same in every checkout on a machine, so all checkouts
 /// that share a target directory share its cache.
-fn encoded_rustflags(arch: Arch) -> anyhow::Result<String> {
+pub(crate) fn encoded_rustflags(arch: Arch) -> anyhow::Result<String> {
     let cargo_home = cargo_home()?;
     let cargo_home = cargo_home
         .to_str()
