@@ -10,6 +10,7 @@
 //! rule of the spec appears in any corpus of a few sessions; after that the
 //! variants follow realistic weights.
 
+mod draw;
 mod event;
 mod vocabulary;
 
@@ -19,6 +20,7 @@ use super::expect::ExpectedEvent;
 use super::render::{push_datetime, push_json_object, push_offset};
 use super::{GenOptions, Progress};
 use chrono::Datelike as _;
+use draw::dim;
 use event::Msg;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -64,35 +66,6 @@ const BUCKET_DRAW: [(i64, i64); 6] = [
     (3605, 3 * 3600),
 ];
 const BUCKET_WEIGHTS: [u32; 6] = [16, 26, 24, 17, 12, 5];
-
-// ------------------------------------------------------------- choices --
-
-/// Dimensions of representation choices, cycled through before weighting.
-mod dim {
-    pub const PREFIX: usize = 0;
-    pub const TRAILER: usize = 1;
-    pub const TYPE_REQUEST: usize = 2;
-    pub const TYPE_BEACON: usize = 3;
-    pub const TS: usize = 4;
-    pub const SESSION_WS: usize = 5;
-    pub const USER: usize = 6;
-    pub const METHOD: usize = 7;
-    pub const BEACON_METHOD: usize = 8;
-    pub const STATUS: usize = 9;
-    pub const RT: usize = 10;
-    pub const BEACON_RT: usize = 11;
-    pub const REQUEST_MODULE: usize = 12;
-    pub const BEACON_MODULE: usize = 13;
-    pub const SITE: usize = 14;
-    pub const SITE_KEY_WS: usize = 15;
-    pub const ASSETS: usize = 16;
-    pub const FRAGMENT: usize = 17;
-    pub const UNICODE: usize = 18;
-    pub const LONG_UA: usize = 19;
-    pub const LONG_QUERY: usize = 20;
-    pub const BACKGROUND: usize = 21;
-    pub const COUNT: usize = 22;
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Feature {
@@ -248,85 +221,6 @@ impl<'o> Gen<'o> {
             day0_ms,
             long_ua,
         }
-    }
-
-    // ---------------------------------------------------------- random --
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo {
-            lo
-        } else {
-            self.rng.random_range(lo..hi)
-        }
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.rng.random_bool(p)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.rng.random_range(0..n)
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    fn weighted(&mut self, weights: &[u32]) -> usize {
-        let total: u32 = weights.iter().sum();
-        let mut r = self.rng.random_range(0..total);
-        for (i, &w) in weights.iter().enumerate() {
-            if r < w {
-                return i;
-            }
-            r -= w;
-        }
-        weights.len() - 1
-    }
-
-    /// A variant of dimension `d`: the first uses cycle through every
-    /// variant (so each appears in any corpus), later ones follow `weights`.
-    fn choose(&mut self, d: usize, weights: &[u32]) -> usize {
-        let used = self.cover[d] as usize;
-        if used < weights.len() {
-            self.cover[d] += 1;
-            return used;
-        }
-        self.weighted(weights)
-    }
-
-    fn poisson(&mut self, lambda: f64) -> u32 {
-        if lambda <= 0.0 {
-            return 0;
-        }
-        if lambda < 30.0 {
-            let limit = (-lambda).exp();
-            let mut k = 0;
-            let mut p: f64 = self.rng.random();
-            while p > limit {
-                k += 1;
-                p *= self.rng.random::<f64>();
-            }
-            k
-        } else {
-            let u1: f64 = self.rng.random::<f64>().max(1e-12);
-            let u2: f64 = self.rng.random();
-            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-            (lambda + z * lambda.sqrt()).round().max(0.0) as u32
-        }
-    }
-
-    fn uuid(&mut self) -> String {
-        let (a, b): (u64, u64) = (self.rng.random(), self.rng.random());
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            8 + (b >> 62),
-            (b >> 48) & 0xfff,
-            b & 0xffff_ffff_ffff
-        )
     }
 
     fn session_id(&mut self) -> String {
