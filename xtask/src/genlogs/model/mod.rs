@@ -12,6 +12,8 @@
 
 mod draw;
 mod event;
+mod schedule;
+mod users;
 mod vocabulary;
 
 pub(crate) use event::{Body, LogEvent, Outcome, Prefix, Reason, Val};
@@ -19,16 +21,17 @@ pub(crate) use event::{Body, LogEvent, Outcome, Prefix, Reason, Val};
 use super::expect::ExpectedEvent;
 use super::render::{push_datetime, push_json_object, push_offset};
 use super::{GenOptions, Progress};
-use chrono::Datelike as _;
 use draw::dim;
 use event::Msg;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use schedule::{BUCKET_DRAW, Feature, Plan};
 use std::collections::BTreeSet;
+use users::{User, capitalize};
 use vocabulary::{
-    ASSET_MODULES, ASSET_TYPES, BOTS, BROWSERS, DOMAINS, FIRST_NAMES, HEALTH_PATHS, LAST_NAMES,
-    MODULE_APIS, MODULE_ROUTES, MODULE_WEIGHTS, MODULES, MULTI_WORD_TYPES, NON_ASCII_RAW,
-    NON_ASCII_TYPE, OTHER_PARAMS, SERVICE_USERS, STATIC_PATHS, SUPPORT_USERS, UNICODE_PATHS,
+    ASSET_MODULES, ASSET_TYPES, BOTS, BROWSERS, HEALTH_PATHS, MODULE_APIS, MODULE_ROUTES, MODULES,
+    MULTI_WORD_TYPES, NON_ASCII_RAW, NON_ASCII_TYPE, OTHER_PARAMS, SERVICE_USERS, STATIC_PATHS,
+    SUPPORT_USERS, UNICODE_PATHS,
 };
 
 pub(crate) const LOG_GROUP: &str = "/ironman/app";
@@ -49,77 +52,12 @@ pub(crate) struct Model {
     pub sessions_planned: u64,
 }
 
-/// Local hour-of-day weights for the start of a session.
-const HOUR_WEIGHTS: [u32; 24] = [
-    0, 0, 0, 0, 0, 1, 2, 6, 10, 12, 12, 11, 8, 10, 11, 10, 8, 5, 3, 2, 2, 1, 1, 1,
-];
 /// Record timestamps in other zones.
 const OFFSETS: [i32; 12] = [0, 60, 330, 480, 600, 780, -180, -300, -480, 345, -570, 840];
-/// Session-duration buckets of the report (seconds) and the durations drawn
-/// inside each, with margins for timestamp truncation and jitter.
-const BUCKET_DRAW: [(i64, i64); 6] = [
-    (3, 50),
-    (65, 290),
-    (305, 890),
-    (905, 1790),
-    (1805, 3590),
-    (3605, 3 * 3600),
-];
-const BUCKET_WEIGHTS: [u32; 6] = [16, 26, 24, 17, 12, 5];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Feature {
-    /// A session of this duration bucket.
-    Normal(usize),
-    /// Exactly one kept event.
-    Single,
-    /// Starts shortly before midnight UTC and ends after it.
-    CrossMidnight,
-    /// The earliest record is by another user (support staff) and its batch
-    /// arrives hours late: the session's user is that other user.
-    UserSwitch,
-    /// Only noise (static files, preflights): no session summary.
-    Ghost,
-    /// One line is logged twice (two log events, same content): both count.
-    Duplicate(usize),
-    /// The first page's batch arrives hours late.
-    Late(usize),
-}
-
-const FORCED: [Feature; 12] = [
-    Feature::Normal(0),
-    Feature::Normal(1),
-    Feature::Normal(2),
-    Feature::Normal(3),
-    Feature::Normal(4),
-    Feature::Normal(5),
-    Feature::Single,
-    Feature::CrossMidnight,
-    Feature::UserSwitch,
-    Feature::Ghost,
-    Feature::Duplicate(1),
-    Feature::Late(2),
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Request,
     Beacon,
-}
-
-struct User {
-    email: String,
-    tz_min: i32,
-    module_weights: [u32; 9],
-    sites: Vec<String>,
-    activity: f64,
-    ua: &'static str,
-}
-
-struct Plan {
-    user: usize,
-    start_ms: i64,
-    feature: Feature,
 }
 
 /// What a session's lines share.
@@ -273,125 +211,6 @@ impl<'o> Gen<'o> {
             prefix,
             body,
             trailer: if self.chance(0.1) { "\n" } else { "" },
-        }
-    }
-
-    // ----------------------------------------------------------- users --
-
-    fn make_users(&mut self) {
-        let mut seen = BTreeSet::new();
-        for i in 0..self.opts.users as usize {
-            let (domain, tz) = self.pick(&DOMAINS);
-            let mut email = if i % 23 == 11 {
-                // A Windows domain account.
-                let first = self.pick(&["jsmith", "mkowalski", "tnguyen", "apatel"]);
-                format!("acme\\{first}")
-            } else if i % 29 == 17 {
-                format!("{}@zhongtie.cn", self.pick(&["张伟", "王芳", "李娜"]))
-            } else {
-                let first = self.pick(&FIRST_NAMES);
-                let last = self.pick(&LAST_NAMES);
-                format!("{first}.{last}@{domain}")
-            };
-            let base = email.clone();
-            let mut n = 2;
-            while !seen.insert(email.clone()) {
-                email = match base.split_once('@') {
-                    Some((local, dom)) => format!("{local}{n}@{dom}"),
-                    None => format!("{base}{n}"),
-                };
-                n += 1;
-            }
-            debug_assert_eq!(email, email.trim().to_lowercase());
-            let mut module_weights = MODULE_WEIGHTS;
-            for w in module_weights.iter_mut() {
-                *w = (*w * self.range(2, 30) as u32) / 10;
-            }
-            let fav = self.below(9);
-            module_weights[fav] = module_weights[fav] * 4 + 20;
-            let n_sites = self.range(1, 4) as usize;
-            let sites = (0..n_sites).map(|_| self.random_site()).collect();
-            let activity = 0.3 + self.rng.random::<f64>() * 1.5;
-            let ua = self.pick(&BROWSERS);
-            let tz_min = tz
-                + if self.chance(0.1) {
-                    60 * self.range(-3, 4) as i32
-                } else {
-                    0
-                };
-            self.users.push(User {
-                email,
-                tz_min,
-                module_weights,
-                sites,
-                activity,
-                ua,
-            });
-        }
-    }
-
-    // -------------------------------------------------------- sessions --
-
-    fn plan_sessions(&mut self) -> Vec<Plan> {
-        let days = self.opts.days as i64;
-        let weekday = |g: &Gen, d: i64| {
-            let date = g.opts.start_date + chrono::Days::new(d as u64);
-            match date.weekday().num_days_from_monday() {
-                5 => 0.25,
-                6 => 0.15,
-                _ => 1.0,
-            }
-        };
-        let per_user_day = match self.opts.target_events {
-            Some(target) => {
-                let act: f64 = self.users.iter().map(|u| u.activity).sum();
-                let dayw: f64 = (0..days).map(|d| weekday(self, d)).sum();
-                if act * dayw > 0.0 {
-                    target as f64 / EVENTS_PER_SESSION / (act * dayw)
-                } else {
-                    0.0
-                }
-            }
-            None => self.opts.sessions_per_user_day,
-        };
-        let mut plans = Vec::new();
-        for d in 0..days {
-            let day_start = self.day0_ms + d * DAY_MS;
-            let w = weekday(self, d);
-            for u in 0..self.users.len() {
-                let k = self.poisson(per_user_day * self.users[u].activity * w);
-                for _ in 0..k {
-                    let hour = self.weighted(&HOUR_WEIGHTS) as i64;
-                    let local = hour * HOUR_MS + self.range(0, HOUR_MS);
-                    let utc = (local - i64::from(self.users[u].tz_min) * MIN_MS).rem_euclid(DAY_MS);
-                    let feature = self.random_feature();
-                    plans.push(Plan {
-                        user: u,
-                        start_ms: day_start + utc,
-                        feature,
-                    });
-                }
-            }
-        }
-        for (plan, feature) in plans.iter_mut().zip(FORCED) {
-            plan.feature = feature;
-            if feature == Feature::CrossMidnight {
-                let day_start = plan.start_ms - (plan.start_ms - self.day0_ms).rem_euclid(DAY_MS);
-                plan.start_ms = day_start + 23 * HOUR_MS + 30 * MIN_MS + self.range(0, 25 * MIN_MS);
-            }
-        }
-        plans
-    }
-
-    fn random_feature(&mut self) -> Feature {
-        let bucket = self.weighted(&BUCKET_WEIGHTS);
-        match self.weighted(&[950, 30, 10, 3, 5, 5]) {
-            1 => Feature::Single,
-            2 => Feature::Ghost,
-            3 => Feature::UserSwitch,
-            4 => Feature::Duplicate(bucket),
-            5 => Feature::Late(bucket),
-            _ => Feature::Normal(bucket),
         }
     }
 
@@ -651,24 +470,6 @@ impl<'o> Gen<'o> {
 
     fn trailer(&mut self) -> &'static str {
         ["", " ", "\n", " \t", "\r\n"][self.choose(dim::TRAILER, &[86, 5, 6, 2, 1])]
-    }
-
-    /// The user as written; `cycle` for kept records (coverage), not for noise.
-    fn user_as_written(&mut self, canon: &str, cycle: bool) -> String {
-        const W: [u32; 6] = [60, 15, 5, 8, 7, 5];
-        let style = if cycle {
-            self.choose(dim::USER, &W)
-        } else {
-            self.weighted(&W)
-        };
-        match style {
-            0 => canon.to_string(),
-            1 => capitalize(canon),
-            2 => canon.to_ascii_uppercase(),
-            3 => format!(" {canon}"),
-            4 => format!("{canon}  "),
-            _ => format!("\t{} ", capitalize(canon)),
-        }
     }
 
     fn other_site(&mut self, not: &[&str]) -> String {
@@ -1942,17 +1743,6 @@ impl<'o> Gen<'o> {
             }
         }
     }
-}
-
-/// ASCII letters after a start, `.`, `-`, `@`, `\` or space uppercased.
-fn capitalize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut up = true;
-    for c in s.chars() {
-        out.push(if up { c.to_ascii_uppercase() } else { c });
-        up = matches!(c, '.' | '-' | '@' | '\\' | ' ');
-    }
-    out
 }
 
 /// Each word's first ASCII letter uppercased.
