@@ -10,16 +10,19 @@
 //! rule of the spec appears in any corpus of a few sessions; after that the
 //! variants follow realistic weights.
 
+mod asset_types;
 mod draw;
 mod event;
 mod schedule;
+mod timestamp;
+mod url;
 mod users;
 mod vocabulary;
 
 pub(crate) use event::{Body, LogEvent, Outcome, Prefix, Reason, Val};
 
 use super::expect::ExpectedEvent;
-use super::render::{push_datetime, push_json_object, push_offset};
+use super::render::{push_datetime, push_json_object};
 use super::{GenOptions, Progress};
 use draw::dim;
 use event::Msg;
@@ -27,11 +30,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schedule::{BUCKET_DRAW, Feature, Plan};
 use std::collections::BTreeSet;
+use url::WrittenUrl;
 use users::{User, capitalize};
 use vocabulary::{
-    ASSET_MODULES, ASSET_TYPES, BOTS, BROWSERS, HEALTH_PATHS, MODULE_APIS, MODULE_ROUTES, MODULES,
-    MULTI_WORD_TYPES, NON_ASCII_RAW, NON_ASCII_TYPE, OTHER_PARAMS, SERVICE_USERS, STATIC_PATHS,
-    SUPPORT_USERS, UNICODE_PATHS,
+    BOTS, BROWSERS, HEALTH_PATHS, MODULE_APIS, MODULES, SERVICE_USERS, STATIC_PATHS, SUPPORT_USERS,
 };
 
 pub(crate) const LOG_GROUP: &str = "/ironman/app";
@@ -52,8 +54,6 @@ pub(crate) struct Model {
     pub sessions_planned: u64,
 }
 
-/// Record timestamps in other zones.
-const OFFSETS: [i32; 12] = [0, 60, 330, 480, 600, 780, -180, -300, -480, 345, -570, 840];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Request,
@@ -379,86 +379,6 @@ impl<'o> Gen<'o> {
         })
     }
 
-    /// The record timestamp as written: (value, or None when the key is
-    /// missing; the log event's timestamp; the expected timestamp).
-    fn timestamp(&mut self, at: i64) -> (Option<Val>, i64, i64) {
-        let jitter = self.range(0, 61);
-        let style = self.choose(dim::TS, &[45, 6, 2, 8, 3, 12, 4, 3, 10, 3, 2, 2]);
-        let mut s = String::with_capacity(36);
-        let extra_digits = |g: &mut Gen, s: &mut String, n: usize| {
-            for _ in 0..n {
-                s.push((b'0' + g.below(10) as u8) as char);
-            }
-        };
-        match style {
-            0 | 3 | 4 => {
-                push_datetime(&mut s, at, 'T', 3, '.');
-                extra_digits(self, &mut s, [0, 0, 0, 3, 6][style]);
-                s.push('Z');
-                (Some(Val::Str(s)), at + jitter, at)
-            }
-            1 => {
-                let q = at - at.rem_euclid(1000);
-                push_datetime(&mut s, q, 'T', 0, '.');
-                s.push('Z');
-                (Some(Val::Str(s)), at + jitter, q)
-            }
-            2 => {
-                let q = at - at.rem_euclid(100);
-                push_datetime(&mut s, q, 'T', 1, '.');
-                s.push('Z');
-                (Some(Val::Str(s)), at + jitter, q)
-            }
-            5..=7 => {
-                let off = self.pick(&OFFSETS);
-                let q = if style == 6 {
-                    at - at.rem_euclid(1000)
-                } else {
-                    at
-                };
-                let local = q + i64::from(off) * MIN_MS;
-                push_datetime(&mut s, local, 'T', if style == 6 { 0 } else { 3 }, '.');
-                if style == 7 {
-                    extra_digits(self, &mut s, 3);
-                }
-                push_offset(&mut s, off);
-                (Some(Val::Str(s)), at + jitter, q)
-            }
-            8 => (Some(Val::Int(at)), at + jitter, at),
-            9 => (None, at + jitter, at + jitter),
-            10 => {
-                let v = match self.below(8) {
-                    0 => Val::Str("yesterday".into()),
-                    1 => Val::Str(String::new()),
-                    2 => Val::Str("N/A".into()),
-                    3 => Val::Str("2026-13-45T25:61:00Z".into()),
-                    4 => Val::Str("not-a-date".into()),
-                    5 => Val::Lit("null".into()),
-                    6 => Val::Lit("true".into()),
-                    _ => Val::Lit("{}".into()),
-                };
-                (Some(v), at + jitter, at + jitter)
-            }
-            _ => {
-                // Readable only by a lenient parser: the log event carries
-                // the same instant, so either reading gives the same result.
-                let v = match self.below(3) {
-                    0 => {
-                        push_datetime(&mut s, at, 'T', 3, '.');
-                        Val::Str(s)
-                    }
-                    1 => {
-                        push_datetime(&mut s, at, ' ', 3, '.');
-                        s.push('Z');
-                        Val::Str(s)
-                    }
-                    _ => Val::Str(at.to_string()),
-                };
-                (Some(v), at, at)
-            }
-        }
-    }
-
     fn prefix(&mut self, level: &'static str) -> Prefix {
         match self.choose(dim::PREFIX, &[40, 20, 15, 25]) {
             0 => Prefix::IsoTab(level),
@@ -619,83 +539,12 @@ impl<'o> Gen<'o> {
             .or_else(|| path_tok.clone())
             .or_else(|| query_tok.clone());
 
-        // Path.
-        let mut path = String::with_capacity(64);
-        path.push_str(if req { "/api/v2" } else { "/app" });
-        if let Some(t) = &path_tok {
-            path.push_str("/sites/");
-            path.push_str(t);
-        }
-        if req && self.choose(dim::UNICODE, &[97, 3]) == 1 {
-            path.push_str(self.pick(&UNICODE_PATHS));
-        } else {
-            let sub = if req {
-                self.pick(MODULE_APIS[module])
-            } else if self.chance(0.3) {
-                MODULE_APIS[module][1]
-            } else {
-                MODULE_ROUTES[module]
-            };
-            if let Some((a, b)) = sub.split_once("{id}") {
-                path.push_str(a);
-                path.push_str(&self.range(1_000, 99_999).to_string());
-                path.push_str(b);
-            } else {
-                path.push_str(sub);
-            }
-        }
-
-        // Query: other parameters, site token, asset types.
-        let mut items: Vec<(String, Vec<String>)> = Vec::new();
-        let n_other = if req {
-            self.weighted(&[50, 35, 15])
-        } else {
-            self.weighted(&[70, 30])
-        };
-        for _ in 0..n_other {
-            let p = self.pick(&OTHER_PARAMS);
-            if !items.iter().any(|(x, _)| x == p) {
-                items.push((p.to_string(), Vec::new()));
-            }
-        }
-        if let Some(t) = &query_tok {
-            items.push((format!("siteToken={t}"), Vec::new()));
-        }
-        if let Some(t) = &return_tok {
-            items.push((format!("returnTo=/sites/{t}/assets"), Vec::new()));
-        }
-        let consult = ASSET_MODULES[module] || self.chance(0.1);
-        let (asset_items, array) = if consult {
-            self.assets()
-        } else {
-            (Vec::new(), None)
-        };
-        items.extend(asset_items);
-        if req && self.choose(dim::LONG_QUERY, &[20_000, 1]) == 1 {
-            let ids: Vec<String> = (0..700).map(|i| (100_000 + i * 7).to_string()).collect();
-            items.push((format!("ids={}", ids.join("%2C")), Vec::new()));
-        }
-        if items.len() > 1 && self.chance(0.5) {
-            for i in (1..items.len()).rev() {
-                let j = self.below(i + 1);
-                items.swap(i, j);
-            }
-        }
-        let mut url = path.clone();
-        for (i, (item, _)) in items.iter().enumerate() {
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(item);
-        }
-        let frag_w: &[u32] = if req { &[92, 5, 3] } else { &[75, 20, 5] };
-        match self.choose(dim::FRAGMENT, frag_w) {
-            1 => {
-                url.push('#');
-                url.push_str(self.pick(&["details", "top", "history", "map"]));
-            }
-            2 => url.push_str("#/history?page=2"),
-            _ => {}
-        }
-        let mut exp_assets: Vec<String> = items.into_iter().flat_map(|(_, parts)| parts).collect();
+        let WrittenUrl {
+            path,
+            url,
+            query_asset_types: mut exp_assets,
+            asset_array: array,
+        } = self.url(req, module, path_tok, query_tok, return_tok);
         f.push(("url", Val::Str(url)));
 
         if let Some(code) = status {
@@ -879,133 +728,6 @@ impl<'o> Gen<'o> {
             format!("{whole}.{frac:0w$}", w = digits as usize),
             whole + up,
         )
-    }
-
-    /// Asset types in the query and/or the record's array: (query items with
-    /// their normalised parts; the array as written and normalised).
-    #[allow(clippy::type_complexity)]
-    fn assets(
-        &mut self,
-    ) -> (
-        Vec<(String, Vec<String>)>,
-        Option<(Vec<String>, Vec<String>)>,
-    ) {
-        let variant = self.choose(dim::ASSETS, &[40, 12, 8, 5, 4, 4, 3, 3, 2, 3, 2, 1]);
-        let mut q = Vec::new();
-        let param = |v: String| format!("assetType={v}");
-        let one = |n: &str| vec![n.to_string()];
-        match variant {
-            1 => {
-                let a = self.sample_types(1)[0];
-                q.push((param(enc(a, "%20")), one(a)));
-            }
-            2 => {
-                let k = self.range(2, 4) as usize;
-                for a in self.sample_types(k) {
-                    let cased = self.case_variant(a);
-                    let space = self.pick(&["%20", "+"]);
-                    q.push((param(enc(&cased, space)), one(a)));
-                }
-            }
-            3 => {
-                let a = self.pick(&MULTI_WORD_TYPES);
-                q.push((param(enc(&title(a), "%20")), one(a)));
-            }
-            4 => {
-                let a = self.pick(&MULTI_WORD_TYPES);
-                let cased = if self.chance(0.5) {
-                    a.to_ascii_uppercase()
-                } else {
-                    a.to_string()
-                };
-                q.push((param(enc(&cased, "+")), one(a)));
-            }
-            5 => {
-                let k = self.range(2, 4) as usize;
-                let xs = self.sample_types(k);
-                let sep = self.pick(&[",", ",%20", ",+"]);
-                let v: Vec<String> = xs.iter().map(|a| enc(a, "%20")).collect();
-                q.push((
-                    param(v.join(sep)),
-                    xs.iter().map(|a| a.to_string()).collect(),
-                ));
-            }
-            6 => {
-                let xs = self.sample_types(2);
-                let sep = self.pick(&["%2C", "%2c", "%2C%20"]);
-                let v: Vec<String> = xs.iter().map(|a| enc(&self.case_variant(a), "+")).collect();
-                q.push((
-                    param(v.join(sep)),
-                    xs.iter().map(|a| a.to_string()).collect(),
-                ));
-            }
-            7 => {
-                let a = self.sample_types(1)[0];
-                let raw = match self.below(3) {
-                    0 => format!("+{}+", enc(&title(a), "+")),
-                    1 => format!("%20{}%20", enc(&a.to_ascii_uppercase(), "%20")),
-                    _ => format!("++{}", enc(&title(a), "%20")),
-                };
-                q.push((param(raw), one(a)));
-            }
-            8 => {
-                let xs = self.sample_types(2);
-                q.push((
-                    param(format!("{},,{},", enc(xs[0], "+"), enc(xs[1], "+"))),
-                    xs.iter().map(|a| a.to_string()).collect(),
-                ));
-                q.push((param(self.pick(&["", "+", "%20,"]).to_string()), Vec::new()));
-            }
-            9 => {
-                let k = self.range(1, 4) as usize;
-                let xs = self.sample_types(k);
-                let mut raw: Vec<String> = xs.iter().map(|a| self.array_variant(a)).collect();
-                let blank = self.pick(&["", "  "]).to_string();
-                let at = self.below(raw.len() + 1);
-                raw.insert(at, blank);
-                return (q, Some((raw, xs.iter().map(|a| a.to_string()).collect())));
-            }
-            10 => {
-                let xs = self.sample_types(2);
-                q.push((param(enc(xs[0], "%20")), one(xs[0])));
-                let raw = vec![self.array_variant(xs[1])];
-                return (q, Some((raw, one(xs[1]))));
-            }
-            11 => {
-                q.push((
-                    param(self.pick(&NON_ASCII_RAW).to_string()),
-                    one(NON_ASCII_TYPE),
-                ));
-            }
-            _ => {}
-        }
-        (q, None)
-    }
-
-    fn sample_types(&mut self, k: usize) -> Vec<&'static str> {
-        let mut idx: Vec<usize> = (0..ASSET_TYPES.len()).collect();
-        for i in 0..k {
-            let j = i + self.below(idx.len() - i);
-            idx.swap(i, j);
-        }
-        idx[..k].iter().map(|&i| ASSET_TYPES[i]).collect()
-    }
-
-    fn case_variant(&mut self, a: &str) -> String {
-        match self.below(3) {
-            0 => a.to_string(),
-            1 => title(a),
-            _ => a.to_ascii_uppercase(),
-        }
-    }
-
-    fn array_variant(&mut self, a: &str) -> String {
-        match self.below(4) {
-            0 => a.to_string(),
-            1 => title(a),
-            2 => format!(" {a} "),
-            _ => a.to_ascii_uppercase(),
-        }
     }
 
     // ---------------------------------------------- dropped, in sessions --
@@ -1743,35 +1465,4 @@ impl<'o> Gen<'o> {
             }
         }
     }
-}
-
-/// Each word's first ASCII letter uppercased.
-fn title(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut up = true;
-    for c in s.chars() {
-        out.push(if up { c.to_ascii_uppercase() } else { c });
-        up = c == ' ';
-    }
-    out
-}
-
-/// Percent-encodes a query value; a space becomes `space` (`%20` or `+`).
-fn enc(s: &str, space: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for b in s.bytes() {
-        match b {
-            b' ' => out.push_str(space),
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.push('%');
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-            }
-        }
-    }
-    out
 }
