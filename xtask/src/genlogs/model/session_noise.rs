@@ -2,8 +2,8 @@
 //! the login before a user is known, records without a URL, audit records.
 
 use super::Gen;
-use super::Sess;
 use super::event::{Reason, Val};
+use super::session::Sess;
 use super::vocabulary::STATIC_PATHS;
 
 impl Gen<'_> {
