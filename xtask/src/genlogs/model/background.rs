@@ -1,11 +1,11 @@
 //! Lines outside any user session: deploy banners, probes, crawlers, service
-//! accounts, metrics and junk, one of each drop rule and filter order.
+//! accounts, metrics and junk, covering every drop rule and the filter order.
 
-use super::super::render::push_json_object;
 use super::draw::dim;
 use super::event::{Body, Msg, Outcome, Prefix, Reason, Val};
 use super::vocabulary::{BOTS, BROWSERS, HEALTH_PATHS, SERVICE_USERS, STATIC_PATHS, SUPPORT_USERS};
 use super::{DAY_MS, Gen, HOUR_MS};
+use crate::genlogs::render::push_json_object;
 
 impl Gen<'_> {
     /// Lines not tied to a user session: probes, crawlers, service accounts,

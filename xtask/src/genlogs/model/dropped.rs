@@ -1,9 +1,9 @@
 //! The building blocks of lines the processor drops: request-like records
 //! with chosen keys left out, plain text, and stack traces.
 
-use super::super::render::push_datetime;
 use super::Gen;
 use super::event::{Body, Msg, Outcome, Prefix, Reason, Val};
+use crate::genlogs::render::push_datetime;
 
 impl Gen<'_> {
     /// A random prefix and trailer for a dropped line (no coverage cycling).

@@ -1,7 +1,7 @@
 //! What the plan is made of: each log event as the application wrote it
 //! (prefix, JSON members as written, trailer), paired with its outcome.
 
-use super::super::expect::ExpectedEvent;
+use crate::genlogs::expect::ExpectedEvent;
 
 /// Why the processor drops a log event (spec sections 2-4), in filter order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,10 +1,10 @@
 //! How a record writes its timestamp, and the instant the spec reads from
 //! each way of writing it.
 
-use super::super::render::{push_datetime, push_offset};
 use super::draw::dim;
 use super::event::Val;
 use super::{Gen, MIN_MS};
+use crate::genlogs::render::{push_datetime, push_offset};
 
 /// Record timestamps in other zones.
 const OFFSETS: [i32; 12] = [0, 60, 330, 480, 600, 780, -180, -300, -480, 345, -570, 840];
