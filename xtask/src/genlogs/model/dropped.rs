@@ -2,18 +2,13 @@
 //! with chosen keys left out, plain text, and stack traces.
 
 use super::Gen;
-use super::event::{Body, Msg, Outcome, Prefix, Reason, Val};
+use super::event::{Body, Msg, Outcome, Prefix, Reason, USUAL_PREFIX_WEIGHTS, Val};
 use crate::genlogs::render::push_datetime;
 
 impl Gen<'_> {
     /// A random prefix and trailer for a dropped line (no coverage cycling).
     fn plain_msg(&mut self, body: Body, level: &'static str) -> Msg {
-        let prefix = match self.weighted(&[40, 20, 15, 25]) {
-            0 => Prefix::IsoTab(level),
-            1 => Prefix::Bracket(level),
-            2 => Prefix::Level(level),
-            _ => Prefix::Bare,
-        };
+        let prefix = Prefix::usual(self.weighted(&USUAL_PREFIX_WEIGHTS), level);
         Msg {
             prefix,
             body,

@@ -88,6 +88,23 @@ pub(crate) enum Prefix {
     BraceTag(u8),
 }
 
+/// How often kept and dropped lines alike take each of the usual prefixes,
+/// in the order of `Prefix::usual`.
+pub(super) const USUAL_PREFIX_WEIGHTS: [u32; 4] = [40, 20, 15, 25];
+
+impl Prefix {
+    /// The `choice`-th usual prefix (an index drawn with
+    /// `USUAL_PREFIX_WEIGHTS`).
+    pub(super) fn usual(choice: usize, level: &'static str) -> Prefix {
+        match choice {
+            0 => Prefix::IsoTab(level),
+            1 => Prefix::Bracket(level),
+            2 => Prefix::Level(level),
+            _ => Prefix::Bare,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Body {
     /// Written as is.

@@ -3,7 +3,7 @@
 //! event never depends on parsing what was written.
 
 use super::draw::dim;
-use super::event::{Body, Msg, Outcome, Prefix, Val};
+use super::event::{Body, Msg, Outcome, Prefix, USUAL_PREFIX_WEIGHTS, Val};
 use super::session::Sess;
 use super::url::WrittenUrl;
 use super::users::capitalize;
@@ -357,12 +357,8 @@ impl Gen<'_> {
     }
 
     fn prefix(&mut self, level: &'static str) -> Prefix {
-        match self.choose(dim::PREFIX, &[40, 20, 15, 25]) {
-            0 => Prefix::IsoTab(level),
-            1 => Prefix::Bracket(level),
-            2 => Prefix::Level(level),
-            _ => Prefix::Bare,
-        }
+        let choice = self.choose(dim::PREFIX, &USUAL_PREFIX_WEIGHTS);
+        Prefix::usual(choice, level)
     }
 
     fn trailer(&mut self) -> &'static str {
