@@ -181,17 +181,14 @@ pub fn build_lambda_zip_locked(
         .with_context(|| format!("creating {}", lambda_dir.display()))?;
     let log = out_dir.join(format!("build-{}.log", arch.lambda_name()));
 
-    // Why cargo-lambda with `--target` rather than `cargo build --release`
-    // into `target/release`: cargo-lambda always passes `--target`, which
-    // puts the artifacts in `target/<triple>/release`, apart from
-    // `target/release` (the benchmark's). That costs one compile of the
-    // dependencies for this profile, but our RUSTFLAGS then apply to this
-    // directory only: the same flags in `target/release` would make every
-    // benchmark build and every `cargo xtask build` recompile all
-    // dependencies in turn. Build scripts and proc macros (host artifacts,
-    // which RUSTFLAGS do not reach under `--target`) stay in
-    // `target/release`, shared with the benchmark. The end-to-end test
-    // (lambda_e2e) runs the binary of this very zip.
+    // Why cargo-lambda with `--target`: it puts the artifacts in
+    // `target/<triple>/release`, where our RUSTFLAGS (target CPU, path
+    // remapping) apply to every crate, while build scripts and proc macros
+    // (host artifacts, which RUSTFLAGS do not reach under `--target`) stay
+    // in `target/release`. `cargo xtask bench` builds its example the same
+    // way, into the same directory, so it measures this code and shares
+    // these compiled dependencies. The end-to-end test (lambda_e2e) runs the
+    // binary of this very zip.
     let mut cmd = Command::new(&cargo_lambda);
     crate::cargo::clean_env(&mut cmd);
     cmd.args(["lambda", "build", "--release", "--compiler", "cargo"])
