@@ -38,7 +38,7 @@ impl BulkBody {
 /// copied as they are.
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, value: &str) {
-    if crate::fastbatch::special_from(value.as_bytes(), 0).is_none() {
+    if !crate::fastbatch::has_special(value.as_bytes()) {
         out.reserve(value.len() + 2);
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());

@@ -232,12 +232,19 @@ pub fn parse_batch_reading<'a>(
     json: &'a [u8],
     rules: &crate::config::Rules,
 ) -> Result<(LogBatch<'a>, ReadLines<'a>), DecodeError> {
-    if let Ok(text) = std::str::from_utf8(json)
+    if let Ok(text) = utf8(json)
         && let Some((batch, lines)) = crate::fastbatch::parse_reading(text, Some(rules))
     {
         return Ok((batch, ReadLines(lines)));
     }
     parse_batch(json).map(|batch| (batch, ReadLines::default()))
+}
+
+/// The whole inflated document as text. simdutf8 checks 32 bytes at a time
+/// and accepts exactly what `std::str::from_utf8` accepts; on a failure
+/// only the fact is used (serde_json then reports where).
+fn utf8(json: &[u8]) -> Result<&str, simdutf8::basic::Utf8Error> {
+    simdutf8::basic::from_utf8(json)
 }
 
 /// Parses an inflated payload; strings borrow from it where they can.
@@ -246,7 +253,7 @@ pub fn parse_batch(json: &[u8]) -> Result<LogBatch<'_>, DecodeError> {
     // string; invalid UTF-8 is left to serde_json to report precisely.
     // The usual shape is read by hand (same result); serde_json reads
     // everything else and reports what is wrong.
-    match std::str::from_utf8(json) {
+    match utf8(json) {
         Ok(text) => match crate::fastbatch::parse(text) {
             Some(batch) => Ok(batch),
             None => serde_json::from_str(text),

@@ -47,10 +47,37 @@ fn special_bytes(word: u64) -> u64 {
     ((low.wrapping_sub(ONES * 0x21) & !low) | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH
 }
 
+/// `special_bytes` for sixteen bytes at once, one bit per byte (SSE2, part
+/// of every x86-64 CPU; `safe_arch` wraps its intrinsics safely).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_bytes_16(chunk: &[u8; 16]) -> u32 {
+    use safe_arch::{
+        bitor_m128i, bitxor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let v = load_unaligned_m128i(chunk);
+    // As in `special_bytes`: `"` and the control characters are the bytes
+    // that, xor 0x02, are at most 0x20 (unsigned).
+    let flipped = bitxor_m128i(v, set_splat_i8_m128i(0x02));
+    let quote_or_control =
+        cmp_eq_mask_i8_m128i(min_u8_m128i(flipped, set_splat_i8_m128i(0x20)), flipped);
+    let backslash = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8));
+    move_mask_i8_m128i(bitor_m128i(quote_or_control, backslash)) as u32
+}
+
 /// The position of the first byte at or after `at` that a JSON string cannot
 /// hold as it is (`"`, `\\`, a control character), eight bytes at a time.
 #[inline]
 pub(crate) fn special_from(bytes: &[u8], mut at: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let found = special_bytes_16(chunk.try_into().expect("sixteen bytes"));
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
         let found = special_bytes(word);
@@ -63,6 +90,23 @@ pub(crate) fn special_from(bytes: &[u8], mut at: usize) -> Option<usize> {
         at += 1;
     }
     Some(at)
+}
+
+/// Whether `bytes` holds a byte that a JSON string cannot hold as it is.
+/// Most values written are short: they are checked as two overlapping
+/// words rather than through `special_from`'s byte-by-byte tail.
+#[inline]
+pub(crate) fn has_special(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let word4 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"));
+    let word8 = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    // A flag is only ever set above a true one: any flag means a special byte.
+    match n {
+        0..=3 => bytes.iter().any(|&b| SPECIAL[b as usize]),
+        4..=7 => special_bytes(u64::from(word4(0)) | u64::from(word4(n - 4)) << 32) != 0,
+        8..=16 => special_bytes(word8(0)) | special_bytes(word8(n - 8)) != 0,
+        _ => special_from(bytes, 0).is_some(),
+    }
 }
 
 /// Where the escape at `at` (a backslash) of a string that is kept ends:
@@ -554,6 +598,37 @@ pub(crate) fn parse_reading_at_most<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn special_bytes_are_found_at_every_length_and_position() {
+        // Every byte value, alone among plain bytes, at every position of
+        // slices long and short enough to take each path (16 at a time,
+        // 8 at a time, byte by byte; overlapping words).
+        for len in 0..48 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let first = bytes.iter().position(|&b| SPECIAL[b as usize]);
+                    assert_eq!(special_from(&bytes, 0), first, "{b:#x} at {at} of {len}");
+                    assert_eq!(
+                        has_special(&bytes),
+                        first.is_some(),
+                        "{b:#x} at {at} of {len}"
+                    );
+                }
+            }
+            assert_eq!(special_from(&vec![0xC3; len], 0), None);
+            assert!(!has_special(&vec![b'~'; len]));
+        }
+        // The first of two is found, from any start.
+        let mut bytes = vec![b'x'; 40];
+        bytes[21] = b'\\';
+        bytes[33] = b'"';
+        assert_eq!(special_from(&bytes, 0), Some(21));
+        assert_eq!(special_from(&bytes, 22), Some(33));
+        assert_eq!(special_from(&bytes, 34), None);
+    }
 
     /// The fast path gives serde_json's batch, or leaves the document to it.
     fn check(doc: &str) -> bool {

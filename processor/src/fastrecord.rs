@@ -168,7 +168,8 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
     }
 
     /// A string (at its opening quote): borrowed when it has no escape.
-    #[inline]
+    /// Inlined for the reason given at `value`.
+    #[inline(always)]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.at + Self::QUOTE;
         let end = special_from(self.bytes, start)?;
@@ -190,6 +191,7 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
     /// The rest of a string from its first escape at `at`. Every cut falls
     /// on an ASCII byte (a quote, a backslash, the end of an escape), so the
     /// runs in between are whole characters of `text`.
+    #[inline(never)]
     fn unescape(&mut self, start: usize, mut at: usize) -> Option<String> {
         let bytes = self.bytes;
         let mut out = String::with_capacity(at - start + 16);
@@ -328,6 +330,8 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
 
     /// A number that is kept: plain integers here, the rest by serde_json
     /// from the number's own text, so that it converts exactly as before.
+    /// Inlined for the reason given at `value`.
+    #[inline(always)]
     fn number(&mut self) -> Option<Lite<'a>> {
         let (end, plain) = self.number_end()?;
         let digits = &self.bytes[self.at..end];
@@ -347,33 +351,41 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
     /// A value that is kept (after whitespace), read as `Lite` reads it:
     /// array elements are values too (their numbers are converted, their
     /// strings unescaped), objects are only validated.
+    // Inlined into `members`, so that the value is built in the record's
+    // slot: returned from a call, the 32-byte value was stored in parts and
+    // reloaded whole, a store-forwarding stall on every key.
+    #[inline(always)]
     fn value(&mut self, depth: usize) -> Option<Lite<'a>> {
         if self.at_quote() {
             return self.string().map(Lite::Str);
         }
         match self.byte()? {
             b'-' | b'0'..=b'9' => self.number(),
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.at += 1;
-                self.ws();
-                let mut strings = Vec::new();
-                if self.byte()? == b']' {
-                    self.at += 1;
-                    return Some(Lite::Strs(strings));
-                }
-                loop {
-                    if let Lite::Str(s) = self.value(depth + 1)? {
-                        strings.push(s);
-                    }
-                    if !self.next(b']')? {
-                        return Some(Lite::Strs(strings));
-                    }
-                }
-            }
+            b'[' => self.array(depth),
             _ => self.skip(depth).map(|()| Lite::Other),
+        }
+    }
+
+    /// An array that is kept: its strings (see `value`).
+    #[inline(never)]
+    fn array(&mut self, depth: usize) -> Option<Lite<'a>> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.ws();
+        let mut strings = Vec::new();
+        if self.byte()? == b']' {
+            self.at += 1;
+            return Some(Lite::Strs(strings));
+        }
+        loop {
+            if let Lite::Str(s) = self.value(depth + 1)? {
+                strings.push(s);
+            }
+            if !self.next(b']')? {
+                return Some(Lite::Strs(strings));
+            }
         }
     }
 
