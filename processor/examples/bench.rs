@@ -19,7 +19,7 @@ use flate2::{Compression, write::GzEncoder};
 use processor::batch::{process_batch, process_read_batch, summarize};
 use processor::bulk::{DailyIndex, event_bodies};
 use processor::config::{PipelineConfig, Rules};
-use processor::envelope::{RawLogsEvent, inflate, parse_batch, parse_batch_reading};
+use processor::envelope::{RawLogsEvent, inflate, parse_batch, parse_batch_reading, recycle};
 use processor::sink::DEFAULT_MAX_BULK_BYTES;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -80,6 +80,7 @@ fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
     std::hint::black_box((bodies, summary_body));
     drop(processed);
     drop(batch);
+    recycle(json);
     lap(work, 5);
 }
 

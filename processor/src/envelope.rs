@@ -205,7 +205,10 @@ fn inflate_single_member(compressed: &[u8]) -> Option<Vec<u8>> {
     if size as u64 > MAX_INFLATED_BYTES {
         return None;
     }
-    let mut out = vec![0u8; size];
+    let mut out = SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut()));
+    // Only bytes past the spare's length are zeroed; libdeflate overwrites
+    // the rest, and a size that does not match sends the payload on.
+    out.resize(size, 0);
     let inflated = DECOMPRESSOR.with(|d| d.borrow_mut().gzip_decompress(compressed, &mut out));
     match inflated {
         Ok(n) if n == size => Some(out),
@@ -213,7 +216,18 @@ fn inflate_single_member(compressed: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// Hands an inflated document back once its batch is done: the next
+/// `inflate` on this thread writes into it rather than into a new, zeroed
+/// buffer (the Lambda keeps one between invocations).
+pub fn recycle(json: Vec<u8>) {
+    if json.capacity() as u64 <= MAX_INFLATED_BYTES {
+        SPARE.with(|spare| *spare.borrow_mut() = json);
+    }
+}
+
 thread_local! {
+    /// The buffer `recycle` was last given.
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     /// One decompressor per thread, reused from payload to payload: making
     /// one allocates and clears about 11 KB of tables.
     static DECOMPRESSOR: std::cell::RefCell<libdeflater::Decompressor> =
@@ -345,6 +359,36 @@ mod tests {
             let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
             assert_eq!(base64_simd::STANDARD.decode_to_vec(&text).unwrap(), bytes);
         }
+    }
+
+    #[test]
+    fn a_recycled_buffer_gives_the_same_documents() {
+        // Longer, then shorter, then longer again than the buffer handed
+        // back: stale bytes never show, whatever the spare's length.
+        let docs = [
+            format!(
+                r#"{{"messageType":"DATA_MESSAGE","logEvents":[],"pad":"{}"}}"#,
+                "x".repeat(500)
+            ),
+            r#"{"messageType":"DATA_MESSAGE","logEvents":[]}"#.to_string(),
+            format!(
+                r#"{{"messageType":"DATA_MESSAGE","logEvents":[],"pad":"{}"}}"#,
+                "y".repeat(900)
+            ),
+            "[1,2]".to_string(),
+        ];
+        for doc in docs.iter().chain(docs.iter().rev()) {
+            let json = inflate(&encode(doc)).unwrap();
+            assert_eq!(json, doc.as_bytes());
+            recycle(json);
+        }
+        // A payload that fails to inflate leaves nothing behind either.
+        let whole = base64::engine::general_purpose::STANDARD
+            .decode(encode(&docs[0]))
+            .unwrap();
+        let cut = base64::engine::general_purpose::STANDARD.encode(&whole[..whole.len() - 6]);
+        assert_eq!(inflate(&cut).unwrap_err().reason(), "bad_gzip");
+        assert_eq!(inflate(&encode(&docs[1])).unwrap(), docs[1].as_bytes());
     }
 
     #[test]
