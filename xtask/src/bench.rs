@@ -63,7 +63,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         .env("CARGO_TARGET_DIR", root.join("target"))
         .env(
             "CARGO_ENCODED_RUSTFLAGS",
-            crate::build::encoded_rustflags(arch)?,
+            crate::build::encoded_rustflags(root, arch)?,
         )
         .env_remove("RUSTFLAGS")
         .status()

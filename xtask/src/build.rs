@@ -204,7 +204,7 @@ pub fn build_lambda_zip_locked(
         .current_dir(root)
         .env("PATH", local::path_with_venv(root)?)
         .env("CARGO_TARGET_DIR", root.join("target"))
-        .env("CARGO_ENCODED_RUSTFLAGS", encoded_rustflags(arch)?)
+        .env("CARGO_ENCODED_RUSTFLAGS", encoded_rustflags(root, arch)?)
         .env("CARGO_INCREMENTAL", "0")
         .env("CARGO_TERM_COLOR", "never")
         .env_remove("RUSTFLAGS")
@@ -247,20 +247,46 @@ pub fn build_lambda_zip_locked(
 }
 
 /// The rustc flags of the build, whatever the caller's environment says
-/// (`CARGO_ENCODED_RUSTFLAGS` wins over `RUSTFLAGS` and every config file).
-/// Each flag is the same in every checkout on a machine, so all checkouts
-/// that share a target directory share its cache.
-pub(crate) fn encoded_rustflags(arch: Arch) -> anyhow::Result<String> {
+/// (`CARGO_ENCODED_RUSTFLAGS` wins over `RUSTFLAGS` and every config file):
+/// the target CPU, the path remapping, and for x86_64 the processor's
+/// profile (`cargo xtask pgo`) when the checkout has one.
+pub(crate) fn encoded_rustflags(root: &Path, arch: Arch) -> anyhow::Result<String> {
+    let mut flags = base_rustflags(arch)?;
+    let profile = root.join(crate::pgo::PROFILE);
+    // Trained on x86_64: an arm64 build would match it only in part.
+    if arch == Arch::X86_64 && profile.is_file() {
+        let profile = profile
+            .to_str()
+            .with_context(|| format!("{} is not UTF-8", profile.display()))?;
+        flags.push(format!("-Cprofile-use={profile}"));
+    }
+    Ok(flags.join("\x1f"))
+}
+
+/// `encoded_rustflags` without a profile, instrumented to write one into
+/// `raw_dir` (`cargo xtask pgo`): the same code but for the counters, so
+/// that the profile matches the build that uses it.
+pub(crate) fn training_rustflags(arch: Arch, raw_dir: &Path) -> anyhow::Result<String> {
+    let mut flags = base_rustflags(arch)?;
+    let raw_dir = raw_dir
+        .to_str()
+        .with_context(|| format!("{} is not UTF-8", raw_dir.display()))?;
+    flags.push(format!("-Cprofile-generate={raw_dir}"));
+    Ok(flags.join("\x1f"))
+}
+
+/// The flags every build of the processor has. Nothing in them depends on
+/// the checkout, so a build's bytes do not either.
+fn base_rustflags(arch: Arch) -> anyhow::Result<Vec<String>> {
     let cargo_home = cargo_home()?;
     let cargo_home = cargo_home
         .to_str()
         .with_context(|| format!("CARGO_HOME {} is not UTF-8", cargo_home.display()))?;
-    let flags = [
+    Ok(vec![
         "-C".to_string(),
         format!("target-cpu={}", arch.target_cpu()),
         format!("--remap-path-prefix={cargo_home}=/cargo"),
-    ];
-    Ok(flags.join("\x1f"))
+    ])
 }
 
 /// `$CARGO_HOME`, else `$HOME/.cargo`, as cargo itself finds it.
@@ -510,12 +536,43 @@ mod tests {
 
     #[test]
     fn rustflags_remap_cargo_home_and_keep_cargo_lambdas_cpu() {
-        let flags = encoded_rustflags(Arch::X86_64).unwrap();
+        let root = crate::project_root();
+        let flags = encoded_rustflags(&root, Arch::X86_64).unwrap();
         let flags: Vec<&str> = flags.split('\x1f').collect();
         assert_eq!(flags[..2], ["-C", "target-cpu=haswell"]);
         assert!(
             flags[2].starts_with("--remap-path-prefix=") && flags[2].ends_with("=/cargo"),
             "{flags:?}"
+        );
+    }
+
+    #[test]
+    fn x86_64_builds_use_the_checkouts_profile_and_training_builds_make_one() {
+        let root = crate::project_root();
+        let profile = root.join(crate::pgo::PROFILE);
+        assert!(
+            profile.is_file(),
+            "{} is part of the checkout",
+            profile.display()
+        );
+        let x86 = encoded_rustflags(&root, Arch::X86_64).unwrap();
+        assert_eq!(
+            x86.split('\x1f').next_back(),
+            Some(format!("-Cprofile-use={}", profile.display()).as_str())
+        );
+        let arm = encoded_rustflags(&root, Arch::Arm64).unwrap();
+        assert!(!arm.contains("profile-use"), "{arm}");
+        // Without a profile (another checkout, say), no flag.
+        let elsewhere = std::env::temp_dir().join("not-a-checkout-of-this-project");
+        let bare = encoded_rustflags(&elsewhere, Arch::X86_64).unwrap();
+        assert!(!bare.contains("profile"), "{bare}");
+        // The training build differs only by its instrumentation.
+        let training = training_rustflags(Arch::X86_64, Path::new("/tmp/raw")).unwrap();
+        assert_eq!(
+            training.split('\x1f').collect::<Vec<_>>(),
+            bare.split('\x1f')
+                .chain(["-Cprofile-generate=/tmp/raw"])
+                .collect::<Vec<_>>()
         );
     }
 }

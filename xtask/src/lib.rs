@@ -13,6 +13,7 @@ pub mod env;
 pub mod genlogs;
 pub mod local;
 pub mod metrics;
+pub mod pgo;
 pub mod replay;
 pub mod report;
 pub mod test;

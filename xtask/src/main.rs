@@ -36,6 +36,8 @@ enum Command {
     Demo(xtask::demo::DemoArgs),
     /// Offline processor throughput over Lambda event files (no network).
     Bench(xtask::bench::BenchArgs),
+    /// Trains the processor's profile-guided optimisation (processor/pgo/processor.profdata).
+    Pgo(xtask::pgo::PgoArgs),
     /// The usage report (IM-8136) of a period: JSON on stdout, CSV or HTML files.
     Report(xtask::report::ReportArgs),
     /// The Dashboards saved objects of an environment: NDJSON, or plan/apply through the API.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::GenLogs(args) => xtask::genlogs::run(&root, args),
         Command::Demo(args) => xtask::demo::run(&root, args),
         Command::Bench(args) => xtask::bench::run(&root, args),
+        Command::Pgo(args) => xtask::pgo::run(&root, args),
         Command::Report(args) => xtask::report::run(&root, args),
         Command::Dashboards(args) => xtask::dashboards::command::run(&root, args),
         Command::Test(args) => xtask::test::run(&root, args),

@@ -12,6 +12,7 @@ mod deploy_local;
 mod infra;
 mod ism_double;
 mod lambda_e2e;
+mod pgo;
 mod pipeline;
 mod report;
 mod retries;
