@@ -4,7 +4,7 @@
 use crate::config::Rules;
 use crate::counts::Counts;
 use crate::counts::Reason;
-use crate::envelope::{LogBatch, Message, ReadLines};
+use crate::envelope::{LogBatch, LogEvent, Message, ReadLines};
 use crate::fastrecord::LineKind;
 use crate::noise::AgentMemo;
 use crate::record::{RequestEvent, from_raw, parse_escaped_record_memo, parse_record_memo};
@@ -42,6 +42,47 @@ impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
         self.0
     }
+}
+
+/// Which log event ids of a batch came before. CloudWatch Logs delivers a
+/// batch's events in id order, and while every id is greater than the one
+/// before none can repeat: the ids are only compared with their
+/// predecessor. The first id out of order builds the set of all ids so far,
+/// which then decides as usual.
+#[derive(Default)]
+struct SeenIds<'b> {
+    set: Option<HashSet<&'b str, BuildHasherDefault<IdHasher>>>,
+}
+
+impl<'b> SeenIds<'b> {
+    /// Whether `events[position]`'s id is new among `events[..=position]`
+    /// (called for each position in order).
+    fn first_time(&mut self, events: &'b [LogEvent<'_>], position: usize) -> bool {
+        let id: &'b str = &events[position].id;
+        if let Some(set) = &mut self.set {
+            return set.insert(id);
+        }
+        let in_order = position
+            .checked_sub(1)
+            .is_none_or(|before| id_order(&events[before].id, id) == std::cmp::Ordering::Less);
+        if in_order {
+            return true;
+        }
+        let mut set: HashSet<&'b str, BuildHasherDefault<IdHasher>> =
+            HashSet::with_capacity_and_hasher(events.len(), Default::default());
+        set.extend(events[..position].iter().map(|e| &*e.id));
+        let new = set.insert(id);
+        self.set = Some(set);
+        new
+    }
+}
+
+/// Ids by length, then byte by byte: numeric order for the digit strings
+/// CloudWatch Logs uses; any total order would do.
+fn id_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 /// A request event with the coordinates of the log event it came from.
@@ -98,14 +139,13 @@ pub fn process_read_batch<'b>(
     if batch.is_control_message() {
         counts.control_messages = 1;
     } else {
-        let mut seen: HashSet<&str, BuildHasherDefault<IdHasher>> =
-            HashSet::with_capacity_and_hasher(batch.log_events.len(), Default::default());
+        let mut seen = SeenIds::default();
         events.reserve(batch.log_events.len());
         let mut memo = AgentMemo::default();
-        for log_event in &batch.log_events {
+        for (position, log_event) in batch.log_events.iter().enumerate() {
             let line = kinds.next().zip(records.next());
             counts.log_events += 1;
-            if !seen.insert(&log_event.id) {
+            if !seen.first_time(&batch.log_events, position) {
                 counts.duplicate_in_batch += 1;
                 continue;
             }
@@ -161,4 +201,78 @@ where
         }
     }
     sessions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(ids: &[&'static str]) -> Vec<LogEvent<'static>> {
+        ids.iter()
+            .map(|id| LogEvent {
+                id: Cow::Borrowed(id),
+                timestamp: 0,
+                message: Message::Text(Cow::Borrowed("")),
+            })
+            .collect()
+    }
+
+    /// Each position's verdict, as a plain set of the ids so far gives it.
+    fn expected(ids: &[&str]) -> Vec<bool> {
+        let mut set = std::collections::HashSet::new();
+        ids.iter().map(|id| set.insert(*id)).collect()
+    }
+
+    #[test]
+    fn duplicate_ids_are_found_in_order_and_out_of_order() {
+        let cases: &[&[&str]] = &[
+            &[],
+            &["1"],
+            &["1", "2", "3", "10"],
+            &["1", "2", "2", "3"],
+            &["1", "3", "2", "3", "1", "4"],
+            &["5", "5"],
+            &["9", "10", "9"],
+            &["10", "9", "10", "11", "9"],
+        ];
+        for ids in cases {
+            let events = events(ids);
+            let mut seen = SeenIds::default();
+            let got: Vec<bool> = (0..events.len())
+                .map(|i| seen.first_time(&events, i))
+                .collect();
+            assert_eq!(got, expected(ids), "{ids:?}");
+        }
+        // Random sequences of a few ids, mostly ascending.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let pool: Vec<String> = (0..12).map(|i| (1000 + i * 7).to_string()).collect();
+        for _ in 0..2_000 {
+            let mut ids: Vec<&str> = Vec::new();
+            let mut at = 0usize;
+            for _ in 0..(state % 9) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                at = if state.is_multiple_of(5) {
+                    (state as usize / 5) % pool.len()
+                } else {
+                    (at + 1) % pool.len()
+                };
+                ids.push(&pool[at]);
+            }
+            let owned: Vec<LogEvent> = ids
+                .iter()
+                .map(|id| LogEvent {
+                    id: Cow::Owned(id.to_string()),
+                    timestamp: 0,
+                    message: Message::Text(Cow::Borrowed("")),
+                })
+                .collect();
+            let mut seen = SeenIds::default();
+            let got: Vec<bool> = (0..owned.len())
+                .map(|i| seen.first_time(&owned, i))
+                .collect();
+            assert_eq!(got, expected(&ids), "{ids:?}");
+        }
+    }
 }
