@@ -207,6 +207,10 @@ pub fn build_lambda_zip_locked(
         .env("CARGO_ENCODED_RUSTFLAGS", encoded_rustflags(root, arch)?)
         .env("CARGO_INCREMENTAL", "0")
         .env("CARGO_TERM_COLOR", "never")
+        // mimalloc's C code stamps __DATE__ and __TIME__ into the binary;
+        // GCC and Clang take them from here instead of the clock, so the
+        // bytes do not depend on when (on which machine) the build ran.
+        .env("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
         .env_remove("RUSTFLAGS")
         .stdin(Stdio::null());
     for (name, _) in std::env::vars_os() {
@@ -386,6 +390,10 @@ fn run_streamed(cmd: &mut Command, log: &Path, arch: Arch) -> anyhow::Result<()>
     step.done("");
     Ok(())
 }
+
+/// 1980-01-01 00:00:00 UTC in Unix seconds: the date the zip's entry and
+/// the C code's `__DATE__`/`__TIME__` say.
+const SOURCE_DATE_EPOCH: &str = "315532800";
 
 /// 1980-01-01 00:00:00 in MS-DOS form, the earliest a zip can say: the same
 /// for every build.
