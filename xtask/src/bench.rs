@@ -31,6 +31,30 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// Builds the benchmark example (release profile, `--target` of `arch`)
+/// into `target_dir` with these rustc flags; the path of the executable.
+pub(crate) fn build_example(
+    root: &Path,
+    arch: crate::build::Arch,
+    target_dir: &Path,
+    rustflags: String,
+) -> anyhow::Result<PathBuf> {
+    let triple = arch.triple();
+    let status = crate::cargo::cargo()
+        .current_dir(root)
+        .args(["build", "--quiet", "--release", "--target", triple])
+        .args(["-p", "processor", "--example", "bench"])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release --target {triple} -p processor --example bench failed");
+    }
+    Ok(target_dir.join(triple).join("release/examples/bench"))
+}
+
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     if !args.input.is_dir() {
         bail!(
@@ -56,25 +80,12 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     eprintln!(
         "building the processor benchmark (release profile, --target {triple}, the Lambda's RUSTFLAGS)…"
     );
-    let status = crate::cargo::cargo()
-        .current_dir(root)
-        .args(["build", "--quiet", "--release", "--target", triple])
-        .args(["-p", "processor", "--example", "bench"])
-        .env("CARGO_TARGET_DIR", root.join("target"))
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            crate::build::encoded_rustflags(root, arch)?,
-        )
-        .env_remove("RUSTFLAGS")
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release --target {triple} -p processor --example bench failed");
-    }
-    let exe = root
-        .join("target")
-        .join(triple)
-        .join("release/examples/bench");
+    let exe = build_example(
+        root,
+        arch,
+        &root.join("target"),
+        crate::build::encoded_rustflags(root, arch)?,
+    )?;
     eprintln!(
         "machine: {} ({} logical CPUs); one thread",
         cpu_model(),

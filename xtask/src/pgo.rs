@@ -38,6 +38,11 @@ pub struct PgoArgs {
 }
 
 pub fn run(root: &Path, args: PgoArgs) -> anyhow::Result<()> {
+    // The architecture the profile is for, which training runs on.
+    if !cfg!(target_arch = "x86_64") {
+        bail!("cargo xtask pgo trains the x86_64 profile and must run on an x86_64 machine");
+    }
+    let arch = crate::build::Arch::X86_64;
     let out = args.out.clone().unwrap_or_else(|| root.join(PROFILE));
     let profdata = llvm_profdata()?;
     let work = root.join("target/pgo");
@@ -60,39 +65,19 @@ pub fn run(root: &Path, args: PgoArgs) -> anyhow::Result<()> {
     );
     crate::genlogs::write_corpus(&crate::genlogs::generate(&options), &corpus)?;
 
-    // The architecture the profile is for: this machine's, as in `bench`.
-    let arch = crate::build::Arch::X86_64;
-    if !cfg!(target_arch = "x86_64") {
-        bail!("cargo xtask pgo trains the x86_64 profile and must run on an x86_64 machine");
-    }
     let triple = arch.triple();
     eprintln!(
         "pgo: building the instrumented benchmark (release, --target {triple}; minutes on a cold target/pgo)…"
     );
-    let status = crate::cargo::cargo()
-        .current_dir(root)
-        .args(["build", "--quiet", "--release", "--target", triple])
-        .args(["-p", "processor", "--example", "bench"])
-        // Its own directory: instrumented artifacts must not replace the
-        // Lambda's in target/.
-        .env("CARGO_TARGET_DIR", work.join("build"))
-        .env(
-            "CARGO_ENCODED_RUSTFLAGS",
-            crate::build::training_rustflags(arch, &raw)?,
-        )
-        .env("CARGO_INCREMENTAL", "0")
-        .env_remove("RUSTFLAGS")
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!(
-            "the instrumented build failed (cargo build --release --target {triple} -p processor --example bench)"
-        );
-    }
-    let exe = work
-        .join("build")
-        .join(triple)
-        .join("release/examples/bench");
+    // Its own target directory: instrumented artifacts must not replace
+    // the Lambda's in target/.
+    let exe = crate::bench::build_example(
+        root,
+        arch,
+        &work.join("build"),
+        crate::build::training_rustflags(arch, &raw)?,
+    )
+    .context("the instrumented build failed")?;
 
     eprintln!("pgo: training on {}…", corpus.display());
     let status = Command::new(&exe)
