@@ -1,6 +1,7 @@
 //! The declarative pipeline rules (`infra/pipeline.yaml`) and their compiled,
 //! ready-to-match form.
 
+use crate::keytable::KeyTable;
 use crate::noise::{AgentMatcher, UserPattern};
 use memchr::memmem::Finder;
 use serde::Deserialize;
@@ -181,13 +182,8 @@ pub enum Field {
 /// The rules compiled for matching: built once at cold start, then shared.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    /// Each key with its length and first and last bytes, compared before
-    /// the whole name.
-    keys: Vec<(String, (usize, u8, u8), Field)>,
-    /// `keys` by a hash of their shape, open addressing: each slot holds an
-    /// index into `keys` plus one (0 for an empty slot). A key is found in
-    /// about one probe instead of a scan of all twelve.
-    key_table: [u8; KEY_TABLE],
+    /// The field each configured key names.
+    keys: KeyTable,
     pub request_types: Vec<String>,
     pub module_types: Vec<String>,
     pub noise_methods: Vec<String>,
@@ -211,52 +207,23 @@ pub struct Rules {
     pub asset_separator: String,
 }
 
-/// Slots of `Rules::key_table`: a power of two, more than twice the keys.
-const KEY_TABLE: usize = 32;
-
-/// The first slot of a key of this shape (length, first and last bytes).
-#[inline]
-fn key_slot((len, first, last): (usize, u8, u8)) -> usize {
-    (len ^ usize::from(first).wrapping_mul(5) ^ usize::from(last).wrapping_mul(3)) & (KEY_TABLE - 1)
-}
-
 impl Rules {
     pub fn compile(config: &PipelineConfig) -> Self {
         let f = &config.fields;
-        let keys: Vec<(String, (usize, u8, u8), Field)> = vec![
-            (f.kind.clone(), Field::Kind),
-            (f.timestamp.clone(), Field::Timestamp),
-            (f.session_id.clone(), Field::SessionId),
-            (f.user.clone(), Field::User),
-            (f.method.clone(), Field::Method),
-            (f.url.clone(), Field::Url),
-            (f.status.clone(), Field::Status),
-            (f.response_time.clone(), Field::ResponseTime),
-            (f.user_agent.clone(), Field::UserAgent),
-            (f.module.clone(), Field::Module),
-            (f.site_token.clone(), Field::SiteToken),
-            (f.asset_types.clone(), Field::AssetTypes),
-        ]
-        .into_iter()
-        .map(|(name, field)| {
-            let b = name.as_bytes();
-            let shape = (b.len(), *b.first().unwrap_or(&0), *b.last().unwrap_or(&0));
-            (name, shape, field)
-        })
-        .collect();
-        let mut key_table = [0u8; KEY_TABLE];
-        for (index, (name, shape, _)) in keys.iter().enumerate() {
-            // An empty key never matches; a repeated name keeps its first
-            // field, as a search in order would.
-            if name.is_empty() || keys[..index].iter().any(|(n, _, _)| n == name) {
-                continue;
-            }
-            let mut slot = key_slot(*shape);
-            while key_table[slot] != 0 {
-                slot = (slot + 1) & (KEY_TABLE - 1);
-            }
-            key_table[slot] = u8::try_from(index + 1).expect("twelve keys");
-        }
+        let keys = KeyTable::new([
+            (f.kind.as_str(), Field::Kind),
+            (&f.timestamp, Field::Timestamp),
+            (&f.session_id, Field::SessionId),
+            (&f.user, Field::User),
+            (&f.method, Field::Method),
+            (&f.url, Field::Url),
+            (&f.status, Field::Status),
+            (&f.response_time, Field::ResponseTime),
+            (&f.user_agent, Field::UserAgent),
+            (&f.module, Field::Module),
+            (&f.site_token, Field::SiteToken),
+            (&f.asset_types, Field::AssetTypes),
+        ]);
         let lower = |v: &[String]| -> Vec<String> {
             v.iter()
                 .map(|s| s.trim().to_lowercase())
@@ -279,7 +246,6 @@ impl Rules {
         }
         Rules {
             keys,
-            key_table,
             request_types: lower(&config.request_types),
             module_types: lower(&config.module_types),
             noise_methods: noise
@@ -318,24 +284,10 @@ impl Rules {
             .is_some_and(|&b| self.noise_suffix_last[usize::from(b.to_ascii_lowercase())])
     }
 
-    /// Which field a JSON key is. Runs for every key of every line: the
-    /// key's shape (length, first and last bytes) picks a slot of
-    /// `key_table`, and the shape is compared before the whole name, so the
-    /// whole names are compared (a call to memcmp) about once per key.
+    /// Which field a JSON key is (runs for every key of every line).
     #[inline]
     pub fn field_of(&self, key: &str) -> Option<Field> {
-        let key = key.as_bytes();
-        let (&first, &last) = (key.first()?, key.last()?);
-        let shape = (key.len(), first, last);
-        let mut slot = key_slot(shape);
-        loop {
-            let index = usize::from(self.key_table[slot].checked_sub(1)?);
-            let (name, s, field) = &self.keys[index];
-            if *s == shape && name.as_bytes() == key {
-                return Some(*field);
-            }
-            slot = (slot + 1) & (KEY_TABLE - 1);
-        }
+        self.keys.find(key)
     }
 }
 
@@ -360,14 +312,25 @@ mod tests {
         config.fields.module = "url".into();
         config.fields.site_token = String::new();
         let rules = Rules::compile(&config);
+        let f = &config.fields;
         let in_order = |key: &str| {
-            let b = key.as_bytes();
-            let shape = (b.len(), *b.first()?, *b.last()?);
-            rules
-                .keys
-                .iter()
-                .find(|(name, s, _)| *s == shape && name == key)
-                .map(|&(_, _, field)| field)
+            [
+                (&f.kind, Field::Kind),
+                (&f.timestamp, Field::Timestamp),
+                (&f.session_id, Field::SessionId),
+                (&f.user, Field::User),
+                (&f.method, Field::Method),
+                (&f.url, Field::Url),
+                (&f.status, Field::Status),
+                (&f.response_time, Field::ResponseTime),
+                (&f.user_agent, Field::UserAgent),
+                (&f.module, Field::Module),
+                (&f.site_token, Field::SiteToken),
+                (&f.asset_types, Field::AssetTypes),
+            ]
+            .into_iter()
+            .find(|(name, _)| !name.is_empty() && name.as_str() == key)
+            .map(|(_, field)| field)
         };
         for key in [
             "type",

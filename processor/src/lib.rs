@@ -15,6 +15,7 @@ pub mod envelope;
 mod fastbatch;
 mod fastrecord;
 pub mod handler;
+mod keytable;
 pub mod noise;
 pub mod opensearch;
 pub mod record;
