@@ -30,7 +30,7 @@ pub(crate) struct KeyTable {
 /// A name's bytes as two words: its first and last eight bytes (which
 /// overlap below 16), or for a shorter name its bytes packed into the first
 /// word. Together with the length they determine a name of up to 16 bytes.
-#[inline]
+#[inline(always)]
 fn words(key: &[u8]) -> (u64, u64) {
     let n = key.len();
     let word8 = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("eight bytes"));
@@ -48,7 +48,7 @@ fn words(key: &[u8]) -> (u64, u64) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn first_slot(len: usize, (a, b): (u64, u64)) -> usize {
     let mixed = (a ^ b.rotate_left(29) ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     (mixed >> (64 - SLOTS.trailing_zeros())) as usize
@@ -98,7 +98,8 @@ impl KeyTable {
         table
     }
 
-    #[inline]
+    /// Inlined: a call per key cost more than the lookup itself.
+    #[inline(always)]
     pub(crate) fn find(&self, key: &str) -> Option<Field> {
         let key = key.as_bytes();
         let words = words(key);
