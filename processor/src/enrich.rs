@@ -147,35 +147,57 @@ fn ascii_scan(bytes: &[u8], lo: u8, hi: u8) -> (bool, bool) {
 /// lowercased in place of a copy (the same result as `to_lowercase`).
 #[inline(always)]
 pub fn lowercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    let (non_ascii, upper) = ascii_scan(text.as_bytes(), b'A', b'Z');
-    if non_ascii || upper {
-        lowercase_changed(text, non_ascii)
+    to_case::<false>(text)
+}
+
+/// Uppercases, borrowing when there is nothing to change; ASCII text as in
+/// `lowercase`.
+#[inline(always)]
+pub fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
+    to_case::<true>(text)
+}
+
+/// `lowercase` (`UPPER` false) or `uppercase` (`UPPER` true).
+#[inline(always)]
+fn to_case<const UPPER: bool>(text: Cow<'_, str>) -> Cow<'_, str> {
+    let (first, last) = if UPPER { (b'a', b'z') } else { (b'A', b'Z') };
+    let (non_ascii, other_case) = ascii_scan(text.as_bytes(), first, last);
+    if non_ascii || other_case {
+        case_changed::<UPPER>(text, non_ascii)
     } else {
         text
     }
 }
 
 #[inline(never)]
-fn lowercase_changed(text: Cow<'_, str>, non_ascii: bool) -> Cow<'_, str> {
+fn case_changed<const UPPER: bool>(text: Cow<'_, str>, non_ascii: bool) -> Cow<'_, str> {
     if non_ascii {
-        // Usually text that is lowercase already (`núñez`): borrowed when
-        // every character lowercases to itself, which is then what
-        // `to_lowercase` gives (its one context rule, final sigma, is for
-        // `Σ`, which does not map to itself).
-        if text.chars().all(|c| {
-            // ASCII characters map to themselves unless uppercase.
-            if c.is_ascii() {
-                !c.is_ascii_uppercase()
-            } else {
-                maps_to_itself(c.to_lowercase(), c)
-            }
-        }) {
+        // Usually text in the target case already (`núñez`): borrowed when
+        // every character maps to itself, which is then what `to_lowercase`
+        // or `to_uppercase` gives (their one context rule, final sigma, is
+        // for `Σ`, which does not lowercase to itself).
+        let unchanged = text.chars().all(|c| match (c.is_ascii(), UPPER) {
+            // ASCII characters map to themselves unless in the other case.
+            (true, true) => !c.is_ascii_lowercase(),
+            (true, false) => !c.is_ascii_uppercase(),
+            (false, true) => maps_to_itself(c.to_uppercase(), c),
+            (false, false) => maps_to_itself(c.to_lowercase(), c),
+        });
+        if unchanged {
             return text;
         }
-        Cow::Owned(text.to_lowercase())
+        Cow::Owned(if UPPER {
+            text.to_uppercase()
+        } else {
+            text.to_lowercase()
+        })
     } else {
         let mut owned = text.into_owned();
-        owned.make_ascii_lowercase();
+        if UPPER {
+            owned.make_ascii_uppercase();
+        } else {
+            owned.make_ascii_lowercase();
+        }
         Cow::Owned(owned)
     }
 }
@@ -184,38 +206,6 @@ fn lowercase_changed(text: Cow<'_, str>, non_ascii: bool) -> Cow<'_, str> {
 #[inline]
 fn maps_to_itself(mut mapped: impl Iterator<Item = char>, c: char) -> bool {
     mapped.next() == Some(c) && mapped.next().is_none()
-}
-
-/// Uppercases, borrowing when there is nothing to change; ASCII text as in
-/// `lowercase`.
-#[inline(always)]
-pub fn uppercase(text: Cow<'_, str>) -> Cow<'_, str> {
-    let (non_ascii, lower) = ascii_scan(text.as_bytes(), b'a', b'z');
-    if non_ascii || lower {
-        uppercase_changed(text, non_ascii)
-    } else {
-        text
-    }
-}
-
-#[inline(never)]
-fn uppercase_changed(text: Cow<'_, str>, non_ascii: bool) -> Cow<'_, str> {
-    if non_ascii {
-        if text.chars().all(|c| {
-            if c.is_ascii() {
-                !c.is_ascii_lowercase()
-            } else {
-                maps_to_itself(c.to_uppercase(), c)
-            }
-        }) {
-            return text;
-        }
-        Cow::Owned(text.to_uppercase())
-    } else {
-        let mut owned = text.into_owned();
-        owned.make_ascii_uppercase();
-        Cow::Owned(owned)
-    }
 }
 
 /// Whether `str::trim` would leave `text` as it is, decided from its end
@@ -274,8 +264,11 @@ pub fn segment_after_found<'p>(
     let at = marker.find(path.as_bytes())?;
     // The marker is a whole string, so its end is a character boundary.
     let rest = &path[at + marker.needle().len()..];
-    let segment = rest.split('/').next().unwrap_or("").trim();
-    (!segment.is_empty()).then_some(segment)
+    let end = memchr::memchr(b'/', rest.as_bytes()).unwrap_or(rest.len());
+    match trim(Cow::Borrowed(&rest[..end])) {
+        Cow::Borrowed(segment) if !segment.is_empty() => Some(segment),
+        _ => None,
+    }
 }
 
 /// Adds the parts of one asset-type value: split on `separator`, each part
@@ -513,5 +506,13 @@ mod tests {
         assert_eq!(segment_after("/sites/", "/sites/"), None);
         assert_eq!(segment_after("/sites//x", "/sites/"), None);
         assert_eq!(segment_after("/mysites/x", "/sites/"), None);
+        // Trimmed as `str::trim` trims, Unicode whitespace included.
+        assert_eq!(segment_after("/sites/ ST-1\t/x", "/sites/"), Some("ST-1"));
+        assert_eq!(
+            segment_after("/sites/\u{a0}ST-1\u{3000}", "/sites/"),
+            Some("ST-1")
+        );
+        assert_eq!(segment_after("/sites/ \u{a0} /x", "/sites/"), None);
+        assert_eq!(segment_after("/sites/été/x", "/sites/"), Some("été"));
     }
 }
