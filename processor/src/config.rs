@@ -162,6 +162,27 @@ impl PipelineConfig {
     }
 }
 
+impl FieldNames {
+    /// Each configured key with the field it names, in the order in which
+    /// a key named twice keeps its first field.
+    pub fn keys(&self) -> [(&str, Field); 12] {
+        [
+            (&self.kind, Field::Kind),
+            (&self.timestamp, Field::Timestamp),
+            (&self.session_id, Field::SessionId),
+            (&self.user, Field::User),
+            (&self.method, Field::Method),
+            (&self.url, Field::Url),
+            (&self.status, Field::Status),
+            (&self.response_time, Field::ResponseTime),
+            (&self.user_agent, Field::UserAgent),
+            (&self.module, Field::Module),
+            (&self.site_token, Field::SiteToken),
+            (&self.asset_types, Field::AssetTypes),
+        ]
+    }
+}
+
 /// Which of the record's keys a JSON key is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -209,21 +230,7 @@ pub struct Rules {
 
 impl Rules {
     pub fn compile(config: &PipelineConfig) -> Self {
-        let f = &config.fields;
-        let keys = KeyTable::new([
-            (f.kind.as_str(), Field::Kind),
-            (&f.timestamp, Field::Timestamp),
-            (&f.session_id, Field::SessionId),
-            (&f.user, Field::User),
-            (&f.method, Field::Method),
-            (&f.url, Field::Url),
-            (&f.status, Field::Status),
-            (&f.response_time, Field::ResponseTime),
-            (&f.user_agent, Field::UserAgent),
-            (&f.module, Field::Module),
-            (&f.site_token, Field::SiteToken),
-            (&f.asset_types, Field::AssetTypes),
-        ]);
+        let keys = KeyTable::new(config.fields.keys());
         let lower = |v: &[String]| -> Vec<String> {
             v.iter()
                 .map(|s| s.trim().to_lowercase())
@@ -312,25 +319,13 @@ mod tests {
         config.fields.module = "url".into();
         config.fields.site_token = String::new();
         let rules = Rules::compile(&config);
-        let f = &config.fields;
         let in_order = |key: &str| {
-            [
-                (&f.kind, Field::Kind),
-                (&f.timestamp, Field::Timestamp),
-                (&f.session_id, Field::SessionId),
-                (&f.user, Field::User),
-                (&f.method, Field::Method),
-                (&f.url, Field::Url),
-                (&f.status, Field::Status),
-                (&f.response_time, Field::ResponseTime),
-                (&f.user_agent, Field::UserAgent),
-                (&f.module, Field::Module),
-                (&f.site_token, Field::SiteToken),
-                (&f.asset_types, Field::AssetTypes),
-            ]
-            .into_iter()
-            .find(|(name, _)| !name.is_empty() && name.as_str() == key)
-            .map(|(_, field)| field)
+            config
+                .fields
+                .keys()
+                .into_iter()
+                .find(|(name, _)| !name.is_empty() && *name == key)
+                .map(|(_, field)| field)
         };
         for key in [
             "type",
