@@ -17,6 +17,10 @@ pub struct BenchArgs {
     /// The pipeline rules (default: infra/pipeline.yaml).
     #[arg(long)]
     pub pipeline: Option<PathBuf>,
+    /// Passes over the corpus; the one with the median rate is reported
+    /// (every pass is shown).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
 }
 
 fn cpu_model() -> String {
@@ -131,10 +135,16 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
-    eprintln!("throughput over {}…", args.input.display());
+    eprintln!(
+        "throughput over {}, {} run(s)…",
+        args.input.display(),
+        args.runs
+    );
     let status = Command::new(&exe)
         .arg("--input")
         .arg(&args.input)
+        .arg("--runs")
+        .arg(args.runs.to_string())
         .arg("--pipeline")
         .arg(&pipeline)
         .status()
