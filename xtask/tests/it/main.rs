@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bench;
 mod build;
 mod dashboards;
 mod deploy_local;
