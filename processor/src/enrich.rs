@@ -347,6 +347,61 @@ mod tests {
         assert!(assets.is_empty());
     }
 
+    /// The query read pair by pair with `str::split` and `split_once`.
+    fn scan_query_by_splitting<'q>(
+        query: &'q str,
+        asset_types: &mut Vec<Cow<'q, str>>,
+    ) -> Option<Cow<'q, str>> {
+        let mut site = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let key = form_decode(key);
+            if key == "assetType" {
+                push_asset_types(form_decode(value), ",", asset_types);
+            } else if site.is_none() && key == "siteToken" {
+                let value = trim(form_decode(value));
+                if !value.is_empty() {
+                    site = Some(value);
+                }
+            }
+        }
+        site
+    }
+
+    #[test]
+    fn the_query_pass_agrees_with_splitting_on_random_queries() {
+        let tokens = [
+            "&",
+            "=",
+            "siteToken",
+            "assetType",
+            "a",
+            "%41",
+            "+",
+            "é",
+            "ST-1",
+            ",",
+            " ",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut query = String::new();
+            for _ in 0..(state % 12) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                query.push_str(tokens[(state >> 32) as usize % tokens.len()]);
+            }
+            let (mut got, mut expected) = (Vec::new(), Vec::new());
+            assert_eq!(
+                scan_query(&query, "siteToken", "assetType", ",", &mut got),
+                scan_query_by_splitting(&query, &mut expected),
+                "{query:?}"
+            );
+            assert_eq!(got, expected, "{query:?}");
+        }
+    }
+
     #[test]
     fn split_by_byte_or_string() {
         for (text, separator) in [

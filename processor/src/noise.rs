@@ -342,6 +342,10 @@ mod tests {
             "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
             "",
             "ELB-HealthChecker/2.0 ",
+            // The same length and last bytes as the first, another verdict.
+            "Googlebot/5 (Macintosh) Safari/605.1.15",
+            "bingbot",
+            "curl",
         ];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..500 {
