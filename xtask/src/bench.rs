@@ -81,6 +81,11 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         crate::build::Arch::X86_64
     };
     let triple = arch.triple();
+    // Held to the end: the benchmark is built into, and run from, the
+    // release directory that Lambda builds share, and a build that cleans
+    // the processor's artifacts there (the reproducibility test does) must
+    // not remove the executable between its build and its run.
+    let _lock = crate::build::lock_builds(root)?;
     eprintln!(
         "building the processor benchmark (release profile, --target {triple}, the Lambda's RUSTFLAGS)…"
     );

@@ -145,8 +145,21 @@ pub fn lock_builds(root: &Path) -> anyhow::Result<BuildLock> {
     let lock_path = out_dir.join(".build.lock");
     let file = std::fs::File::create(&lock_path)
         .with_context(|| format!("creating {}", lock_path.display()))?;
-    file.lock()
-        .with_context(|| format!("waiting for the build lock {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "waiting for another build in target/ to finish ({})…",
+                lock_path.display()
+            );
+            file.lock()
+                .with_context(|| format!("waiting for the build lock {}", lock_path.display()))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e)
+                .with_context(|| format!("taking the build lock {}", lock_path.display()));
+        }
+    }
     Ok(BuildLock {
         _file: file,
         _in_process: in_process,
