@@ -127,6 +127,7 @@ fn pass(payloads: &[Vec<u8>], rules: &Rules) -> (Work, f64) {
 /// rate is reported, every run's rate is shown: a shared machine's noise
 /// moves single runs by a third.
 fn throughput(dir: &Path, rules: &Rules, runs: usize) {
+    let runs = runs.max(1);
     let files = files_of(dir);
     assert!(!files.is_empty(), "no files in {}", dir.display());
     let payloads: Vec<Vec<u8>> = files
@@ -135,7 +136,7 @@ fn throughput(dir: &Path, rules: &Rules, runs: usize) {
         .collect();
     let compressed: u64 = payloads.iter().map(|p| p.len() as u64).sum();
     let mut results: Vec<(Work, f64)> = Vec::with_capacity(runs);
-    for run in 1..=runs.max(1) {
+    for run in 1..=runs {
         let (work, seconds) = pass(&payloads, rules);
         eprintln!(
             "  run {run}/{runs}: {:.3}s, {:.0} events/s",

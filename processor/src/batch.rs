@@ -207,10 +207,10 @@ where
 mod tests {
     use super::*;
 
-    fn events(ids: &[&'static str]) -> Vec<LogEvent<'static>> {
+    fn events(ids: &[&str]) -> Vec<LogEvent<'static>> {
         ids.iter()
             .map(|id| LogEvent {
-                id: Cow::Borrowed(id),
+                id: Cow::Owned(id.to_string()),
                 timestamp: 0,
                 message: Message::Text(Cow::Borrowed("")),
             })
@@ -260,14 +260,7 @@ mod tests {
                 };
                 ids.push(&pool[at]);
             }
-            let owned: Vec<LogEvent> = ids
-                .iter()
-                .map(|id| LogEvent {
-                    id: Cow::Owned(id.to_string()),
-                    timestamp: 0,
-                    message: Message::Text(Cow::Borrowed("")),
-                })
-                .collect();
+            let owned = events(&ids);
             let mut seen = SeenIds::default();
             let got: Vec<bool> = (0..owned.len())
                 .map(|i| seen.first_time(&owned, i))

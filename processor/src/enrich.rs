@@ -265,10 +265,8 @@ pub fn segment_after_found<'p>(
     // The marker is a whole string, so its end is a character boundary.
     let rest = &path[at + marker.needle().len()..];
     let end = memchr::memchr(b'/', rest.as_bytes()).unwrap_or(rest.len());
-    match trim(Cow::Borrowed(&rest[..end])) {
-        Cow::Borrowed(segment) if !segment.is_empty() => Some(segment),
-        _ => None,
-    }
+    let segment = rest[..end].trim();
+    (!segment.is_empty()).then_some(segment)
 }
 
 /// Adds the parts of one asset-type value: split on `separator`, each part

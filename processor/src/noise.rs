@@ -342,7 +342,8 @@ mod tests {
             "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0",
             "",
             "ELB-HealthChecker/2.0 ",
-            // The same length and last bytes as the first, another verdict.
+            // Alike the first in length and ending, with another verdict:
+            // the memo must compare whole agents.
             "Googlebot/5 (Macintosh) Safari/605.1.15",
             "bingbot",
             "curl",
