@@ -201,7 +201,8 @@ pub(crate) struct ReadLines<'a> {
     pub(crate) records: Vec<RawRecord<'a>>,
 }
 
-fn hex4(bytes: &[u8]) -> Option<u32> {
+/// The value of the four hex digits that start `bytes` (either case).
+pub(crate) fn hex4(bytes: &[u8]) -> Option<u32> {
     let mut value = 0u32;
     for &b in bytes.get(..4)? {
         let digit = match b {

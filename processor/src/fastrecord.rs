@@ -14,7 +14,7 @@
 //! than `MAX_DEPTH`, and every syntax error.
 
 use crate::config::Rules;
-use crate::fastbatch::special_from;
+use crate::fastbatch::{hex4, special_from};
 use crate::record::{Lite, RawRecord};
 use std::borrow::Cow;
 
@@ -34,20 +34,6 @@ struct Reader<'a, const ESC: bool> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
-}
-
-fn hex4(bytes: &[u8]) -> Option<u32> {
-    let mut value = 0u32;
-    for &b in bytes.get(..4)? {
-        let digit = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => return None,
-        };
-        value = value * 16 + u32::from(digit);
-    }
-    Some(value)
 }
 
 /// The character of a `\u` escape whose four hex digits start at `at`, and

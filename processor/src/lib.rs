@@ -20,5 +20,6 @@ pub mod noise;
 pub mod opensearch;
 pub mod record;
 pub mod session;
+pub mod sigv4;
 pub mod sink;
 pub mod timefmt;

@@ -2,9 +2,7 @@
 //! (service `es`), JSON in and out. Shared by the Lambda and by xtask.
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenSearchError {
@@ -227,7 +225,13 @@ impl OpenSearch {
             credentials,
         } = &self.auth
         {
-            headers.extend(self.sign(&method, &url, &headers, &body, region, credentials)?);
+            let signed = crate::sigv4::sign_es(&method, &url, &headers, &body, region, credentials)
+                .map_err(|message| OpenSearchError::Signing {
+                    method: method.to_string(),
+                    path: url.clone(),
+                    message,
+                })?;
+            headers.extend(signed);
         }
         let mut request = self
             .http
@@ -320,54 +324,6 @@ impl OpenSearch {
             source,
         })
     }
-
-    fn sign(
-        &self,
-        method: &http::Method,
-        url: &str,
-        headers: &[(&'static str, String)],
-        body: &[u8],
-        region: &str,
-        credentials: &Credentials,
-    ) -> Result<Vec<(&'static str, String)>, OpenSearchError> {
-        let fail = |message: String| OpenSearchError::Signing {
-            method: method.to_string(),
-            path: url.to_string(),
-            message,
-        };
-        let identity = credentials.clone().into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region)
-            .name("es")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| fail(e.to_string()))?
-            .into();
-        let signable = SignableRequest::new(
-            method.as_str(),
-            url,
-            headers.iter().map(|(k, v)| (*k, v.as_str())),
-            SignableBody::Bytes(body),
-        )
-        .map_err(|e| fail(e.to_string()))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| fail(e.to_string()))?
-            .into_parts();
-        let mut signed = Vec::new();
-        for (name, value) in instructions.headers() {
-            let name: &'static str = match name {
-                "authorization" => "authorization",
-                "x-amz-date" => "x-amz-date",
-                "x-amz-security-token" => "x-amz-security-token",
-                "x-amz-content-sha256" => "x-amz-content-sha256",
-                other => return Err(fail(format!("unexpected signed header {other}"))),
-            };
-            signed.push((name, value.to_string()));
-        }
-        Ok(signed)
-    }
 }
 
 #[cfg(test)]
@@ -435,46 +391,5 @@ mod tests {
             OpenSearch::new("ftp://x", Auth::None),
             Err(OpenSearchError::BadEndpoint(_))
         ));
-    }
-
-    #[test]
-    fn sigv4_adds_an_authorization_header() {
-        let client = OpenSearch::new(
-            "https://search-x.eu-west-1.es.amazonaws.com",
-            Auth::SigV4 {
-                region: "eu-west-1".into(),
-                credentials: Credentials::new("AKID", "SECRET", Some("TOKEN".into()), None, "t"),
-            },
-        )
-        .unwrap();
-        let Auth::SigV4 {
-            region,
-            credentials,
-        } = &client.auth
-        else {
-            unreachable!()
-        };
-        let headers = client
-            .sign(
-                &http::Method::POST,
-                "https://search-x.eu-west-1.es.amazonaws.com/_bulk",
-                &[("content-type", "application/x-ndjson".into())],
-                b"{}\n",
-                region,
-                credentials,
-            )
-            .unwrap();
-        let auth = headers.iter().find(|(k, _)| *k == "authorization").unwrap();
-        assert!(
-            auth.1.starts_with("AWS4-HMAC-SHA256 Credential=AKID/"),
-            "{}",
-            auth.1
-        );
-        assert!(auth.1.contains("/eu-west-1/es/aws4_request"), "{}", auth.1);
-        assert!(
-            headers
-                .iter()
-                .any(|(k, v)| *k == "x-amz-security-token" && v == "TOKEN")
-        );
     }
 }

@@ -13,13 +13,12 @@
 
 use super::SavedObject;
 use crate::env::{AuthKind, Environment};
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use processor::opensearch::Auth;
+use processor::sigv4::sign_es;
 use serde_json::Value;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// The multipart boundary (never occurs in NDJSON of JSON objects: no line
 /// starts with `--`).
@@ -232,38 +231,8 @@ fn sign_request(
     region: &str,
     credentials: &Credentials,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let identity = credentials.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("es")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .with_context(|| format!("signing {method} {url}"))?
-        .into();
-    let signable = SignableRequest::new(
-        method.as_str(),
-        url,
-        headers.iter().map(|(k, v)| (*k, v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .with_context(|| format!("signing {method} {url}"))?;
-    let (instructions, _) = sign(signable, &params)
-        .with_context(|| format!("signing {method} {url}"))?
-        .into_parts();
-    let mut signed = Vec::new();
-    for (name, value) in instructions.headers() {
-        let name: &'static str = match name {
-            "authorization" => "authorization",
-            "x-amz-date" => "x-amz-date",
-            "x-amz-security-token" => "x-amz-security-token",
-            "x-amz-content-sha256" => "x-amz-content-sha256",
-            other => bail!("signing {method} {url}: unexpected signed header {other}"),
-        };
-        signed.push((name, value.to_string()));
-    }
-    Ok(signed)
+    sign_es(method, url, headers, body, region, credentials)
+        .map_err(|message| anyhow!("signing {method} {url}: {message}"))
 }
 
 #[cfg(test)]
