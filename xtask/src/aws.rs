@@ -7,6 +7,7 @@ use crate::env::Environment;
 use anyhow::Context as _;
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
+use aws_smithy_runtime_api::client::result::SdkError;
 use std::sync::{Arc, Mutex};
 
 /// Every client the pipeline's resources need, for one environment.
@@ -66,6 +67,25 @@ impl AwsClients {
             .push(call.into());
     }
 
+    /// Sends a call that changes something: logged as `{call} {name}` in
+    /// the write log before it is sent, and a failure names the call and
+    /// `what` (see [`sdk_error`]). `request` is the SDK's `send()` (or a
+    /// retry around it): it sends nothing until awaited here.
+    pub async fn write<T, E, R>(
+        &self,
+        call: &str,
+        name: &str,
+        what: &str,
+        request: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> anyhow::Result<T>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        self.record_write(format!("{call} {name}"));
+        request.await.map_err(|e| sdk_error(call, what, e))
+    }
+
     /// Every write call so far, in order.
     pub fn writes(&self) -> Vec<String> {
         self.writes
@@ -86,8 +106,7 @@ impl AwsClients {
             .map_err(|e| {
                 let unreachable = matches!(
                     e,
-                    aws_smithy_runtime_api::client::result::SdkError::DispatchFailure(_)
-                        | aws_smithy_runtime_api::client::result::SdkError::TimeoutError(_)
+                    SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
                 );
                 let err = sdk_error("sts:GetCallerIdentity", "the caller's account", e);
                 match (&env.aws.endpoint_url, unreachable) {
@@ -159,11 +178,7 @@ pub async fn resolve_opensearch_endpoint(
 }
 
 /// An error that names the call, the resource and the service's answer.
-pub fn sdk_error<E, R>(
-    call: &str,
-    resource: &str,
-    err: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> anyhow::Error
+pub fn sdk_error<E, R>(call: &str, resource: &str, err: SdkError<E, R>) -> anyhow::Error
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

@@ -114,20 +114,17 @@ impl Resource for Role {
     }
     fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("iam:CreateRole {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .iam
                 .create_role()
                 .role_name(&self.name)
                 .assume_role_policy_document(policies::trust_policy().to_string())
                 .description(DESCRIPTION)
                 .set_tags(Some(self.tags()?))
-                .send()
-                .await
-                .map_err(|e| sdk_error("iam:CreateRole", &self.what(), e))?;
+                .send();
+            aws.write("iam:CreateRole", &self.name, &self.what(), request)
+                .await?;
             Ok(())
         })
     }
@@ -135,66 +132,64 @@ impl Resource for Role {
         Box::pin(async move {
             let aws = &self.ctx.aws;
             if observed.state["assume_role_policy"] != self.desired["assume_role_policy"] {
-                aws.record_write(format!("iam:UpdateAssumeRolePolicy {}", self.name));
-                aws.iam
+                let request = aws
+                    .iam
                     .update_assume_role_policy()
                     .role_name(&self.name)
                     .policy_document(policies::trust_policy().to_string())
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("iam:UpdateAssumeRolePolicy", &self.what(), e))?;
+                    .send();
+                aws.write(
+                    "iam:UpdateAssumeRolePolicy",
+                    &self.name,
+                    &self.what(),
+                    request,
+                )
+                .await?;
             }
             if observed.state["description"] != self.desired["description"] {
-                aws.record_write(format!("iam:UpdateRole {}", self.name));
-                aws.iam
+                let request = aws
+                    .iam
                     .update_role()
                     .role_name(&self.name)
                     .description(DESCRIPTION)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("iam:UpdateRole", &self.what(), e))?;
+                    .send();
+                aws.write("iam:UpdateRole", &self.name, &self.what(), request)
+                    .await?;
             }
             let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
             if !set.is_empty() {
-                aws.record_write(format!("iam:TagRole {}", self.name));
                 let tags = set
                     .into_iter()
                     .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                aws.iam
+                let request = aws
+                    .iam
                     .tag_role()
                     .role_name(&self.name)
                     .set_tags(Some(tags))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("iam:TagRole", &self.what(), e))?;
+                    .send();
+                aws.write("iam:TagRole", &self.name, &self.what(), request)
+                    .await?;
             }
             if !remove.is_empty() {
-                aws.record_write(format!("iam:UntagRole {}", self.name));
-                aws.iam
+                let request = aws
+                    .iam
                     .untag_role()
                     .role_name(&self.name)
                     .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("iam:UntagRole", &self.what(), e))?;
+                    .send();
+                aws.write("iam:UntagRole", &self.name, &self.what(), request)
+                    .await?;
             }
             Ok(())
         })
     }
     fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("iam:DeleteRole {}", self.name));
-            self.ctx
-                .aws
-                .iam
-                .delete_role()
-                .role_name(&self.name)
-                .send()
-                .await
-                .map_err(|e| sdk_error("iam:DeleteRole", &self.what(), e))?;
+            let aws = &self.ctx.aws;
+            let request = aws.iam.delete_role().role_name(&self.name).send();
+            aws.write("iam:DeleteRole", &self.name, &self.what(), request)
+                .await?;
             Ok(())
         })
     }
@@ -257,19 +252,16 @@ impl RolePolicy {
     }
 
     async fn put(&self) -> anyhow::Result<()> {
-        self.ctx
-            .aws
-            .record_write(format!("iam:PutRolePolicy {}", self.name));
-        self.ctx
-            .aws
+        let aws = &self.ctx.aws;
+        let request = aws
             .iam
             .put_role_policy()
             .role_name(&self.role)
             .policy_name(POLICY_NAME)
             .policy_document(self.document.to_string())
-            .send()
-            .await
-            .map_err(|e| sdk_error("iam:PutRolePolicy", &self.what(), e))?;
+            .send();
+        aws.write("iam:PutRolePolicy", &self.name, &self.what(), request)
+            .await?;
         Ok(())
     }
 }
@@ -301,18 +293,15 @@ impl Resource for RolePolicy {
     }
     fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("iam:DeleteRolePolicy {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .iam
                 .delete_role_policy()
                 .role_name(&self.role)
                 .policy_name(POLICY_NAME)
-                .send()
-                .await
-                .map_err(|e| sdk_error("iam:DeleteRolePolicy", &self.what(), e))?;
+                .send();
+            aws.write("iam:DeleteRolePolicy", &self.name, &self.what(), request)
+                .await?;
             Ok(())
         })
     }

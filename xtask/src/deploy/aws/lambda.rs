@@ -226,30 +226,36 @@ impl Function {
     }
 
     async fn put_concurrency(&self) -> anyhow::Result<()> {
-        let lambda = &self.ctx.aws.lambda;
+        let aws = &self.ctx.aws;
         match self.ctx.env.lambda.reserved_concurrency {
             Some(n) => {
-                self.ctx
-                    .aws
-                    .record_write(format!("lambda:PutFunctionConcurrency {}", self.name));
-                lambda
+                let request = aws
+                    .lambda
                     .put_function_concurrency()
                     .function_name(&self.name)
                     .reserved_concurrent_executions(n as i32)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("lambda:PutFunctionConcurrency", &self.what(), e))?;
+                    .send();
+                aws.write(
+                    "lambda:PutFunctionConcurrency",
+                    &self.name,
+                    &self.what(),
+                    request,
+                )
+                .await?;
             }
             None => {
-                self.ctx
-                    .aws
-                    .record_write(format!("lambda:DeleteFunctionConcurrency {}", self.name));
-                lambda
+                let request = aws
+                    .lambda
                     .delete_function_concurrency()
                     .function_name(&self.name)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("lambda:DeleteFunctionConcurrency", &self.what(), e))?;
+                    .send();
+                aws.write(
+                    "lambda:DeleteFunctionConcurrency",
+                    &self.name,
+                    &self.what(),
+                    request,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -257,38 +263,31 @@ impl Function {
 
     async fn create_function(&self) -> anyhow::Result<()> {
         let env = &self.ctx.env;
-        let lambda = &self.ctx.aws.lambda;
-        self.ctx
-            .aws
-            .record_write(format!("lambda:CreateFunction {}", self.name));
+        let aws = &self.ctx.aws;
+        let what = self.what();
         // A role created seconds ago cannot be assumed by Lambda yet.
-        retry_transient(
-            &self.what(),
-            Duration::from_secs(90),
-            is_role_not_ready,
-            || {
-                lambda
-                    .create_function()
-                    .function_name(&self.name)
-                    .runtime(Runtime::from(RUNTIME))
-                    .handler(HANDLER)
-                    .description(DESCRIPTION)
-                    .role(env.role_arn())
-                    .memory_size(env.lambda.memory_mb as i32)
-                    .timeout(env.lambda.timeout_seconds as i32)
-                    .architectures(architecture(env.lambda.architecture))
-                    .environment(self.lambda_environment())
-                    .code(
-                        FunctionCode::builder()
-                            .zip_file(Blob::new(self.ctx.code.zip.as_slice()))
-                            .build(),
-                    )
-                    .set_tags(Some(env.resource_tags().into_iter().collect()))
-                    .send()
-            },
-        )
-        .await
-        .map_err(|e| sdk_error("lambda:CreateFunction", &self.what(), e))?;
+        let request = retry_transient(&what, Duration::from_secs(90), is_role_not_ready, || {
+            aws.lambda
+                .create_function()
+                .function_name(&self.name)
+                .runtime(Runtime::from(RUNTIME))
+                .handler(HANDLER)
+                .description(DESCRIPTION)
+                .role(env.role_arn())
+                .memory_size(env.lambda.memory_mb as i32)
+                .timeout(env.lambda.timeout_seconds as i32)
+                .architectures(architecture(env.lambda.architecture))
+                .environment(self.lambda_environment())
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(Blob::new(self.ctx.code.zip.as_slice()))
+                        .build(),
+                )
+                .set_tags(Some(env.resource_tags().into_iter().collect()))
+                .send()
+        });
+        aws.write("lambda:CreateFunction", &self.name, &what, request)
+            .await?;
         self.settle().await?;
         if env.lambda.reserved_concurrency.is_some() {
             self.put_concurrency().await?;
@@ -299,11 +298,11 @@ impl Function {
     async fn update_function(&self, observed: &Observed) -> anyhow::Result<()> {
         let env = &self.ctx.env;
         let aws = &self.ctx.aws;
+        let what = self.what();
         if configuration_fields(&observed.state) != configuration_fields(&self.desired) {
             self.settle().await?;
-            aws.record_write(format!("lambda:UpdateFunctionConfiguration {}", self.name));
-            retry_transient(
-                &self.what(),
+            let request = retry_transient(
+                &what,
                 Duration::from_secs(90),
                 |err: &SdkError<_, _>| is_update_in_progress(err) || is_role_not_ready(err),
                 || {
@@ -319,18 +318,22 @@ impl Function {
                         .environment(self.lambda_environment())
                         .send()
                 },
+            );
+            aws.write(
+                "lambda:UpdateFunctionConfiguration",
+                &self.name,
+                &what,
+                request,
             )
-            .await
-            .map_err(|e| sdk_error("lambda:UpdateFunctionConfiguration", &self.what(), e))?;
+            .await?;
             self.settle().await?;
         }
         if observed.state["code_sha256"] != self.desired["code_sha256"]
             || observed.state["architectures"] != self.desired["architectures"]
         {
             self.settle().await?;
-            aws.record_write(format!("lambda:UpdateFunctionCode {}", self.name));
-            retry_transient(
-                &self.what(),
+            let request = retry_transient(
+                &what,
                 Duration::from_secs(90),
                 is_update_in_progress,
                 || {
@@ -341,9 +344,9 @@ impl Function {
                         .architectures(architecture(env.lambda.architecture))
                         .send()
                 },
-            )
-            .await
-            .map_err(|e| sdk_error("lambda:UpdateFunctionCode", &self.what(), e))?;
+            );
+            aws.write("lambda:UpdateFunctionCode", &self.name, &what, request)
+                .await?;
             self.settle().await?;
         }
         if observed.state["reserved_concurrency"] != self.desired["reserved_concurrency"] {
@@ -351,24 +354,24 @@ impl Function {
         }
         let (set, remove) = tag_changes(&observed.state["tags"], &env.resource_tags());
         if !set.is_empty() {
-            aws.record_write(format!("lambda:TagResource {}", self.name));
-            aws.lambda
+            let request = aws
+                .lambda
                 .tag_resource()
                 .resource(env.function_arn())
                 .set_tags(Some(set))
-                .send()
-                .await
-                .map_err(|e| sdk_error("lambda:TagResource", &self.what(), e))?;
+                .send();
+            aws.write("lambda:TagResource", &self.name, &what, request)
+                .await?;
         }
         if !remove.is_empty() {
-            aws.record_write(format!("lambda:UntagResource {}", self.name));
-            aws.lambda
+            let request = aws
+                .lambda
                 .untag_resource()
                 .resource(env.function_arn())
                 .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| sdk_error("lambda:UntagResource", &self.what(), e))?;
+                .send();
+            aws.write("lambda:UntagResource", &self.name, &what, request)
+                .await?;
         }
         Ok(())
     }
@@ -417,17 +420,14 @@ impl Resource for Function {
     }
     fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("lambda:DeleteFunction {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .lambda
                 .delete_function()
                 .function_name(&self.name)
-                .send()
-                .await
-                .map_err(|e| sdk_error("lambda:DeleteFunction", &self.what(), e))?;
+                .send();
+            aws.write("lambda:DeleteFunction", &self.name, &self.what(), request)
+                .await?;
             Ok(())
         })
     }
@@ -497,16 +497,14 @@ impl EventInvokeConfig {
     }
 
     async fn put(&self) -> anyhow::Result<()> {
-        self.ctx
-            .aws
-            .record_write(format!("lambda:PutFunctionEventInvokeConfig {}", self.name));
-        let lambda = &self.ctx.aws.lambda;
-        retry_transient(
-            &self.what(),
+        let aws = &self.ctx.aws;
+        let what = self.what();
+        let request = retry_transient(
+            &what,
             Duration::from_secs(90),
             is_update_in_progress,
             || {
-                lambda
+                aws.lambda
                     .put_function_event_invoke_config()
                     .function_name(&self.name)
                     .maximum_retry_attempts(self.ctx.env.lambda.retry_attempts as i32)
@@ -521,9 +519,14 @@ impl EventInvokeConfig {
                     )
                     .send()
             },
+        );
+        aws.write(
+            "lambda:PutFunctionEventInvokeConfig",
+            &self.name,
+            &what,
+            request,
         )
-        .await
-        .map_err(|e| sdk_error("lambda:PutFunctionEventInvokeConfig", &self.what(), e))?;
+        .await?;
         Ok(())
     }
 }
@@ -555,20 +558,19 @@ impl Resource for EventInvokeConfig {
     }
     fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx.aws.record_write(format!(
-                "lambda:DeleteFunctionEventInvokeConfig {}",
-                self.name
-            ));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .lambda
                 .delete_function_event_invoke_config()
                 .function_name(&self.name)
-                .send()
-                .await
-                .map_err(|e| {
-                    sdk_error("lambda:DeleteFunctionEventInvokeConfig", &self.what(), e)
-                })?;
+                .send();
+            aws.write(
+                "lambda:DeleteFunctionEventInvokeConfig",
+                &self.name,
+                &self.what(),
+                request,
+            )
+            .await?;
             Ok(())
         })
     }
@@ -661,16 +663,14 @@ impl LogsPermission {
     }
 
     async fn add(&self) -> anyhow::Result<()> {
-        self.ctx
-            .aws
-            .record_write(format!("lambda:AddPermission {}", self.name));
-        let lambda = &self.ctx.aws.lambda;
-        retry_transient(
-            &self.what(),
+        let aws = &self.ctx.aws;
+        let what = self.what();
+        let request = retry_transient(
+            &what,
             Duration::from_secs(90),
             is_update_in_progress,
             || {
-                lambda
+                aws.lambda
                     .add_permission()
                     .function_name(&self.function)
                     .statement_id(&self.statement_id)
@@ -680,25 +680,22 @@ impl LogsPermission {
                     .source_account(&self.ctx.env.aws.account_id)
                     .send()
             },
-        )
-        .await
-        .map_err(|e| sdk_error("lambda:AddPermission", &self.what(), e))?;
+        );
+        aws.write("lambda:AddPermission", &self.name, &what, request)
+            .await?;
         Ok(())
     }
 
     async fn remove(&self) -> anyhow::Result<()> {
-        self.ctx
-            .aws
-            .record_write(format!("lambda:RemovePermission {}", self.name));
-        self.ctx
-            .aws
+        let aws = &self.ctx.aws;
+        let request = aws
             .lambda
             .remove_permission()
             .function_name(&self.function)
             .statement_id(&self.statement_id)
-            .send()
-            .await
-            .map_err(|e| sdk_error("lambda:RemovePermission", &self.what(), e))?;
+            .send();
+        aws.write("lambda:RemovePermission", &self.name, &self.what(), request)
+            .await?;
         Ok(())
     }
 }

@@ -76,28 +76,31 @@ impl LogGroup {
     }
 
     async fn put_retention(&self) -> anyhow::Result<()> {
-        let logs = &self.ctx.aws.logs;
+        let aws = &self.ctx.aws;
         match self.retention_days {
             Some(days) => {
-                self.ctx
-                    .aws
-                    .record_write(format!("logs:PutRetentionPolicy {}", self.name));
-                logs.put_retention_policy()
+                let request = aws
+                    .logs
+                    .put_retention_policy()
                     .log_group_name(&self.name)
                     .retention_in_days(days as i32)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("logs:PutRetentionPolicy", &self.what(), e))?;
+                    .send();
+                aws.write("logs:PutRetentionPolicy", &self.name, &self.what(), request)
+                    .await?;
             }
             None => {
-                self.ctx
-                    .aws
-                    .record_write(format!("logs:DeleteRetentionPolicy {}", self.name));
-                logs.delete_retention_policy()
+                let request = aws
+                    .logs
+                    .delete_retention_policy()
                     .log_group_name(&self.name)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("logs:DeleteRetentionPolicy", &self.what(), e))?;
+                    .send();
+                aws.write(
+                    "logs:DeleteRetentionPolicy",
+                    &self.name,
+                    &self.what(),
+                    request,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -125,18 +128,15 @@ impl Resource for LogGroup {
     }
     fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("logs:CreateLogGroup {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .logs
                 .create_log_group()
                 .log_group_name(&self.name)
                 .set_tags(Some(self.ctx.env.resource_tags().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| sdk_error("logs:CreateLogGroup", &self.what(), e))?;
+                .send();
+            aws.write("logs:CreateLogGroup", &self.name, &self.what(), request)
+                .await?;
             if self.retention_days.is_some() {
                 self.put_retention().await?;
             }
@@ -149,45 +149,40 @@ impl Resource for LogGroup {
                 self.put_retention().await?;
             }
             let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
-            let logs = &self.ctx.aws.logs;
+            let aws = &self.ctx.aws;
             if !set.is_empty() {
-                self.ctx
-                    .aws
-                    .record_write(format!("logs:TagResource {}", self.name));
-                logs.tag_resource()
+                let request = aws
+                    .logs
+                    .tag_resource()
                     .resource_arn(self.arn())
                     .set_tags(Some(set))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("logs:TagResource", &self.what(), e))?;
+                    .send();
+                aws.write("logs:TagResource", &self.name, &self.what(), request)
+                    .await?;
             }
             if !remove.is_empty() {
-                self.ctx
-                    .aws
-                    .record_write(format!("logs:UntagResource {}", self.name));
-                logs.untag_resource()
+                let request = aws
+                    .logs
+                    .untag_resource()
                     .resource_arn(self.arn())
                     .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("logs:UntagResource", &self.what(), e))?;
+                    .send();
+                aws.write("logs:UntagResource", &self.name, &self.what(), request)
+                    .await?;
             }
             Ok(())
         })
     }
     fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("logs:DeleteLogGroup {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .logs
                 .delete_log_group()
                 .log_group_name(&self.name)
-                .send()
-                .await
-                .map_err(|e| sdk_error("logs:DeleteLogGroup", &self.what(), e))?;
+                .send();
+            aws.write("logs:DeleteLogGroup", &self.name, &self.what(), request)
+                .await?;
             Ok(())
         })
     }
@@ -290,14 +285,12 @@ impl SubscriptionFilter {
     }
 
     async fn put(&self) -> anyhow::Result<()> {
-        self.ctx
-            .aws
-            .record_write(format!("logs:PutSubscriptionFilter {}", self.name));
-        let logs = &self.ctx.aws.logs;
+        let aws = &self.ctx.aws;
+        let what = self.what();
         // Right after the invoke permission is added, CloudWatch Logs may not
         // see it yet and refuses the filter; that settles within seconds.
-        retry_transient(
-            &self.what(),
+        let request = retry_transient(
+            &what,
             Duration::from_secs(60),
             |err: &aws_sdk_cloudwatchlogs::error::SdkError<_, _>| {
                 err.as_service_error().is_some_and(
@@ -308,16 +301,17 @@ impl SubscriptionFilter {
                 )
             },
             || {
-                logs.put_subscription_filter()
+                aws.logs
+                    .put_subscription_filter()
                     .log_group_name(&self.group)
                     .filter_name(self.filter_name())
                     .filter_pattern(&self.ctx.env.logs.subscription_filter.pattern)
                     .destination_arn(self.ctx.env.function_arn())
                     .send()
             },
-        )
-        .await
-        .map_err(|e| sdk_error("logs:PutSubscriptionFilter", &self.what(), e))?;
+        );
+        aws.write("logs:PutSubscriptionFilter", &self.name, &what, request)
+            .await?;
         Ok(())
     }
 }
@@ -352,18 +346,20 @@ impl Resource for SubscriptionFilter {
     }
     fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("logs:DeleteSubscriptionFilter {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .logs
                 .delete_subscription_filter()
                 .log_group_name(&self.group)
                 .filter_name(self.filter_name())
-                .send()
-                .await
-                .map_err(|e| sdk_error("logs:DeleteSubscriptionFilter", &self.what(), e))?;
+                .send();
+            aws.write(
+                "logs:DeleteSubscriptionFilter",
+                &self.name,
+                &self.what(),
+                request,
+            )
+            .await?;
             Ok(())
         })
     }

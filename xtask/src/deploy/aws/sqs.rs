@@ -107,11 +107,8 @@ impl Resource for FailureQueue {
     }
     fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("sqs:CreateQueue {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .sqs
                 .create_queue()
                 .queue_name(&self.name)
@@ -120,71 +117,65 @@ impl Resource for FailureQueue {
                     RETENTION_SECONDS.to_string(),
                 )
                 .set_tags(Some(self.ctx.env.resource_tags().into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| sdk_error("sqs:CreateQueue", &self.what(), e))?;
+                .send();
+            aws.write("sqs:CreateQueue", &self.name, &self.what(), request)
+                .await?;
             Ok(())
         })
     }
     fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
             let url = observed.version.as_str().unwrap_or_default();
-            let sqs = &self.ctx.aws.sqs;
+            let aws = &self.ctx.aws;
             if observed.state["message_retention_seconds"]
                 != self.desired["message_retention_seconds"]
             {
-                self.ctx
-                    .aws
-                    .record_write(format!("sqs:SetQueueAttributes {}", self.name));
-                sqs.set_queue_attributes()
+                let request = aws
+                    .sqs
+                    .set_queue_attributes()
                     .queue_url(url)
                     .attributes(
                         QueueAttributeName::MessageRetentionPeriod,
                         RETENTION_SECONDS.to_string(),
                     )
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("sqs:SetQueueAttributes", &self.what(), e))?;
+                    .send();
+                aws.write("sqs:SetQueueAttributes", &self.name, &self.what(), request)
+                    .await?;
             }
             let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
             if !set.is_empty() {
-                self.ctx
-                    .aws
-                    .record_write(format!("sqs:TagQueue {}", self.name));
-                sqs.tag_queue()
+                let request = aws
+                    .sqs
+                    .tag_queue()
                     .queue_url(url)
                     .set_tags(Some(set))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("sqs:TagQueue", &self.what(), e))?;
+                    .send();
+                aws.write("sqs:TagQueue", &self.name, &self.what(), request)
+                    .await?;
             }
             if !remove.is_empty() {
-                self.ctx
-                    .aws
-                    .record_write(format!("sqs:UntagQueue {}", self.name));
-                sqs.untag_queue()
+                let request = aws
+                    .sqs
+                    .untag_queue()
                     .queue_url(url)
                     .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("sqs:UntagQueue", &self.what(), e))?;
+                    .send();
+                aws.write("sqs:UntagQueue", &self.name, &self.what(), request)
+                    .await?;
             }
             Ok(())
         })
     }
     fn delete<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.ctx
-                .aws
-                .record_write(format!("sqs:DeleteQueue {}", self.name));
-            self.ctx
-                .aws
+            let aws = &self.ctx.aws;
+            let request = aws
                 .sqs
                 .delete_queue()
                 .queue_url(observed.version.as_str().unwrap_or_default())
-                .send()
-                .await
-                .map_err(|e| sdk_error("sqs:DeleteQueue", &self.what(), e))?;
+                .send();
+            aws.write("sqs:DeleteQueue", &self.name, &self.what(), request)
+                .await?;
             Ok(())
         })
     }
