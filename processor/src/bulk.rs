@@ -3,6 +3,7 @@
 //! bytes on the hot path.
 
 use crate::batch::KeptEvent;
+use crate::docid::document_id;
 use crate::record::RequestEvent;
 use crate::timefmt;
 use std::ops::Range;
@@ -186,7 +187,7 @@ pub fn event_bodies(
         daily.create_action(kept.event.timestamp_ms, &mut action);
         let out = &mut body.bytes;
         out.extend_from_slice(&action.1);
-        write_str(out, kept.id);
+        write_str(out, &document_id(kept.id));
         out.extend_from_slice(b"}}\n");
         write_event_fields(out, &kept.event);
         out.extend_from_slice(&tail);

@@ -10,6 +10,7 @@ pub use config::{Indices, PipelineConfig, Rules};
 pub mod batch;
 pub mod bulk;
 pub mod counts;
+pub mod docid;
 pub mod enrich;
 pub mod envelope;
 mod fastbatch;

@@ -4,7 +4,9 @@
 //!
 //! Exactly-once effect on an at-least-once input:
 //! - a request event is a `create` with the log event id as `_id` in the
-//!   daily index of its own timestamp, so a redelivery is a harmless 409;
+//!   daily index of its own timestamp, so a redelivery is a harmless 409
+//!   (every `_id` goes through `docid::document_id`: an id OpenSearch
+//!   would refuse, empty or over 512 bytes, becomes a digest of itself);
 //! - a session summary is recomputed from *all* stored events of the
 //!   session (after the events are searchable) and written with
 //!   `version_type=external_gte` and version = its event count, so a stale
@@ -27,6 +29,7 @@ use crate::batch::ProcessedBatch;
 use crate::bulk::{BulkBody, DailyIndex, event_bodies, write_event_document, write_str};
 use crate::config::Indices;
 use crate::counts::Counts;
+use crate::docid::document_id;
 use crate::opensearch::{OpenSearch, OpenSearchError};
 use crate::session::{EventView, SessionSummary, stored_content};
 use crate::timefmt;
@@ -244,12 +247,16 @@ impl Sink {
         let mut body = BulkBody::default();
         let mut targets = Vec::new();
         for (index, positions) in &by_index {
-            let ids: Vec<&str> = positions.iter().map(|&p| batch.events[p].id).collect();
+            let ids: Vec<Cow<str>> = positions
+                .iter()
+                .map(|&p| document_id(batch.events[p].id))
+                .collect();
             let stored = self.existing_ids(index, &ids, deadline, counts).await?;
             let backfill_index = backfill_index_name(&self.indices.request_events_prefix, index);
             for &position in positions {
                 let kept = &batch.events[position];
-                if stored.contains(kept.id) {
+                let id = document_id(kept.id);
+                if stored.contains(id.as_ref()) {
                     counts.events_existing += 1;
                     continue;
                 }
@@ -257,7 +264,7 @@ impl Sink {
                 body.bytes.extend_from_slice(b"{\"create\":{\"_index\":");
                 write_str(&mut body.bytes, &backfill_index);
                 body.bytes.extend_from_slice(b",\"_id\":");
-                write_str(&mut body.bytes, kept.id);
+                write_str(&mut body.bytes, &id);
                 body.bytes.extend_from_slice(b"}}\n");
                 write_event_document(
                     &mut body.bytes,
@@ -303,7 +310,7 @@ impl Sink {
     async fn existing_ids(
         &self,
         index: &str,
-        ids: &[&str],
+        ids: &[Cow<'_, str>],
         deadline: Instant,
         counts: &mut Counts,
     ) -> Result<BTreeSet<String>, SinkError> {
@@ -348,7 +355,8 @@ impl Sink {
             let stamp = now_ms();
             for (id, summary) in &summaries {
                 let content = summary.content();
-                if stored.get(id.as_str()) == Some(&content) {
+                let id = document_id(id);
+                if stored.get(id.as_ref()) == Some(&content) {
                     counts.sessions_unchanged += 1;
                     continue;
                 }
@@ -356,7 +364,7 @@ impl Sink {
                 body.bytes.extend_from_slice(b"{\"index\":{\"_index\":");
                 write_str(&mut body.bytes, &self.indices.session_summaries);
                 body.bytes.extend_from_slice(b",\"_id\":");
-                write_str(&mut body.bytes, id);
+                write_str(&mut body.bytes, &id);
                 body.bytes.extend_from_slice(
                     format!(
                         ",\"version\":{},\"version_type\":\"external_gte\"}}}}\n",
@@ -484,7 +492,8 @@ impl Sink {
         counts: &mut Counts,
     ) -> Result<HashMap<String, Value>, SinkError> {
         let path = format!("/{}/_mget", self.indices.session_summaries);
-        let body = json!({"ids": session_ids});
+        let ids: Vec<Cow<str>> = session_ids.iter().map(|id| document_id(id)).collect();
+        let body = json!({ "ids": ids });
         let response = match self
             .call_json(Method::POST, &path, Some(&body), deadline, counts)
             .await
@@ -522,7 +531,7 @@ impl Sink {
         let failed_at = timefmt::format_timestamp(now_ms());
         for (position, letter) in letters.iter().enumerate() {
             let start = body.bytes.len();
-            let action = json!({"index": {"_index": self.indices.dead_letters, "_id": letter.id}});
+            let action = json!({"index": {"_index": self.indices.dead_letters, "_id": document_id(&letter.id)}});
             let doc = json!({
                 "failed_at": failed_at,
                 "reason": letter.reason,

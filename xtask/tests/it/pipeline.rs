@@ -464,6 +464,70 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     cleanup(&client, &env).await;
 }
 
+/// OpenSearch refuses a whole `_bulk` request over one `_id` longer than 512
+/// bytes: a session id (or log event id) that long must not cost its
+/// neighbours their summaries, nor fail the batch for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_too_long_for_an_opensearch_id_are_stored_under_a_digest() {
+    let env = test_environment("long-ids").await;
+    let client = env.opensearch_client().unwrap();
+    let handler = handler(&env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+
+    let long_session = format!("long-{}", "s".repeat(600));
+    let long_event_id = "7".repeat(600);
+    let line = |session: &str, second: u32| {
+        format!(
+            r#"INFO {{"type":"request","sessionId":"{session}","user":"u","url":"/a/{second}","timestamp":"2026-11-02T10:00:{second:02}Z"}}"#
+        )
+    };
+    let event = lambda_event(json!([
+        {"id": "200", "timestamp": 1, "message": line(&long_session, 1)},
+        {"id": "201", "timestamp": 1, "message": line(&long_session, 2)},
+        {"id": "202", "timestamp": 1, "message": line("short-1", 3)},
+        {"id": long_event_id, "timestamp": 1, "message": line("short-1", 4)},
+    ]));
+    let counts = handler.handle(&event, deadline).await.expect("handled");
+    assert_eq!(
+        (counts.events_created, counts.dead_lettered),
+        (4, 0),
+        "{counts:?}"
+    );
+
+    let long_key = processor::docid::document_id(&long_session).into_owned();
+    assert!(long_key.starts_with("sha256:"), "{long_key}");
+    let summaries = all_documents(&client, &env.indices().session_summaries).await;
+    assert_eq!(summaries.keys().map(String::as_str).collect::<Vec<_>>(), {
+        let mut keys = vec![long_key.as_str(), "short-1"];
+        keys.sort();
+        keys
+    });
+    let long = &summaries[&long_key].2;
+    assert_eq!(long["session_id"], long_session.as_str());
+    assert_eq!(long["event_count"], 2);
+    assert_eq!(long["paths"], json!(["/a/1", "/a/2"]));
+    assert_eq!(summaries["short-1"].2["event_count"], 2);
+
+    let events = all_documents(&client, &env.indices().request_events_pattern()).await;
+    let event_key = processor::docid::document_id(&long_event_id).into_owned();
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[&event_key].2["path"], "/a/4");
+
+    // Delivered again: nothing new, nothing rewritten.
+    let again = handler.handle(&event, deadline).await.expect("handled");
+    assert_eq!(
+        (again.events_created, again.events_existing),
+        (0, 4),
+        "{again:?}"
+    );
+    assert_eq!(again.sessions_written, 0, "{again:?}");
+    assert_eq!(
+        all_documents(&client, &env.indices().session_summaries).await,
+        summaries
+    );
+    cleanup(&client, &env).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_messages_write_nothing() {
     let env = test_environment("control").await;
