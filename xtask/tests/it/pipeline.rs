@@ -481,18 +481,30 @@ async fn ids_too_long_for_an_opensearch_id_are_stored_under_a_digest() {
             r#"INFO {{"type":"request","sessionId":"{session}","user":"u","url":"/a/{second}","timestamp":"2026-11-02T10:00:{second:02}Z"}}"#
         )
     };
+    // Refused for good (a user too long for a keyword term), with an id too
+    // long for a keyword term too: its dead letter must still be kept.
+    let refused_id = "9".repeat(40_000);
+    let refused = format!(
+        r#"INFO {{"type":"request","sessionId":"short-2","user":"{}","url":"/b","timestamp":"2026-11-02T10:00:05Z"}}"#,
+        "u".repeat(40_000)
+    );
     let event = lambda_event(json!([
         {"id": "200", "timestamp": 1, "message": line(&long_session, 1)},
         {"id": "201", "timestamp": 1, "message": line(&long_session, 2)},
         {"id": "202", "timestamp": 1, "message": line("short-1", 3)},
         {"id": long_event_id, "timestamp": 1, "message": line("short-1", 4)},
+        {"id": refused_id, "timestamp": 1, "message": refused},
     ]));
     let counts = handler.handle(&event, deadline).await.expect("handled");
     assert_eq!(
         (counts.events_created, counts.dead_lettered),
-        (4, 0),
+        (4, 1),
         "{counts:?}"
     );
+    let letters = all_documents(&client, &env.indices().dead_letters).await;
+    let letter = &letters[processor::docid::document_id(&refused_id).as_ref()].2;
+    assert_eq!(letter["log_event_id"], refused_id.as_str());
+    assert_eq!(letter["raw"], refused.as_str());
 
     let long_key = processor::docid::document_id(&long_session).into_owned();
     assert!(long_key.starts_with("sha256:"), "{long_key}");
@@ -520,6 +532,7 @@ async fn ids_too_long_for_an_opensearch_id_are_stored_under_a_digest() {
         (0, 4),
         "{again:?}"
     );
+    assert_eq!(count(&client, &env.indices().dead_letters).await, 1);
     assert_eq!(again.sessions_written, 0, "{again:?}");
     assert_eq!(
         all_documents(&client, &env.indices().session_summaries).await,
