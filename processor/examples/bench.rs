@@ -84,14 +84,57 @@ fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
     lap(work, 5);
 }
 
+/// The files under `dir` in name order, subdirectories where their names
+/// fall (as `cargo xtask replay` reads a directory).
 fn files_of(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .path()
+        })
         .collect();
-    files.sort();
+    entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    let mut files = Vec::new();
+    for entry in entries {
+        if entry.is_dir() {
+            files.extend(files_of(&entry));
+        } else if entry.is_file() {
+            files.push(entry);
+        }
+    }
     files
+}
+
+/// The Lambda events under `dir` (see `files_of`), each read once. A file
+/// that is not one (a manifest, notes, a payload the Lambda would
+/// dead-letter) is left out and named, rather than stopping the run.
+fn load_events(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut events = Vec::new();
+    let mut skipped = Vec::new();
+    for file in files_of(dir) {
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let decoded = RawLogsEvent::from_slice(&bytes)
+            .and_then(|raw| inflate(&raw.awslogs.data))
+            .and_then(|json| parse_batch(&json).map(|_| ()));
+        match decoded {
+            Ok(()) => events.push((file, bytes)),
+            Err(e) => skipped.push(format!("{}: {e}", file.display())),
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "left out {} file(s) that are not Lambda events of CloudWatch Logs, for example {}",
+            skipped.len(),
+            skipped[0]
+        );
+    }
+    assert!(
+        !events.is_empty(),
+        "no Lambda event files in {}",
+        dir.display()
+    );
+    events
 }
 
 fn peak_rss_bytes() -> u64 {
@@ -128,12 +171,7 @@ fn pass(payloads: &[Vec<u8>], rules: &Rules) -> (Work, f64) {
 /// moves single runs by a third.
 fn throughput(dir: &Path, rules: &Rules, runs: usize) {
     let runs = runs.max(1);
-    let files = files_of(dir);
-    assert!(!files.is_empty(), "no files in {}", dir.display());
-    let payloads: Vec<Vec<u8>> = files
-        .iter()
-        .map(|f| std::fs::read(f).expect("readable"))
-        .collect();
+    let payloads: Vec<Vec<u8>> = load_events(dir).into_iter().map(|(_, b)| b).collect();
     let compressed: u64 = payloads.iter().map(|p| p.len() as u64).sum();
     let mut results: Vec<(Work, f64)> = Vec::with_capacity(runs);
     for run in 1..=runs {
@@ -150,7 +188,7 @@ fn throughput(dir: &Path, rules: &Rules, runs: usize) {
     let (work, seconds) = results.swap_remove(results.len() / 2);
     eprintln!(
         "{} files ({:.1} MB of events), {} log events ({:.1} MB inflated), {} kept, {} batch-level sessions, {:.1} MB of bulk bodies",
-        files.len(),
+        payloads.len(),
         compressed as f64 / 1e6,
         work.log_events,
         work.log_bytes as f64 / 1e6,
@@ -188,9 +226,8 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
     let mut events = Vec::new();
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
     let mut estimate = 0usize;
-    'files: for file in files_of(dir) {
-        let raw =
-            RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
+    'files: for (_, bytes) in load_events(dir) {
+        let raw = RawLogsEvent::from_slice(&bytes).expect("checked by load_events");
         let json = inflate(&raw.awslogs.data).expect("data");
         let batch = parse_batch(&json).expect("batch");
         for e in &batch.log_events {
@@ -253,9 +290,8 @@ fn one(file: &Path, rules: &Rules) {
 fn digest(dir: &Path, rules: &Rules) {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    for file in files_of(dir) {
-        let raw =
-            RawLogsEvent::from_slice(&std::fs::read(&file).expect("readable")).expect("event");
+    for (file, bytes) in load_events(dir) {
+        let raw = RawLogsEvent::from_slice(&bytes).expect("checked by load_events");
         let json = inflate(&raw.awslogs.data).expect("data");
         let (batch, lines) = parse_batch_reading(&json, rules).expect("batch");
         let processed = process_read_batch(&batch, lines, rules);

@@ -18,7 +18,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub env: String,
     /// Lambda event files (`{"awslogs":{"data":…}}`); a directory means its
-    /// files in name order.
+    /// files in name order, subdirectories included.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Invocations in flight at once (Lambda runs many concurrently too).
@@ -29,24 +29,46 @@ pub struct ReplayArgs {
     pub pipeline: Option<PathBuf>,
 }
 
-/// Every file the paths name, directories expanded in name order.
+/// Every file the paths name, directories expanded in name order (a
+/// subdirectory where its name falls: a corpus split by day or stream is
+/// replayed whole, not silently in part).
 pub fn event_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?;
         if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("reading directory {}", path.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file())
-                .collect();
-            entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-            files.extend(entries);
+            files_under(path, 0, &mut files)?;
         } else {
             files.push(path.clone());
         }
     }
     Ok(files)
+}
+
+/// Deeper than this is taken for a symbolic link loop.
+const MAX_DIRECTORY_DEPTH: usize = 32;
+
+fn files_under(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    if depth > MAX_DIRECTORY_DEPTH {
+        bail!(
+            "{}: more than {MAX_DIRECTORY_DEPTH} directories deep (a symbolic link loop?)",
+            dir.display()
+        );
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading directory {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading directory {}", dir.display()))?;
+    entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    for entry in entries {
+        if entry.is_dir() {
+            files_under(&entry, depth + 1, files)?;
+        } else if entry.is_file() {
+            files.push(entry);
+        }
+    }
+    Ok(())
 }
 
 /// The outcome of a replay.
@@ -184,4 +206,39 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_expand_to_their_files_in_name_order_subdirectories_included() {
+        let root = std::env::temp_dir().join(format!("replay-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for file in ["b.json", "a/2.json", "a/1.json", "c/d/e.json", "0.json"] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "{}").unwrap();
+        }
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        let single = root.join("b.json");
+        let files = event_files(&[root.clone(), single.clone()]).unwrap();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "0.json",
+                "a/1.json",
+                "a/2.json",
+                "b.json",
+                "c/d/e.json",
+                "b.json"
+            ]
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }
