@@ -328,8 +328,10 @@ mod tests {
         assert!(fields.is_empty(), "{fields:#?}");
     }
 
-    /// What OpenSearch 3.3 answered to `GET _index_template/usage-dead-letters`
-    /// after `PUT` of the shipped body (recorded from a real node).
+    /// What OpenSearch answered to `GET _index_template/usage-dead-letters`
+    /// after `PUT` of the shipped body (recorded from a real node: 3.3, then
+    /// 3.6.0 when `log_event_id` got `ignore_above`; the same answer but for
+    /// that field).
     #[test]
     fn index_template_get_from_opensearch_3_has_no_diff() {
         let get = json!({"index_templates":[{"name":"usage-dead-letters","index_template":{
@@ -341,13 +343,13 @@ mod tests {
                   "log_group":"CloudWatch Logs group of the event.",
                   "raw":"The original log line (stored, not searchable).",
                   "failed_at":"When the write was rejected.",
-                  "log_event_id":"CloudWatch Logs event id.",
+                  "log_event_id":"CloudWatch Logs event id; longer than 8191 characters is kept but not indexed.",
                   "error":"The full error OpenSearch returned.",
                   "log_stream":"CloudWatch Logs stream of the event.",
                   "log_event_timestamp":"The log event's own timestamp."}},
                 "dynamic":"strict",
                 "properties":{"target_index":{"type":"keyword"},"reason":{"type":"keyword"},"log_group":{"type":"keyword"},
-                  "raw":{"index":false,"type":"text"},"failed_at":{"type":"date"},"log_event_id":{"type":"keyword"},
+                  "raw":{"index":false,"type":"text"},"failed_at":{"type":"date"},"log_event_id":{"ignore_above":8191,"type":"keyword"},
                   "error":{"type":"text"},"log_stream":{"type":"keyword"},"log_event_timestamp":{"type":"date"}}}},
             "composed_of":[],"priority":100,
             "_meta":{"managed_by":"ironman-usage-analytics xtask","source":"mappings/dead-letters.yaml"}}}]});
