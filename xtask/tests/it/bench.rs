@@ -1,5 +1,7 @@
 //! `cargo xtask bench`: every pass is shown, and the last line of stdout is
-//! the JSON of the median pass, counting the corpus's log events. The
+//! the JSON of the median pass, counting the corpus's log events (in
+//! subdirectories too; a file that is not a Lambda event is named and left
+//! out). The
 //! optimised build shares the Lambda build's compiled dependencies.
 
 use base64::Engine;
@@ -42,6 +44,21 @@ fn bench_shows_each_run_and_ends_with_the_median_as_json() {
         .output()
         .expect("running xtask gen-logs");
     assert!(generated.status.success(), "{generated:?}");
+    let events = log_events_in(&corpus);
+    // A corpus as others ship one: part of it in a subdirectory, and a
+    // file that is not a Lambda event beside it.
+    let nested = corpus.join("day-2");
+    std::fs::create_dir(&nested).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for file in &files[files.len() / 2..] {
+        std::fs::rename(file, nested.join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(corpus.join("manifest.json"), r#"{"files":"see day-2"}"#).unwrap();
 
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("bench")
@@ -83,7 +100,12 @@ fn bench_shows_each_run_and_ends_with_the_median_as_json() {
             "seconds"
         ]
     );
-    assert_eq!(report["events"].as_u64(), Some(log_events_in(&corpus)));
+    assert_eq!(report["events"].as_u64(), Some(events), "{stderr}");
+    assert!(
+        stderr.contains("left out 1 file(s) that are not Lambda events")
+            && stderr.contains("manifest.json"),
+        "{stderr}"
+    );
     let rate = report["events_per_second"].as_f64().unwrap();
     let seconds = report["seconds"].as_f64().unwrap();
     assert!((rate * seconds - report["events"].as_f64().unwrap()).abs() < 1.0);
