@@ -9,7 +9,11 @@
 //! no LLVM tools, only training does. A profile that no longer matches a
 //! function (the code changed since) costs that function its optimisation,
 //! never correctness; rustc then warns "function control flow change
-//! detected", the cue to train again.
+//! detected", the cue to train again. Beside the profile, training writes
+//! the SHA-256 of each processor source it was trained on
+//! (`processor.profdata.sources`, `sha256sum` format), and a unit test
+//! fails as soon as those sources change, so a stale profile cannot be
+//! committed unnoticed.
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -123,13 +127,81 @@ pub fn run(root: &Path, args: PgoArgs) -> anyhow::Result<()> {
     let size = std::fs::metadata(&out)
         .with_context(|| format!("reading {}", out.display()))?
         .len();
+    let stamp = sources_stamp(&out);
+    std::fs::write(&stamp, sources_manifest(root)?)
+        .with_context(|| format!("writing {}", stamp.display()))?;
     eprintln!(
-        "pgo: wrote {} ({} KB, merged by llvm-profdata of LLVM {}); commit it: x86_64 release builds use it",
+        "pgo: wrote {} ({} KB, merged by llvm-profdata of LLVM {}) and {}; commit both: x86_64 release builds use the profile",
         out.display(),
         size / 1024,
-        profdata.llvm
+        profdata.llvm,
+        stamp.display()
     );
     Ok(())
+}
+
+/// Where the digests of the sources a profile was trained on are kept:
+/// beside it, `<profile>.sources`.
+pub fn sources_stamp(profile: &Path) -> PathBuf {
+    let mut name = profile.as_os_str().to_owned();
+    name.push(".sources");
+    PathBuf::from(name)
+}
+
+/// The processor sources whose code the profile describes, relative to the
+/// root and in name order: its manifest, library, binary and the benchmark
+/// example that training runs. Test-only modules (`*_tests.rs`) and the
+/// criterion benches are not in a release build, so they are left out.
+fn profiled_sources(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let processor = root.join("processor");
+    let mut files = vec![processor.join("Cargo.toml")];
+    let dirs = [processor.join("src"), processor.join("examples")];
+    for file in crate::replay::event_files(&dirs)? {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".rs") && !name.ends_with("_tests.rs") {
+            files.push(file);
+        }
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            file.strip_prefix(root)
+                .map(Path::to_path_buf)
+                .with_context(|| format!("{} is outside {}", file.display(), root.display()))
+        })
+        .collect()
+}
+
+/// `sha256sum`'s format over `profiled_sources`: one `<hex>  <path>` line
+/// per file, paths relative to the root with `/` separators.
+pub fn sources_manifest(root: &Path) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut manifest = String::new();
+    for relative in profiled_sources(root)? {
+        let path = root.join(&relative);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let shown = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        manifest.push_str(&format!(
+            "{}  {shown}\n",
+            hex::encode(Sha256::digest(&bytes))
+        ));
+    }
+    Ok(manifest)
+}
+
+/// The lines of two `sources_manifest`s that differ, each side marked
+/// (`trained on:` and `now:`), for a message that names the changed files.
+pub fn manifest_changes(trained: &str, now: &str) -> Vec<String> {
+    use std::collections::BTreeSet;
+    let old: BTreeSet<&str> = trained.lines().collect();
+    let new: BTreeSet<&str> = now.lines().collect();
+    let gone = old.difference(&new).map(|l| format!("trained on: {l}"));
+    let added = new.difference(&old).map(|l| format!("now:        {l}"));
+    gone.chain(added).collect()
 }
 
 /// An `llvm-profdata` and the LLVM major version it belongs to.
@@ -192,6 +264,62 @@ fn llvm_major(version_text: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed profile describes the code that is built with it. It
+    /// fails after any change to the processor's sources until
+    /// `cargo xtask pgo` has trained the profile again (about two minutes)
+    /// and both files are committed: a stale profile silently costs the
+    /// changed functions their optimisation.
+    #[test]
+    fn the_committed_profile_was_trained_on_the_current_sources() {
+        let root = crate::project_root();
+        let stamp = sources_stamp(&root.join(PROFILE));
+        let trained = std::fs::read_to_string(&stamp)
+            .unwrap_or_else(|e| panic!("{}: {e}; run `cargo xtask pgo`", stamp.display()));
+        let now = sources_manifest(&root).unwrap();
+        let changes = manifest_changes(&trained, &now);
+        assert!(
+            changes.is_empty(),
+            "the processor's sources changed since {PROFILE} was trained; run `cargo xtask pgo` and commit {PROFILE} and {}:\n{}",
+            sources_stamp(Path::new(PROFILE)).display(),
+            changes.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_changed_source_is_named_on_both_sides() {
+        let trained = "aa  processor/src/a.rs\nbb  processor/src/b.rs\n";
+        let now = "aa  processor/src/a.rs\ncc  processor/src/b.rs\ndd  processor/src/c.rs\n";
+        assert_eq!(
+            manifest_changes(trained, now),
+            [
+                "trained on: bb  processor/src/b.rs",
+                "now:        cc  processor/src/b.rs",
+                "now:        dd  processor/src/c.rs",
+            ]
+        );
+        assert!(manifest_changes(now, now).is_empty());
+    }
+
+    #[test]
+    fn the_profiled_sources_leave_out_tests() {
+        let manifest = sources_manifest(&crate::project_root()).unwrap();
+        let paths: Vec<&str> = manifest.lines().map(|l| &l[66..]).collect();
+        for wanted in [
+            "processor/Cargo.toml",
+            "processor/src/fastbatch.rs",
+            "processor/src/bin/bootstrap.rs",
+            "processor/examples/bench.rs",
+        ] {
+            assert!(paths.contains(&wanted), "{wanted} not in {paths:?}");
+        }
+        assert!(
+            !paths
+                .iter()
+                .any(|p| p.ends_with("_tests.rs") || p.contains("benches/")),
+            "{paths:?}"
+        );
+    }
 
     #[test]
     fn the_llvm_version_is_read_from_what_profdata_prints() {

@@ -11,7 +11,9 @@ use xtask::pgo::{PgoArgs, llvm_profdata};
 fn training_writes_a_profile_of_the_line_readers() {
     let root = xtask::project_root();
     let out = root.join("target/pgo-test/processor.profdata");
+    let stamp = xtask::pgo::sources_stamp(&out);
     let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(&stamp);
     xtask::pgo::run(
         &root,
         PgoArgs {
@@ -44,4 +46,9 @@ fn training_writes_a_profile_of_the_line_readers() {
         .and_then(|n| n.trim().parse().ok())
         .expect("a function count");
     assert!(total > 100, "only {total} functions profiled:\n{text}");
+
+    // Beside it, the digests of the sources it describes (what the unit
+    // test of the committed profile compares with the checkout).
+    let written = std::fs::read_to_string(&stamp).expect("the sources stamp beside the profile");
+    assert_eq!(written, xtask::pgo::sources_manifest(&root).unwrap());
 }
