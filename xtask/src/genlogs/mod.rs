@@ -15,6 +15,8 @@
 //! lines: it is the ground truth the processor's tests compare against.
 
 mod expect;
+#[cfg(test)]
+mod format_tests;
 mod model;
 mod render;
 mod report_expect;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::sync::OnceLock;
 
-fn default_corpus() -> &'static Corpus {
+pub(super) fn default_corpus() -> &'static Corpus {
     static CORPUS: OnceLock<Corpus> = OnceLock::new();
     CORPUS.get_or_init(|| generate(&GenOptions::default()))
 }
