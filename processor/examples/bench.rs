@@ -87,6 +87,21 @@ fn process_event(bytes: &[u8], rules: &Rules, prefix: &str, work: &mut Work) {
 /// The files under `dir` in name order, subdirectories where their names
 /// fall (as `cargo xtask replay` reads a directory).
 fn files_of(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    files_under(dir, 0, &mut files);
+    files
+}
+
+/// Deeper than this is taken for a symbolic link loop (as `replay` does).
+const MAX_DIRECTORY_DEPTH: usize = 32;
+
+fn files_under(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) {
+    if depth > MAX_DIRECTORY_DEPTH {
+        panic!(
+            "{}: more than {MAX_DIRECTORY_DEPTH} directories deep (a symbolic link loop?)",
+            dir.display()
+        );
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| {
@@ -95,15 +110,13 @@ fn files_of(dir: &Path) -> Vec<PathBuf> {
         })
         .collect();
     entries.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    let mut files = Vec::new();
     for entry in entries {
         if entry.is_dir() {
-            files.extend(files_of(&entry));
+            files_under(&entry, depth + 1, files);
         } else if entry.is_file() {
             files.push(entry);
         }
     }
-    files
 }
 
 /// The Lambda events under `dir` (see `files_of`), each read once. A file
