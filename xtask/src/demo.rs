@@ -5,24 +5,28 @@
 
 use crate::env::Environment;
 use crate::genlogs::{GenOptions, generate, write_corpus};
-use crate::replay::{event_files, handler_for, print_counts, replay_files};
+use crate::replay::{event_files, handler_for, make_searchable, print_counts, replay_files};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use processor::opensearch::OpenSearch;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+const DEMO_DAYS: u32 = 7;
+const DEMO_USERS: u32 = 40;
+const DEMO_SEED: u64 = 2026;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Days of synthetic logs.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = DEMO_DAYS)]
     pub days: u32,
     /// Synthetic users.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = DEMO_USERS)]
     pub users: u32,
-    #[arg(long, default_value_t = 2026)]
+    #[arg(long, default_value_t = DEMO_SEED)]
     pub seed: u64,
 }
 
@@ -84,36 +88,50 @@ fn http_method_post() -> reqwest::Method {
     reqwest::Method::POST
 }
 
+/// What a demo read back: sessions and distinct users per UTC day, and the
+/// usage report it wrote.
+#[derive(Debug)]
+pub struct DemoOutcome {
+    pub per_day: BTreeMap<String, (u64, u64)>,
+    pub report_page: PathBuf,
+}
+
 pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     println!("== 1/5 local stack");
     crate::local::ensure_up(root)?;
-
-    println!("== 2/5 deploy mappings and ISM policy to `local`");
     let env = Environment::load(root, "local")?;
-    let plan = crate::deploy::deploy_opensearch(&env, root)?;
+    run_in(root, &env, &args, &root.join("target/demo")).map(drop)
+}
+
+/// Steps 2 to 5 of the demo against `env` (the `local` environment; tests
+/// give it indices of its own), with the corpus and the report under `out`.
+pub fn run_in(
+    root: &Path,
+    env: &Environment,
+    args: &DemoArgs,
+    out: &Path,
+) -> anyhow::Result<DemoOutcome> {
+    println!("== 2/5 deploy mappings and ISM policy to `{}`", env.name);
+    let plan = crate::deploy::deploy_opensearch(env, root)?;
     println!("{plan}");
 
     println!("== 3/5 synthetic logs");
-    let out = root.join("target/demo/corpus");
-    if out.exists() {
-        std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
+    let corpus_dir = out.join("corpus");
+    if corpus_dir.exists() {
+        std::fs::remove_dir_all(&corpus_dir)
+            .with_context(|| format!("clearing {}", corpus_dir.display()))?;
     }
-    let corpus = generate(&GenOptions {
-        days: args.days,
-        users: args.users,
-        seed: args.seed,
-        ..GenOptions::default()
-    });
-    write_corpus(&corpus, &out)?;
+    let corpus = generate(&args.options());
+    write_corpus(&corpus, &corpus_dir)?;
     println!(
         "{} Lambda event files in {}",
         corpus.files.len(),
-        out.display()
+        corpus_dir.display()
     );
 
     println!("== 4/5 replay through the processor");
-    let handler = Arc::new(handler_for(root, &env, None)?);
-    let files = event_files(std::slice::from_ref(&out))?;
+    let handler = Arc::new(handler_for(root, env, None)?);
+    let files = event_files(std::slice::from_ref(&corpus_dir))?;
     let progress = ProgressBar::new(files.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{spinner} replay [{bar:30}] {pos}/{len} files {elapsed}")
@@ -123,6 +141,7 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(replay_files(handler, &files, 4, &progress))?;
     progress.finish_and_clear();
+    runtime.block_on(make_searchable(env))?;
     print_counts(&report.counts);
 
     println!(
@@ -148,15 +167,49 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<()> {
     );
 
     // The IM-8136 report of the demo's days, as people receive it.
-    let start = crate::genlogs::default_start_date();
-    let last = start + chrono::Days::new(u64::from(args.days.max(1) - 1));
+    let (start, last) = args.days_covered();
     let period = crate::report::Period::new(start, last, "UTC")?;
     let metrics = crate::metrics::Metrics::load(root)?;
-    let report = runtime.block_on(crate::report::build(&env, &metrics, &period))?;
-    let page = crate::report::write_html(&report, &metrics, &root.join("target/demo"))?;
+    let report = runtime.block_on(crate::report::build(env, &metrics, &period))?;
+    let report_page = crate::report::write_html(&report, &metrics, out)?;
     println!(
         "Usage report {start} to {last} (UTC): {}\n  (open it in a browser; print it to PDF for the mailed report; `cargo xtask report --help` for other periods and formats)",
-        page.display()
+        report_page.display()
     );
-    Ok(())
+    Ok(DemoOutcome {
+        per_day,
+        report_page,
+    })
+}
+
+impl DemoArgs {
+    /// The generator's options for this demo.
+    pub fn options(&self) -> GenOptions {
+        GenOptions {
+            days: self.days,
+            users: self.users,
+            seed: self.seed,
+            ..GenOptions::default()
+        }
+    }
+
+    /// The first and last UTC day of the demo's logs.
+    pub fn days_covered(&self) -> (chrono::NaiveDate, chrono::NaiveDate) {
+        let start = crate::genlogs::default_start_date();
+        (
+            start,
+            start + chrono::Days::new(u64::from(self.days.max(1) - 1)),
+        )
+    }
+}
+
+impl Default for DemoArgs {
+    /// The command line's defaults.
+    fn default() -> Self {
+        DemoArgs {
+            days: DEMO_DAYS,
+            users: DEMO_USERS,
+            seed: DEMO_SEED,
+        }
+    }
 }

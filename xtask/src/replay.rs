@@ -134,6 +134,24 @@ pub async fn replay_files(
     Ok(report)
 }
 
+/// Refreshes the environment's indices, so that a search right after a
+/// replay sees everything it wrote: the Lambda writes summaries and dead
+/// letters without a refresh (they become searchable within the indices'
+/// `refresh_interval`), which is right for it but would let a read-back
+/// that follows at once miss the last batches.
+pub async fn make_searchable(env: &Environment) -> anyhow::Result<()> {
+    let indices = env.indices();
+    let path = format!(
+        "/{}*,{},{}/_refresh?ignore_unavailable=true&allow_no_indices=true",
+        indices.request_events_prefix, indices.session_summaries, indices.dead_letters
+    );
+    env.opensearch_client()?
+        .json(http::Method::POST, &path, None)
+        .await
+        .with_context(|| format!("refreshing the indices of `{}` (POST {path})", env.name))?;
+    Ok(())
+}
+
 pub fn handler_for(
     root: &Path,
     env: &Environment,
@@ -190,6 +208,7 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let report = runtime.block_on(replay_files(handler, &files, args.jobs, &progress))?;
     progress.finish_and_clear();
+    runtime.block_on(make_searchable(&env))?;
     println!(
         "replayed {} files into {} ({}) in {:.1}s",
         report.files,

@@ -9,6 +9,7 @@ mod support;
 mod bench;
 mod build;
 mod dashboards;
+mod demo;
 mod deploy_local;
 mod infra;
 mod ism_double;

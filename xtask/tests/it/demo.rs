@@ -1,0 +1,53 @@
+//! `cargo xtask demo`, the README's first command: deploy, a generated week
+//! of logs replayed through the processor, and the per-day table and usage
+//! report read back from the real OpenSearch. The test runs steps 2 to 5 on
+//! indices of its own (step 1, the local stack, is what `cargo xtask test`
+//! starts); the numbers must be the generator model's, not merely present.
+
+use crate::support::{require_opensearch, root, unique_prefix};
+use std::collections::{BTreeMap, BTreeSet};
+use xtask::demo::{DemoArgs, run_in};
+use xtask::env::Environment;
+
+#[test]
+fn demo_reads_back_the_sessions_and_users_of_the_generated_week() {
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(require_opensearch());
+    let root = root();
+    let env = Environment::local_for_test(&root, &unique_prefix("demo")).unwrap();
+    let out = root.join("target/demo-test");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = DemoArgs::default();
+
+    let outcome = run_in(&root, &env, &args, &out).unwrap_or_else(|e| panic!("demo: {e:#}"));
+
+    // Sessions and distinct users per UTC day of `start_time`, from the
+    // generator's model of the same corpus.
+    let expected = xtask::genlogs::generate(&args.options()).expected;
+    let mut by_day: BTreeMap<String, (u64, BTreeSet<&str>)> = BTreeMap::new();
+    for session in expected.sessions.values() {
+        let day = chrono::DateTime::from_timestamp_millis(session.start_time_ms)
+            .unwrap()
+            .format("%Y-%m-%d")
+            .to_string();
+        let entry = by_day.entry(day).or_default();
+        entry.0 += 1;
+        entry.1.insert(&session.user);
+    }
+    let expected_per_day: BTreeMap<String, (u64, u64)> = by_day
+        .into_iter()
+        .map(|(day, (sessions, users))| (day, (sessions, users.len() as u64)))
+        .collect();
+    assert_eq!(expected_per_day.len(), 7, "{expected_per_day:?}");
+    assert_eq!(outcome.per_day, expected_per_day);
+
+    // The report page of the week, named after its days.
+    let (first, last) = args.days_covered();
+    assert_eq!(
+        outcome.report_page,
+        out.join(format!("usage-report-{first}-{last}.html"))
+    );
+    let page = std::fs::read_to_string(&outcome.report_page).unwrap();
+    assert!(page.contains("<html") && page.contains(&first.to_string()));
+}
