@@ -155,11 +155,12 @@ pub fn sources_stamp(profile: &Path) -> PathBuf {
 fn profiled_sources(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let processor = root.join("processor");
     let mut files = vec![processor.join("Cargo.toml")];
-    let dirs = [processor.join("src"), processor.join("examples")];
-    for file in crate::replay::event_files(&dirs)? {
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(".rs") && !name.ends_with("_tests.rs") {
-            files.push(file);
+    for dir in ["src", "examples"] {
+        for file in crate::replay::files_in_tree(&processor.join(dir))? {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name.ends_with(".rs") && !name.ends_with("_tests.rs") {
+                files.push(file);
+            }
         }
     }
     files

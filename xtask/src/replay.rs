@@ -45,6 +45,14 @@ pub fn event_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Every file under `dir`, in name order, subdirectories where their names
+/// fall.
+pub fn files_in_tree(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    files_under(dir, 0, &mut files)?;
+    Ok(files)
+}
+
 /// Deeper than this is taken for a symbolic link loop.
 const MAX_DIRECTORY_DEPTH: usize = 32;
 
