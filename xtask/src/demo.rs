@@ -141,8 +141,9 @@ pub fn run_in(
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(replay_files(handler, &files, 4, &progress))?;
     progress.finish_and_clear();
-    runtime.block_on(make_searchable(env))?;
     print_counts(&report.counts);
+    // The table below must see every summary just written.
+    runtime.block_on(make_searchable(env))?;
 
     println!(
         "== 5/5 read back from OpenSearch ({})",

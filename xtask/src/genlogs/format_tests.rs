@@ -5,9 +5,12 @@
 //! writes every non-ASCII character as a `\u` escape, some libraries escape
 //! `/`, some pretty-print, and gzip levels differ. The processor reads the
 //! usual shape by hand and leaves the rest to serde_json, so each rendering
-//! below goes through different paths. Every file of the default corpus,
+//! below goes through different paths. Every file of the default corpus
+//! (and one batch with characters beyond the Basic Multilingual Plane),
 //! rendered again, must give the same counts, request-event bulk bodies and
-//! session summaries, byte for byte.
+//! session summaries, byte for byte. The renderings write object keys in
+//! sorted order (serde_json's map): a reader must not depend on key order
+//! either.
 
 use super::tests::default_corpus;
 use base64::Engine as _;
@@ -125,10 +128,10 @@ const RENDERINGS: [Rendering; 2] = [
         gzip: Compression::best(),
     },
     Rendering {
-        name: "pretty-printed, lines with `\\/` and `\\u` escapes, fastest gzip",
+        name: "pretty-printed, lines with `\\/` and `\\u` escapes, zlib's default gzip level",
         document: |v| serde_json::to_string_pretty(v).expect("JSON"),
         line: |v| foreign(v, true),
-        gzip: Compression::fast(),
+        gzip: Compression::new(6),
     },
 ];
 
@@ -144,14 +147,29 @@ fn rewrite_line(message: &str, line: fn(&Value) -> String) -> String {
     }
 }
 
-/// A Lambda event file rendered again, and its batch document's text.
-fn render(file: &[u8], rendering: &Rendering) -> (Vec<u8>, String) {
+/// The batch document's text of a Lambda event file.
+fn document_text(file: &[u8]) -> String {
     let event: Value = serde_json::from_slice(file).expect("a Lambda event");
     let gz = base64::engine::general_purpose::STANDARD
         .decode(event["awslogs"]["data"].as_str().expect("awslogs.data"))
         .expect("base64");
-    let mut document: Value =
-        serde_json::from_reader(flate2::read::GzDecoder::new(&gz[..])).expect("gzip of JSON");
+    let mut text = String::new();
+    io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+        .expect("gzip of UTF-8");
+    text
+}
+
+/// A Lambda event file of a batch document's text.
+fn lambda_event(text: &str, level: Compression) -> Vec<u8> {
+    let mut gzip = GzEncoder::new(Vec::new(), level);
+    gzip.write_all(text.as_bytes()).expect("gzip");
+    let data = base64::engine::general_purpose::STANDARD.encode(gzip.finish().expect("gzip"));
+    serde_json::to_vec(&serde_json::json!({"awslogs": {"data": data}})).expect("JSON")
+}
+
+/// A batch document rendered again: its file and its text.
+fn render(original: &str, rendering: &Rendering) -> (Vec<u8>, String) {
+    let mut document: Value = serde_json::from_str(original).expect("a batch document");
     if let Some(events) = document["logEvents"].as_array_mut() {
         for log_event in events {
             let message = log_event["message"].as_str().expect("a message");
@@ -159,11 +177,33 @@ fn render(file: &[u8], rendering: &Rendering) -> (Vec<u8>, String) {
         }
     }
     let text = (rendering.document)(&document);
-    let mut gzip = GzEncoder::new(Vec::new(), rendering.gzip);
-    gzip.write_all(text.as_bytes()).expect("gzip");
-    let data = base64::engine::general_purpose::STANDARD.encode(gzip.finish().expect("gzip"));
-    let file = serde_json::to_vec(&serde_json::json!({"awslogs": {"data": data}})).expect("JSON");
-    (file, text)
+    (lambda_event(&text, rendering.gzip), text)
+}
+
+/// A batch whose lines hold characters beyond the Basic Multilingual Plane
+/// (written as surrogate pairs of `\u` escapes), which the generator's
+/// vocabulary has none of.
+fn astral_batch() -> Vec<u8> {
+    let line = serde_json::json!({
+        "type": "page-beacon",
+        "sessionId": "s-\u{1F600}",
+        "user": " Zo\u{eb}\u{1F600}@Example.com",
+        "url": "/app/sites/ST-\u{1F680}/x?assetType=P%C3%BCmp,\u{1F527}",
+        "module": "T\u{fc}r \u{1F6AA}",
+        "assetTypes": ["\u{1F527} Tools"],
+    });
+    let document = serde_json::json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "/ironman/app",
+        "logStream": "ecs/web/astral",
+        "subscriptionFilters": ["usage-analytics"],
+        "logEvents": [
+            {"id": "1", "timestamp": 1_793_577_642_240_i64, "message": format!("INFO {line}")},
+            {"id": "2", "timestamp": 1_793_577_643_240_i64, "message": format!("\u{1F600}\tINFO\t{line}")},
+        ],
+    });
+    lambda_event(&document.to_string(), Compression::fast())
 }
 
 fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
@@ -180,15 +220,23 @@ fn around(bytes: &[u8], at: usize) -> String {
 #[test]
 fn processed_documents_do_not_depend_on_how_the_json_is_written() {
     let rules = Rules::builtin();
-    let files = &default_corpus().files;
-    let (mut output, mut unicode_escapes, mut slash_escapes) = (0, 0, 0);
-    for (name, file) in files {
+    let mut files = default_corpus().files.clone();
+    files.push(("astral.json".to_string(), astral_batch()));
+    let mut output = 0;
+    // Per rendering: escapes it wrote beyond those of the original.
+    let (mut unicode_added, mut slash_added, mut surrogates) = ([0i64; 2], [0i64; 2], [0; 2]);
+    for (name, file) in &files {
         let expected = derived(file, &rules);
-        for rendering in &RENDERINGS {
-            let (again, text) = render(file, rendering);
+        let original = document_text(file);
+        for (r, rendering) in RENDERINGS.iter().enumerate() {
+            let (again, text) = render(&original, rendering);
             // A line's `\u00e9` or `\/`, escaped once more in the document.
-            unicode_escapes += usize::from(text.contains(r"\\u"));
-            slash_escapes += usize::from(text.contains(r"\\/"));
+            let added = |pattern: &str| {
+                text.matches(pattern).count() as i64 - original.matches(pattern).count() as i64
+            };
+            unicode_added[r] += added(r"\\u");
+            slash_added[r] += added(r"\\/");
+            surrogates[r] += text.matches(r"\\ud83d").count();
             let got = derived(&again, &rules);
             if let Some(at) = first_difference(&expected, &got) {
                 panic!(
@@ -201,11 +249,26 @@ fn processed_documents_do_not_depend_on_how_the_json_is_written() {
         }
         output += expected.len();
     }
-    // Not a trivial comparison: much output, and the escapes were written.
+    // Not a trivial comparison: much output, and each rendering wrote its
+    // escapes (the Python one no `\/`).
     assert!(output > 1_000_000, "{output} bytes of output");
     assert!(
-        unicode_escapes > 100,
-        "{unicode_escapes} documents with `\\u`"
+        unicode_added.iter().all(|&n| n > 100),
+        "`\\u` escapes added: {unicode_added:?}"
     );
-    assert!(slash_escapes > 100, "{slash_escapes} documents with `\\/`");
+    assert!(
+        slash_added[0] <= 0 && slash_added[1] > 100,
+        "`\\/` escapes added: {slash_added:?}"
+    );
+    assert!(
+        surrogates.iter().all(|&n| n > 0),
+        "surrogate pairs: {surrogates:?}"
+    );
+    // The astral batch keeps its events (its two lines are one session).
+    let astral = derived(&astral_batch(), &rules);
+    assert!(
+        String::from_utf8_lossy(&astral).contains("zo\u{eb}\u{1F600}@example.com"),
+        "{}",
+        String::from_utf8_lossy(&astral)
+    );
 }

@@ -15,9 +15,11 @@ fn demo_reads_back_the_sessions_and_users_of_the_generated_week() {
         .unwrap()
         .block_on(require_opensearch());
     let root = root();
-    let env = Environment::local_for_test(&root, &unique_prefix("demo")).unwrap();
-    let out = root.join("target/demo-test");
-    let _ = std::fs::remove_dir_all(&out);
+    let prefix = unique_prefix("demo");
+    let env = Environment::local_for_test(&root, &prefix).unwrap();
+    let out = root
+        .join("target/demo-test")
+        .join(prefix.trim_end_matches('-'));
     let args = DemoArgs::default();
 
     let outcome = run_in(&root, &env, &args, &out).unwrap_or_else(|e| panic!("demo: {e:#}"));
@@ -39,7 +41,11 @@ fn demo_reads_back_the_sessions_and_users_of_the_generated_week() {
         .into_iter()
         .map(|(day, (sessions, users))| (day, (sessions, users.len() as u64)))
         .collect();
-    assert_eq!(expected_per_day.len(), 7, "{expected_per_day:?}");
+    assert_eq!(
+        expected_per_day.len(),
+        args.days as usize,
+        "{expected_per_day:?}"
+    );
     assert_eq!(outcome.per_day, expected_per_day);
 
     // The report page of the week, named after its days.
