@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: every pass is shown, and the last line of stdout is
 //! the JSON of the median pass, counting the corpus's log events (in
 //! subdirectories too; a file that is not a Lambda event is named and left
-//! out). The
-//! optimised build shares the Lambda build's compiled dependencies.
+//! out). The optimised build shares the Lambda build's compiled
+//! dependencies.
 
 use base64::Engine;
 use std::io::Read;

@@ -5,7 +5,7 @@
 //! starts); the numbers must be the generator model's, not merely present.
 
 use crate::support::{require_opensearch, root, unique_prefix};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use xtask::demo::{DemoArgs, run_in};
 use xtask::env::Environment;
 
@@ -25,31 +25,31 @@ fn demo_reads_back_the_sessions_and_users_of_the_generated_week() {
     let outcome = run_in(&root, &env, &args, &out).unwrap_or_else(|e| panic!("demo: {e:#}"));
 
     // Sessions and distinct users per UTC day of `start_time`, from the
-    // generator's model of the same corpus.
-    let expected = xtask::genlogs::generate(&args.options()).expected;
-    let mut by_day: BTreeMap<String, (u64, BTreeSet<&str>)> = BTreeMap::new();
-    for session in expected.sessions.values() {
-        let day = chrono::DateTime::from_timestamp_millis(session.start_time_ms)
-            .unwrap()
-            .format("%Y-%m-%d")
-            .to_string();
-        let entry = by_day.entry(day).or_default();
-        entry.0 += 1;
-        entry.1.insert(&session.user);
-    }
-    let expected_per_day: BTreeMap<String, (u64, u64)> = by_day
-        .into_iter()
-        .map(|(day, (sessions, users))| (day, (sessions, users.len() as u64)))
+    // generator's model of the same corpus (its expected usage report).
+    let (first, last) = args.days_covered();
+    let report = xtask::genlogs::generate(&args.options())
+        .expected
+        .report(first, last, "UTC");
+    let expected_per_day: BTreeMap<String, (u64, u64)> = report["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|day| {
+            let count = |key: &str| day[key].as_u64().unwrap();
+            (
+                day["date"].as_str().unwrap().to_string(),
+                (count("sessions"), count("unique_users")),
+            )
+        })
         .collect();
-    assert_eq!(
-        expected_per_day.len(),
-        args.days as usize,
+    // Every day of the week has sessions (the table lists only such days).
+    assert!(
+        expected_per_day.values().all(|&(sessions, _)| sessions > 0),
         "{expected_per_day:?}"
     );
     assert_eq!(outcome.per_day, expected_per_day);
 
     // The report page of the week, named after its days.
-    let (first, last) = args.days_covered();
     assert_eq!(
         outcome.report_page,
         out.join(format!("usage-report-{first}-{last}.html"))
