@@ -23,16 +23,55 @@ pub struct BenchArgs {
     pub runs: u32,
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find_map(|l| {
-                l.strip_prefix("model name")
-                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
-            })
+/// The instruction-set extensions that choose code paths at run time in
+/// what the benchmark measures (libdeflate's inflate and CRC-32 dispatch on
+/// them), so results from two days can be compared: a cloud VM names its
+/// CPU only "Intel(R) Xeon(R) Processor" whatever the host generation.
+const CPU_FEATURES: [&str; 6] = [
+    "avx2",
+    "bmi2",
+    "pclmulqdq",
+    "vpclmulqdq",
+    "avx512f",
+    "avx512vl",
+];
+
+/// The first processor of `/proc/cpuinfo`: model name, family, model,
+/// clock and which of [`CPU_FEATURES`] it has.
+fn cpu_description(cpuinfo: &str) -> String {
+    let first = cpuinfo.split("\n\n").next().unwrap_or_default();
+    let field = |key: &str| {
+        first.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            (name.trim() == key).then(|| value.trim())
         })
-        .unwrap_or_else(|| "unknown CPU".into())
+    };
+    let mut out = field("model name").unwrap_or("unknown CPU").to_string();
+    let mut details = Vec::new();
+    if let Some(family) = field("cpu family") {
+        details.push(format!("family {family}"));
+    }
+    if let Some(model) = field("model") {
+        details.push(format!("model {model}"));
+    }
+    if let Some(mhz) = field("cpu MHz").and_then(|m| m.parse::<f64>().ok()) {
+        details.push(format!("{mhz:.0} MHz"));
+    }
+    if let Some(flags) = field("flags") {
+        let present: Vec<&str> = CPU_FEATURES
+            .into_iter()
+            .filter(|f| flags.split_whitespace().any(|g| g == *f))
+            .collect();
+        details.push(if present.is_empty() {
+            format!("none of {}", CPU_FEATURES.join(" "))
+        } else {
+            present.join(" ")
+        });
+    }
+    if !details.is_empty() {
+        out.push_str(&format!(" [{}]", details.join(", ")));
+    }
+    out
 }
 
 /// Builds the benchmark example (release profile, `--target` of `arch`)
@@ -97,7 +136,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     )?;
     eprintln!(
         "machine: {} ({} logical CPUs); one thread",
-        cpu_model(),
+        cpu_description(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()),
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -158,4 +197,27 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         bail!("the throughput run failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_description;
+
+    #[test]
+    fn the_cpu_is_described_by_model_clock_and_the_features_that_pick_code_paths() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 167\nmodel name\t: Intel(R) Xeon(R) Processor\ncpu MHz\t\t: 2600.000\nflags\t\t: fpu sse2 avx2 bmi2 pclmulqdq avx512f avx512vlx\n\nprocessor\t: 1\nmodel name\t: Other\nflags\t\t: vpclmulqdq\n";
+        assert_eq!(
+            cpu_description(cpuinfo),
+            "Intel(R) Xeon(R) Processor [family 6, model 167, 2600 MHz, avx2 bmi2 pclmulqdq avx512f]"
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_left_out_not_guessed() {
+        assert_eq!(cpu_description(""), "unknown CPU");
+        assert_eq!(
+            cpu_description("model name\t: Some CPU\nflags\t: fpu sse2\n"),
+            "Some CPU [none of avx2 bmi2 pclmulqdq vpclmulqdq avx512f avx512vl]"
+        );
+    }
 }
