@@ -23,4 +23,5 @@ pub mod record;
 pub mod session;
 pub mod sigv4;
 pub mod sink;
+pub mod summary_write;
 pub mod timefmt;

@@ -11,7 +11,10 @@
 //!   session (after the events are searchable) and written with
 //!   `version_type=external_gte` and version = its event count, so a stale
 //!   view never overwrites a fresher one; a summary whose content did not
-//!   change is not written at all, so a redelivery changes nothing.
+//!   change is not written at all, so a redelivery changes nothing. A 409
+//!   is settled against what is stored then (`summary_write`): a deleted
+//!   summary's tombstone refuses the versioned write too, and the summary
+//!   must then be created again, not counted as unchanged.
 //!   A crash between the two steps leaves events without an up-to-date
 //!   summary; the retry (Lambda's, or CloudWatch Logs' redelivery)
 //!   recomputes it.
@@ -32,6 +35,7 @@ use crate::counts::Counts;
 use crate::docid::document_id;
 use crate::opensearch::{OpenSearch, OpenSearchError};
 use crate::session::{EventView, SessionSummary, stored_content};
+use crate::summary_write::{StoredSummary, SummaryWrite, after_conflict, first_write};
 use crate::timefmt;
 use http::Method;
 use rand::Rng;
@@ -338,7 +342,7 @@ impl Sink {
     }
 
     /// Step 2: recompute each session from its stored events and write the
-    /// summaries whose content changed.
+    /// summaries whose content changed (`summary_write` says how).
     pub async fn update_sessions<'s>(
         &self,
         session_ids: impl Iterator<Item = &'s str>,
@@ -350,60 +354,114 @@ impl Sink {
         for chunk in ids.chunks(SESSIONS_PER_SEARCH) {
             let summaries = self.recompute(chunk, deadline, counts).await?;
             let stored = self.stored_summaries(chunk, deadline, counts).await?;
+            let mut plan = Vec::with_capacity(summaries.len());
+            for summary in summaries.values() {
+                let content = summary.content();
+                let stored = stored.get(document_id(&summary.session_id).as_ref());
+                plan.push((summary, first_write(stored, &content)));
+            }
+            self.write_summaries(plan, deadline, counts).await?;
+        }
+        Ok(())
+    }
+
+    /// Carries out a plan of summary writes; settles each 409 against what
+    /// is stored then, for a few rounds (a round only conflicts again if
+    /// another invocation wrote the same session in between).
+    async fn write_summaries(
+        &self,
+        mut plan: Vec<(&SessionSummary<'_>, SummaryWrite)>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<(), SinkError> {
+        const ROUNDS: u32 = 5;
+        let stamp = now_ms();
+        for round in 1..=ROUNDS {
             let mut body = BulkBody::default();
             let mut written: Vec<&SessionSummary> = Vec::new();
-            let stamp = now_ms();
-            for (id, summary) in &summaries {
-                let content = summary.content();
-                let id = document_id(id);
-                if stored.get(id.as_ref()) == Some(&content) {
-                    counts.sessions_unchanged += 1;
-                    continue;
-                }
+            for (summary, write) in plan {
                 let start = body.bytes.len();
-                body.bytes.extend_from_slice(b"{\"index\":{\"_index\":");
+                let action: &[u8] = match write {
+                    SummaryWrite::Keep => {
+                        counts.sessions_unchanged += 1;
+                        continue;
+                    }
+                    SummaryWrite::Create => b"{\"create\":{\"_index\":",
+                    _ => b"{\"index\":{\"_index\":",
+                };
+                body.bytes.extend_from_slice(action);
                 write_str(&mut body.bytes, &self.indices.session_summaries);
                 body.bytes.extend_from_slice(b",\"_id\":");
-                write_str(&mut body.bytes, &id);
-                body.bytes.extend_from_slice(
-                    format!(
-                        ",\"version\":{},\"version_type\":\"external_gte\"}}}}\n",
+                write_str(&mut body.bytes, &document_id(&summary.session_id));
+                let condition = match write {
+                    SummaryWrite::ByEventCount => format!(
+                        ",\"version\":{},\"version_type\":\"external_gte\"",
                         summary.event_count
-                    )
-                    .as_bytes(),
-                );
+                    ),
+                    SummaryWrite::IfUnchanged {
+                        seq_no,
+                        primary_term,
+                    } => format!(",\"if_seq_no\":{seq_no},\"if_primary_term\":{primary_term}"),
+                    SummaryWrite::Create | SummaryWrite::Keep => String::new(),
+                };
+                body.bytes.extend_from_slice(condition.as_bytes());
+                body.bytes.extend_from_slice(b"}}\n");
                 summary.write_document(&mut body.bytes, stamp);
                 body.bytes.push(b'\n');
                 body.items.push((start..body.bytes.len(), written.len()));
                 written.push(summary);
             }
             if body.is_empty() {
-                continue;
+                return Ok(());
             }
             let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
             let mut letters = Vec::new();
+            let mut conflicts: Vec<&SessionSummary> = Vec::new();
             for (position, outcome) in outcomes {
+                let summary = written[position];
                 match outcome {
                     Outcome::Written => counts.sessions_written += 1,
-                    // A fresher summary (more events) is already stored.
-                    Outcome::Conflict { .. } => counts.sessions_unchanged += 1,
-                    Outcome::Rejected { status, error } => {
-                        let summary = written[position];
-                        letters.push(DeadLetter {
-                            id: format!("session:{}", summary.session_id),
-                            reason: "summary_rejected".into(),
-                            error: format!("HTTP {status}: {error}"),
-                            raw: summary.content().to_string(),
-                            log_group: None,
-                            log_stream: None,
-                            log_event_id: None,
-                            log_event_timestamp: None,
-                            target_index: Some(self.indices.session_summaries.clone()),
-                        });
-                    }
+                    Outcome::Conflict { .. } => conflicts.push(summary),
+                    Outcome::Rejected { status, error } => letters.push(DeadLetter {
+                        id: format!("session:{}", summary.session_id),
+                        reason: "summary_rejected".into(),
+                        error: format!("HTTP {status}: {error}"),
+                        raw: summary.content().to_string(),
+                        log_group: None,
+                        log_stream: None,
+                        log_event_id: None,
+                        log_event_timestamp: None,
+                        target_index: Some(self.indices.session_summaries.clone()),
+                    }),
                 }
             }
             self.dead_letter(letters, deadline, counts).await?;
+            if conflicts.is_empty() {
+                return Ok(());
+            }
+            if round == ROUNDS {
+                return Err(SinkError::GaveUp {
+                    call: format!("POST /_bulk ({})", self.indices.session_summaries),
+                    attempts: ROUNDS,
+                    last: format!(
+                        "{} session summaries still in version conflict, e.g. `{}`",
+                        conflicts.len(),
+                        conflicts[0].session_id
+                    ),
+                });
+            }
+            let ids: Vec<&str> = conflicts.iter().map(|s| s.session_id.as_ref()).collect();
+            let stored = self.stored_summaries(&ids, deadline, counts).await?;
+            plan = conflicts
+                .into_iter()
+                .map(|summary| {
+                    let now = stored.get(document_id(&summary.session_id).as_ref());
+                    (
+                        summary,
+                        after_conflict(now, &summary.content(), summary.event_count),
+                    )
+                })
+                .collect();
         }
         Ok(())
     }
@@ -484,13 +542,13 @@ impl Sink {
         Ok(summaries)
     }
 
-    /// The stored summaries of these sessions, without `last_updated`.
+    /// The stored summaries of these sessions, by document id.
     async fn stored_summaries(
         &self,
         session_ids: &[&str],
         deadline: Instant,
         counts: &mut Counts,
-    ) -> Result<HashMap<String, Value>, SinkError> {
+    ) -> Result<HashMap<String, StoredSummary>, SinkError> {
         let path = format!("/{}/_mget", self.indices.session_summaries);
         let ids: Vec<Cow<str>> = session_ids.iter().map(|id| document_id(id)).collect();
         let body = json!({ "ids": ids });
@@ -507,12 +565,30 @@ impl Sink {
         };
         let mut stored = HashMap::new();
         for doc in response["docs"].as_array().into_iter().flatten() {
-            if doc["found"].as_bool() == Some(true)
-                && let (Some(id), Some(content)) =
-                    (doc["_id"].as_str(), stored_content(&doc["_source"]))
-            {
-                stored.insert(id.to_string(), content);
+            if doc["found"].as_bool() != Some(true) {
+                continue;
             }
+            let (Some(id), Some(content), Some(seq_no), Some(primary_term)) = (
+                doc["_id"].as_str(),
+                stored_content(&doc["_source"]),
+                doc["_seq_no"].as_u64(),
+                doc["_primary_term"].as_u64(),
+            ) else {
+                return Err(SinkError::Protocol {
+                    call: format!("POST {path}"),
+                    message: format!(
+                        "a found document without _id, _source, _seq_no or _primary_term: {doc}"
+                    ),
+                });
+            };
+            stored.insert(
+                id.to_string(),
+                StoredSummary {
+                    content,
+                    seq_no,
+                    primary_term,
+                },
+            );
         }
         Ok(stored)
     }

@@ -79,8 +79,18 @@ fn without_last_updated(doc: &Value) -> Value {
     doc
 }
 
+/// What a summary's `_version` must be.
+#[derive(Clone, Copy, PartialEq)]
+enum Versions {
+    /// Its event count: every write was the versioned one.
+    EventCount,
+    /// At least its event count: a summary created again after a deletion
+    /// carries the tombstone's version on.
+    AtLeastEventCount,
+}
+
 /// Compares stored summaries and events with the generator's model.
-async fn assert_matches_model(env: &Environment, corpus: &Corpus) {
+async fn assert_matches_model(env: &Environment, corpus: &Corpus, versions: Versions) {
     let client = env.opensearch_client().unwrap();
     let i = env.indices();
     let summaries = all_documents(&client, &i.session_summaries).await;
@@ -105,10 +115,17 @@ async fn assert_matches_model(env: &Environment, corpus: &Corpus) {
             session.to_doc(),
             "session {id}"
         );
-        assert_eq!(
-            *version, session.event_count,
-            "session {id} is versioned by its event count"
-        );
+        match versions {
+            Versions::EventCount => assert_eq!(
+                *version, session.event_count,
+                "session {id} is versioned by its event count"
+            ),
+            Versions::AtLeastEventCount => assert!(
+                *version >= session.event_count,
+                "session {id}: version {version} below its event count {}",
+                session.event_count
+            ),
+        }
         assert!(
             source["last_updated"].is_string(),
             "session {id} has last_updated"
@@ -164,7 +181,7 @@ async fn corpus_gives_the_model_exactly_and_redelivery_in_reverse_changes_nothin
             counts.get(reason)
         );
     }
-    assert_matches_model(&env, &corpus).await;
+    assert_matches_model(&env, &corpus, Versions::EventCount).await;
 
     let client = env.opensearch_client().unwrap();
     let i = env.indices();
@@ -226,7 +243,109 @@ async fn crash_between_events_and_summaries_then_retry_gives_the_same_documents(
         "the crash left no summary"
     );
     replay(&handler, &files).await;
-    assert_matches_model(&env, &corpus).await;
+    assert_matches_model(&env, &corpus, Versions::EventCount).await;
+    cleanup(&client, &env).await;
+}
+
+/// Summaries deleted document by document (`_delete_by_query`, as an
+/// operator resetting them would), then their batches delivered again at
+/// once: the deletion's tombstones answer 409 to the versioned writes, and
+/// every summary must still be written again, then keep following the
+/// sessions' later events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
+    let env = test_environment("deleted").await;
+    let (corpus, dir) = corpus(31);
+    let files = event_files(&[dir.path().to_path_buf()]).unwrap();
+    let (first, rest) = files.split_at(files.len() / 2);
+    let handler = handler(&env);
+    let client = env.opensearch_client().unwrap();
+    let summaries = env.indices().session_summaries.clone();
+
+    replay(&handler, first).await;
+    let stored = count(&client, &summaries).await;
+    assert!(
+        stored >= 10,
+        "a first half worth testing: {stored} summaries"
+    );
+    // OpenSearch keeps tombstones for `index.gc_deletes` (60 s by
+    // default); an hour here, so that however slow the machine, the
+    // replay below meets every one of them.
+    client
+        .json(
+            http::Method::PUT,
+            &format!("/{summaries}/_settings"),
+            Some(&json!({"index": {"gc_deletes": "1h"}})),
+        )
+        .await
+        .expect("setting index.gc_deletes");
+    let deleted = client
+        .json(
+            http::Method::POST,
+            &format!("/{summaries}/_delete_by_query?refresh=true"),
+            Some(&json!({"query": {"match_all": {}}})),
+        )
+        .await
+        .expect("deleting the summaries by query");
+    assert_eq!(deleted["deleted"], json!(stored), "{deleted}");
+    assert_eq!(count(&client, &summaries).await, 0);
+
+    let again = replay(&handler, first).await;
+    assert_eq!(
+        (again.events_created, again.sessions_written),
+        (0, stored),
+        "no event is new, and every deleted summary is written again"
+    );
+    assert_eq!(count(&client, &summaries).await, stored);
+
+    // Those summaries now carry versions above their event counts; the
+    // second half's events of the same sessions must still update them.
+    replay(&handler, rest).await;
+    assert_matches_model(&env, &corpus, Versions::AtLeastEventCount).await;
+    let versions = all_documents(&client, &summaries).await;
+    assert!(
+        versions
+            .iter()
+            .any(|(id, (_, version, _))| *version > corpus.expected.sessions[id].event_count),
+        "some summary was created again over a tombstone (version above its count)"
+    );
+
+    // One more event for a summary whose version is at least two above its
+    // count: the versioned write is refused, and only the write conditional
+    // on the summary just read (`if_seq_no`) brings it up to date.
+    let (id, before) = versions
+        .iter()
+        .find(|(_, (_, version, doc))| *version >= doc["event_count"].as_u64().unwrap() + 2)
+        .map(|(id, (_, _, doc))| (id.clone(), doc.clone()))
+        .expect("a summary created again over a tombstone and not updated since");
+    let line = format!(
+        r#"INFO {{"type":"request","sessionId":{},"user":{},"url":"/after-the-deletion","timestamp":{}}}"#,
+        json!(id),
+        before["user"],
+        before["end_time"]
+    );
+    let late = lambda_event(json!([{"id": "99999999990001", "timestamp": 1, "message": line}]));
+    let counts = handler
+        .handle(&late, Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("handled");
+    assert_eq!(
+        (counts.events_created, counts.sessions_written),
+        (1, 1),
+        "{counts:?}"
+    );
+    let (_, _, after) = &all_documents(&client, &summaries).await[&id];
+    assert_eq!(
+        after["event_count"],
+        json!(before["event_count"].as_u64().unwrap() + 1)
+    );
+    assert!(
+        after["paths"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("/after-the-deletion")),
+        "{after}"
+    );
     cleanup(&client, &env).await;
 }
 
