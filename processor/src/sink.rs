@@ -35,7 +35,9 @@ use crate::counts::Counts;
 use crate::docid::document_id;
 use crate::opensearch::{OpenSearch, OpenSearchError};
 use crate::session::{EventView, SessionSummary, stored_content};
-use crate::summary_write::{StoredSummary, SummaryWrite, after_conflict, first_write};
+use crate::summary_write::{
+    StoredSummary, SummaryWrite, after_conflict, first_write, needs_version_raise,
+};
 use crate::timefmt;
 use http::Method;
 use rand::Rng;
@@ -57,6 +59,14 @@ pub enum SinkError {
     OpenSearch(#[from] OpenSearchError),
     #[error("{call}: unexpected response: {message}")]
     Protocol { call: String, message: String },
+    #[error(
+        "{count} session summaries still in version conflict after {rounds} rounds (e.g. `{example}`): other invocations keep writing them; the retry recomputes them"
+    )]
+    SummaryConflicts {
+        count: usize,
+        rounds: u32,
+        example: String,
+    },
 }
 
 /// Bodies are split at about this size: well under the smallest
@@ -69,8 +79,13 @@ const SCROLL_PAGE: usize = 5000;
 /// What happened to one bulk item.
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
-    Written,
-    /// 409: the document exists (create) or a newer version does (external).
+    /// With the document's new `_version` where OpenSearch gives it.
+    Written {
+        version: Option<u64>,
+    },
+    /// 409: the document exists (create), a higher version is stored
+    /// (external; a deleted document's tombstone counts), or the stored
+    /// document is no longer the one read (`if_seq_no`).
     Conflict {
         index: String,
     },
@@ -92,6 +107,8 @@ struct BulkItem {
     status: u16,
     #[serde(default)]
     error: Value,
+    #[serde(rename = "_version", default)]
+    version: Option<u64>,
 }
 
 /// A document OpenSearch will not take, or a payload that cannot be read.
@@ -107,6 +124,15 @@ pub struct DeadLetter {
     pub log_event_id: Option<String>,
     pub log_event_timestamp: Option<i64>,
     pub target_index: Option<String>,
+}
+
+/// A summary to write, how, and whether its session was already counted
+/// (a version raised after a first write is not a second write).
+#[derive(Debug, Clone, Copy)]
+struct PlannedWrite<'a, 's> {
+    summary: &'a SessionSummary<'s>,
+    write: SummaryWrite,
+    counted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -190,7 +216,7 @@ impl Sink {
                 .await?;
             for (position, outcome) in outcomes {
                 match outcome {
-                    Outcome::Written => counts.events_created += 1,
+                    Outcome::Written { .. } => counts.events_created += 1,
                     Outcome::Conflict { index } => {
                         counts.events_existing += 1;
                         existing_in.insert(index);
@@ -290,7 +316,7 @@ impl Sink {
         {
             let (position, index) = &targets[reference];
             match outcome {
-                Outcome::Written => {
+                Outcome::Written { .. } => {
                     counts.events_created += 1;
                     counts.events_backfilled += 1;
                 }
@@ -358,7 +384,11 @@ impl Sink {
             for summary in summaries.values() {
                 let content = summary.content();
                 let stored = stored.get(document_id(&summary.session_id).as_ref());
-                plan.push((summary, first_write(stored, &content)));
+                plan.push(PlannedWrite {
+                    summary,
+                    write: first_write(stored, &content, summary.event_count),
+                    counted: false,
+                });
             }
             self.write_summaries(plan, deadline, counts).await?;
         }
@@ -370,7 +400,7 @@ impl Sink {
     /// another invocation wrote the same session in between).
     async fn write_summaries(
         &self,
-        mut plan: Vec<(&SessionSummary<'_>, SummaryWrite)>,
+        mut plan: Vec<PlannedWrite<'_, '_>>,
         deadline: Instant,
         counts: &mut Counts,
     ) -> Result<(), SinkError> {
@@ -378,50 +408,45 @@ impl Sink {
         let stamp = now_ms();
         for round in 1..=ROUNDS {
             let mut body = BulkBody::default();
-            let mut written: Vec<&SessionSummary> = Vec::new();
-            for (summary, write) in plan {
-                let start = body.bytes.len();
-                let action: &[u8] = match write {
-                    SummaryWrite::Keep => {
+            let mut sent: Vec<PlannedWrite> = Vec::new();
+            for planned in plan {
+                if planned.write == SummaryWrite::Keep {
+                    if !planned.counted {
                         counts.sessions_unchanged += 1;
-                        continue;
                     }
-                    SummaryWrite::Create => b"{\"create\":{\"_index\":",
-                    _ => b"{\"index\":{\"_index\":",
-                };
-                body.bytes.extend_from_slice(action);
-                write_str(&mut body.bytes, &self.indices.session_summaries);
-                body.bytes.extend_from_slice(b",\"_id\":");
-                write_str(&mut body.bytes, &document_id(&summary.session_id));
-                let condition = match write {
-                    SummaryWrite::ByEventCount => format!(
-                        ",\"version\":{},\"version_type\":\"external_gte\"",
-                        summary.event_count
-                    ),
-                    SummaryWrite::IfUnchanged {
-                        seq_no,
-                        primary_term,
-                    } => format!(",\"if_seq_no\":{seq_no},\"if_primary_term\":{primary_term}"),
-                    SummaryWrite::Create | SummaryWrite::Keep => String::new(),
-                };
-                body.bytes.extend_from_slice(condition.as_bytes());
-                body.bytes.extend_from_slice(b"}}\n");
-                summary.write_document(&mut body.bytes, stamp);
-                body.bytes.push(b'\n');
-                body.items.push((start..body.bytes.len(), written.len()));
-                written.push(summary);
+                    continue;
+                }
+                let start = body.bytes.len();
+                self.write_summary_item(&mut body.bytes, &planned, stamp);
+                body.items.push((start..body.bytes.len(), sent.len()));
+                sent.push(planned);
             }
             if body.is_empty() {
                 return Ok(());
             }
             let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
             let mut letters = Vec::new();
-            let mut conflicts: Vec<&SessionSummary> = Vec::new();
+            let mut conflicts: Vec<PlannedWrite> = Vec::new();
+            let mut next: Vec<PlannedWrite> = Vec::new();
             for (position, outcome) in outcomes {
-                let summary = written[position];
+                let planned = sent[position];
+                let summary = planned.summary;
                 match outcome {
-                    Outcome::Written => counts.sessions_written += 1,
-                    Outcome::Conflict { .. } => conflicts.push(summary),
+                    Outcome::Written { version } => {
+                        if !planned.counted {
+                            counts.sessions_written += 1;
+                        }
+                        // A create over a tombstone pruned in the meantime
+                        // starts at version 1: raise it to the event count.
+                        if needs_version_raise(planned.write, version, summary.event_count) {
+                            next.push(PlannedWrite {
+                                summary,
+                                write: SummaryWrite::ByEventCount,
+                                counted: true,
+                            });
+                        }
+                    }
+                    Outcome::Conflict { .. } => conflicts.push(planned),
                     Outcome::Rejected { status, error } => letters.push(DeadLetter {
                         id: format!("session:{}", summary.session_id),
                         reason: "summary_rejected".into(),
@@ -436,34 +461,62 @@ impl Sink {
                 }
             }
             self.dead_letter(letters, deadline, counts).await?;
-            if conflicts.is_empty() {
+            if conflicts.is_empty() && next.is_empty() {
                 return Ok(());
             }
             if round == ROUNDS {
-                return Err(SinkError::GaveUp {
-                    call: format!("POST /_bulk ({})", self.indices.session_summaries),
-                    attempts: ROUNDS,
-                    last: format!(
-                        "{} session summaries still in version conflict, e.g. `{}`",
-                        conflicts.len(),
-                        conflicts[0].session_id
-                    ),
+                let left: Vec<&PlannedWrite> = conflicts.iter().chain(&next).collect();
+                return Err(SinkError::SummaryConflicts {
+                    count: left.len(),
+                    rounds: ROUNDS,
+                    example: left[0].summary.session_id.to_string(),
                 });
             }
-            let ids: Vec<&str> = conflicts.iter().map(|s| s.session_id.as_ref()).collect();
-            let stored = self.stored_summaries(&ids, deadline, counts).await?;
-            plan = conflicts
-                .into_iter()
-                .map(|summary| {
+            if !conflicts.is_empty() {
+                let ids: Vec<&str> = conflicts
+                    .iter()
+                    .map(|p| p.summary.session_id.as_ref())
+                    .collect();
+                let stored = self.stored_summaries(&ids, deadline, counts).await?;
+                for planned in conflicts {
+                    let summary = planned.summary;
                     let now = stored.get(document_id(&summary.session_id).as_ref());
-                    (
-                        summary,
-                        after_conflict(now, &summary.content(), summary.event_count),
-                    )
-                })
-                .collect();
+                    next.push(PlannedWrite {
+                        write: after_conflict(now, &summary.content(), summary.event_count),
+                        ..planned
+                    });
+                }
+            }
+            plan = next;
         }
         Ok(())
+    }
+
+    /// One summary's bulk action line and document.
+    fn write_summary_item(&self, out: &mut Vec<u8>, planned: &PlannedWrite, stamp: i64) {
+        let summary = planned.summary;
+        out.extend_from_slice(match planned.write {
+            SummaryWrite::Create => b"{\"create\":{\"_index\":",
+            _ => b"{\"index\":{\"_index\":",
+        });
+        write_str(out, &self.indices.session_summaries);
+        out.extend_from_slice(b",\"_id\":");
+        write_str(out, &document_id(&summary.session_id));
+        let condition = match planned.write {
+            SummaryWrite::ByEventCount => format!(
+                ",\"version\":{},\"version_type\":\"external_gte\"",
+                summary.event_count
+            ),
+            SummaryWrite::IfUnchanged {
+                seq_no,
+                primary_term,
+            } => format!(",\"if_seq_no\":{seq_no},\"if_primary_term\":{primary_term}"),
+            SummaryWrite::Create | SummaryWrite::Keep => String::new(),
+        };
+        out.extend_from_slice(condition.as_bytes());
+        out.extend_from_slice(b"}}\n");
+        summary.write_document(out, stamp);
+        out.push(b'\n');
     }
 
     /// Every stored event of these sessions, folded into summaries.
@@ -568,19 +621,20 @@ impl Sink {
             if doc["found"].as_bool() != Some(true) {
                 continue;
             }
-            let (Some(id), Some(content), Some(seq_no), Some(primary_term)) = (
+            let (Some(id), Some(seq_no), Some(primary_term)) = (
                 doc["_id"].as_str(),
-                stored_content(&doc["_source"]),
                 doc["_seq_no"].as_u64(),
                 doc["_primary_term"].as_u64(),
             ) else {
                 return Err(SinkError::Protocol {
                     call: format!("POST {path}"),
                     message: format!(
-                        "a found document without _id, _source, _seq_no or _primary_term: {doc}"
+                        "a found document without _id, _seq_no or _primary_term: {doc}"
                     ),
                 });
             };
+            // A document that is not a summary is replaced, not trusted.
+            let content = stored_content(&doc["_source"]).unwrap_or(Value::Null);
             stored.insert(
                 id.to_string(),
                 StoredSummary {
@@ -628,7 +682,7 @@ impl Sink {
         let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
         for (position, outcome) in outcomes {
             match outcome {
-                Outcome::Written | Outcome::Conflict { .. } => counts.dead_lettered += 1,
+                Outcome::Written { .. } | Outcome::Conflict { .. } => counts.dead_lettered += 1,
                 Outcome::Rejected { status, error } => {
                     return Err(SinkError::Protocol {
                         call: format!("POST /_bulk ({} dead letters)", letters.len()),
@@ -706,7 +760,12 @@ impl Sink {
                             });
                         };
                         match item.status {
-                            200..=299 => done.push((reference, Outcome::Written)),
+                            200..=299 => done.push((
+                                reference,
+                                Outcome::Written {
+                                    version: item.version,
+                                },
+                            )),
                             409 => done.push((reference, Outcome::Conflict { index: item.index })),
                             s if transient_status(s) => {
                                 last = format!("HTTP {s}: {}", item.error);

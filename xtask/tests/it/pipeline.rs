@@ -334,7 +334,7 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
         (1, 1),
         "{counts:?}"
     );
-    let (_, _, after) = &all_documents(&client, &summaries).await[&id];
+    let (_, version, after) = all_documents(&client, &summaries).await[&id].clone();
     assert_eq!(
         after["event_count"],
         json!(before["event_count"].as_u64().unwrap() + 1)
@@ -345,6 +345,26 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
             .unwrap()
             .contains(&json!("/after-the-deletion")),
         "{after}"
+    );
+
+    // Its redelivery changes nothing, although the version is not the count.
+    let counts = handler
+        .handle(&late, Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("handled");
+    assert_eq!(
+        (
+            counts.events_created,
+            counts.sessions_written,
+            counts.sessions_unchanged
+        ),
+        (0, 0, 1),
+        "{counts:?}"
+    );
+    assert_eq!(
+        all_documents(&client, &summaries).await[&id],
+        (summaries.clone(), version, after),
+        "the redelivered summary, its version and last_updated included"
     );
     cleanup(&client, &env).await;
 }
