@@ -92,20 +92,33 @@ fn files_of(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Exit code of `--make-payload` when the corpus holds less than the
+/// payload asked for: `cargo xtask bench` then skips the memory run.
+const EXIT_TOO_SMALL: i32 = 3;
+
+/// A mistake in the input, not a bug: one line on stderr, no backtrace.
+fn fail(code: i32, message: std::fmt::Arguments) -> ! {
+    eprintln!("bench: {message}");
+    std::process::exit(code)
+}
+
 /// Deeper than this is taken for a symbolic link loop (as `replay` does).
 const MAX_DIRECTORY_DEPTH: usize = 32;
 
 fn files_under(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) {
     if depth > MAX_DIRECTORY_DEPTH {
-        panic!(
-            "{}: more than {MAX_DIRECTORY_DEPTH} directories deep (a symbolic link loop?)",
-            dir.display()
+        fail(
+            1,
+            format_args!(
+                "{}: more than {MAX_DIRECTORY_DEPTH} directories deep (a symbolic link loop?)",
+                dir.display()
+            ),
         );
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .unwrap_or_else(|e| fail(1, format_args!("{}: {e}", dir.display())))
         .map(|e| {
-            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            e.unwrap_or_else(|e| fail(1, format_args!("{}: {e}", dir.display())))
                 .path()
         })
         .collect();
@@ -126,7 +139,8 @@ fn load_events(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut events = Vec::new();
     let mut skipped = Vec::new();
     for file in files_of(dir) {
-        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let bytes = std::fs::read(&file)
+            .unwrap_or_else(|e| fail(1, format_args!("{}: {e}", file.display())));
         let decoded = RawLogsEvent::from_slice(&bytes)
             .and_then(|raw| inflate(&raw.awslogs.data))
             .and_then(|json| parse_batch(&json).map(|_| ()));
@@ -136,17 +150,24 @@ fn load_events(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         }
     }
     if !skipped.is_empty() {
+        const SHOWN: usize = 10;
         eprintln!(
-            "left out {} file(s) that are not Lambda events of CloudWatch Logs, for example {}",
-            skipped.len(),
-            skipped[0]
+            "left out {} file(s) that are not Lambda events of CloudWatch Logs:",
+            skipped.len()
+        );
+        for reason in skipped.iter().take(SHOWN) {
+            eprintln!("  {reason}");
+        }
+        if skipped.len() > SHOWN {
+            eprintln!("  … and {} more", skipped.len() - SHOWN);
+        }
+    }
+    if events.is_empty() {
+        fail(
+            1,
+            format_args!("no Lambda event files in {}", dir.display()),
         );
     }
-    assert!(
-        !events.is_empty(),
-        "no Lambda event files in {}",
-        dir.display()
-    );
     events
 }
 
@@ -257,11 +278,15 @@ fn make_payload(dir: &Path, out: &Path, target: usize) {
             }
         }
     }
-    assert!(
-        estimate >= target,
-        "the corpus in {} is too small for a {target}-byte payload",
-        dir.display()
-    );
+    if estimate < target {
+        fail(
+            EXIT_TOO_SMALL,
+            format_args!(
+                "the corpus in {} is too small for a {target}-byte payload ({estimate} bytes of gzip)",
+                dir.display()
+            ),
+        );
+    }
     let doc = serde_json::json!({
         "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/ironman/app",
         "logStream": "bench/one", "subscriptionFilters": ["usage-analytics"], "logEvents": events,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "IronMan usage analytics: the pipeline as code"
 )]
 struct Cli {
@@ -47,7 +48,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap exits with 2 on a usage error, which `diff` reserves for "changes":
+    // a mistyped flag in CI would then pass as a plan. Usage errors are 1.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let root = xtask::project_root();
     let result = match cli.command {
         Command::Diff(args) => match xtask::deploy::diff(&root, args) {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     /// The environment (`infra/environments/<env>.yaml`).
-    #[arg(long)]
+    #[arg(long, value_name = "NAME")]
     pub env: String,
     /// Lambda event files (`{"awslogs":{"data":…}}`); a directory means its
     /// files in name order, subdirectories included.
@@ -72,11 +72,19 @@ fn files_under(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> anyhow::Re
     for entry in entries {
         if entry.is_dir() {
             files_under(&entry, depth + 1, files)?;
-        } else if entry.is_file() {
+        } else if entry.is_file() || is_dangling_link(&entry) {
+            // A dangling link is kept so that reading it fails and names
+            // it, as it would when given on the command line.
             files.push(entry);
         }
     }
     Ok(())
+}
+
+fn is_dangling_link(path: &Path) -> bool {
+    path.symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+        && std::fs::metadata(path).is_err()
 }
 
 /// The outcome of a replay.
@@ -86,6 +94,9 @@ pub struct ReplayReport {
     pub files: usize,
     /// Files that could not be read or are not JSON, with the reason.
     pub bad_files: Vec<(PathBuf, String)>,
+    /// Files with something dead-lettered (an undecodable payload, a
+    /// refused document), and how many of their items.
+    pub dead_lettered_files: Vec<(PathBuf, u64)>,
 }
 
 /// Replays files with a handler; usable from tests with any environment.
@@ -127,7 +138,14 @@ pub async fn replay_files(
         let (path, outcome) = joined.context("a replay task panicked")?;
         progress.inc(1);
         match outcome {
-            Ok(Ok(counts)) => report.counts.add(&counts),
+            Ok(Ok(counts)) => {
+                if counts.dead_lettered > 0 {
+                    report
+                        .dead_lettered_files
+                        .push((path.clone(), counts.dead_lettered));
+                }
+                report.counts.add(&counts);
+            }
             Ok(Err(e)) => {
                 tasks.abort_all();
                 return Err(anyhow::Error::new(e))
@@ -139,6 +157,7 @@ pub async fn replay_files(
             }
         }
     }
+    report.dead_lettered_files.sort();
     Ok(report)
 }
 
@@ -197,6 +216,32 @@ pub fn print_counts(counts: &Counts) {
     println!("retries             {:>10}", counts.retries);
 }
 
+/// Fails at once, saying how to fix it, when the environment's OpenSearch
+/// does not answer: otherwise every file would spend its whole deadline
+/// retrying the connection, in silence.
+async fn require_reachable(env: &Environment) -> anyhow::Result<()> {
+    let client = env.opensearch_client()?;
+    let call = client.json(http::Method::GET, "/", None);
+    match tokio::time::timeout(Duration::from_secs(15), call).await {
+        Ok(Ok(_)) => Ok(()),
+        // The client's error names the URL and, on loopback, `local up`.
+        Ok(Err(error)) => bail!("the OpenSearch of `{}`: {error}", env.name),
+        Err(_) => bail!(
+            "the OpenSearch of `{}` at {} did not answer within 15 s: check the endpoint, the network path and the credentials",
+            env.name,
+            env.opensearch_endpoint()?
+        ),
+    }
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
 pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     let env = crate::aws::load_with_endpoint(root, &args.env)?;
     let handler = Arc::new(handler_for(root, &env, args.pipeline.as_deref())?);
@@ -204,6 +249,8 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     if files.is_empty() {
         bail!("no files to replay in {:?}", args.paths);
     }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(require_reachable(&env))?;
     let progress = ProgressBar::new(files.len() as u64);
     progress.set_style(
         ProgressStyle::with_template(
@@ -212,18 +259,32 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    let runtime = tokio::runtime::Runtime::new()?;
     let started = Instant::now();
     let report = runtime.block_on(replay_files(handler, &files, args.jobs, &progress))?;
     progress.finish_and_clear();
     println!(
-        "replayed {} files into {} ({}) in {:.1}s",
-        report.files,
+        "replayed {} of {} into {} ({}) in {:.1}s",
+        report.files - report.bad_files.len(),
+        plural(report.files, "file"),
         env.name,
         env.opensearch_endpoint()?,
         started.elapsed().as_secs_f64()
     );
     print_counts(&report.counts);
+    if !report.dead_lettered_files.is_empty() {
+        const SHOWN: usize = 10;
+        println!(
+            "dead letters came from {} (query `{}` for the reasons):",
+            plural(report.dead_lettered_files.len(), "file"),
+            env.indices().dead_letters
+        );
+        for (path, n) in report.dead_lettered_files.iter().take(SHOWN) {
+            println!("  {} ({n})", path.display());
+        }
+        if report.dead_lettered_files.len() > SHOWN {
+            println!("  … and {} more", report.dead_lettered_files.len() - SHOWN);
+        }
+    }
     // What was written stays written: a failed refresh only delays when a
     // search sees the last of it.
     if let Err(error) = runtime.block_on(make_searchable(&env)) {
@@ -233,9 +294,9 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     }
     if !report.bad_files.is_empty() {
         bail!(
-            "{} of {} files could not be replayed (see the errors above); every other file was",
+            "{} of {} could not be replayed (see the errors above); every other file was",
             report.bad_files.len(),
-            report.files
+            plural(report.files, "file")
         );
     }
     Ok(())
@@ -255,6 +316,8 @@ mod tests {
             std::fs::write(&path, "{}").unwrap();
         }
         std::fs::create_dir_all(root.join("empty")).unwrap();
+        // A dangling link is listed, so that reading it fails and names it.
+        std::os::unix::fs::symlink(root.join("gone.json"), root.join("a/3.json")).unwrap();
         let single = root.join("b.json");
         let files = event_files(&[root.clone(), single.clone()]).unwrap();
         let names: Vec<String> = files
@@ -267,6 +330,7 @@ mod tests {
                 "0.json",
                 "a/1.json",
                 "a/2.json",
+                "a/3.json",
                 "b.json",
                 "c/d/e.json",
                 "b.json"

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Args)]
 pub struct DashboardsArgs {
     /// The environment (infra/environments/<env>.yaml).
-    #[arg(long)]
+    #[arg(long, value_name = "NAME")]
     pub env: String,
     /// Write the NDJSON here instead of stdout.
     #[arg(long, conflicts_with_all = ["plan", "apply"])]

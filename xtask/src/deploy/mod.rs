@@ -234,7 +234,7 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
 /// Where the Lambda's code comes from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CodeArgs {
-    /// Deploy this zip instead of building the processor (`cargo xtask build`
+    /// Use this zip instead of building the processor (`cargo xtask build`
     /// makes it; CI can build once and pass the artifact).
     #[arg(long, value_name = "ZIP")]
     pub code: Option<std::path::PathBuf>,

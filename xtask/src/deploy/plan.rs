@@ -166,13 +166,10 @@ impl fmt::Display for Plan {
                     (before, Value::Null) => {
                         writeln!(f, "      - {} = {}", field.path, show(before))?
                     }
-                    (before, after) => writeln!(
-                        f,
-                        "      ~ {}: {} -> {}",
-                        field.path,
-                        show(before),
-                        show(after)
-                    )?,
+                    (before, after) => {
+                        let (before, after) = show_change(before, after);
+                        writeln!(f, "      ~ {}: {before} -> {after}", field.path)?
+                    }
                 }
             }
         }
@@ -180,14 +177,43 @@ impl fmt::Display for Plan {
     }
 }
 
+/// Characters of a value shown; `--json` has it whole.
+const SHOWN_CHARS: usize = 200;
+/// Characters shown before the first difference of a long change.
+const CONTEXT_CHARS: usize = 60;
+
 fn show(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 200 {
-        let cut: String = text.chars().take(200).collect();
-        format!("{cut}…")
+    window(&value.to_string(), 0)
+}
+
+/// Both sides of a change, cut around where they first differ: two long
+/// values cut at the same place would otherwise look the same.
+fn show_change(before: &Value, after: &Value) -> (String, String) {
+    let (before, after) = (before.to_string(), after.to_string());
+    let same = before
+        .chars()
+        .zip(after.chars())
+        .take_while(|(b, a)| b == a)
+        .count();
+    let start = if same + CONTEXT_CHARS < SHOWN_CHARS {
+        0
     } else {
-        text
-    }
+        same - CONTEXT_CHARS
+    };
+    (window(&before, start), window(&after, start))
+}
+
+/// `SHOWN_CHARS` characters of `text` from `start`, with `…` where cut.
+fn window(text: &str, start: usize) -> String {
+    let total = text.chars().count();
+    let body: String = text.chars().skip(start).take(SHOWN_CHARS).collect();
+    let head = if start > 0 { "…" } else { "" };
+    let tail = if start + SHOWN_CHARS < total {
+        "…"
+    } else {
+        ""
+    };
+    format!("{head}{body}{tail}")
 }
 
 /// The leaves of `before` and `after` that differ. Objects are walked key by
@@ -271,6 +297,31 @@ fn diff_at(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_long_change_is_shown_where_it_differs() {
+        let arn = |last: &str| {
+            let mut resources: Vec<String> = (0..8)
+                .map(|i| format!("arn:aws:es:us-east-1:123456789012:domain/usage/index-{i}/*"))
+                .collect();
+            resources.push(last.to_string());
+            json!(resources)
+        };
+        let (before, after) = show_change(&arn("dead-letters/*"), &arn("dead-letters/*-evil"));
+        assert_ne!(before, after);
+        assert!(after.contains("dead-letters/*-evil"), "{after}");
+        assert!(
+            before.starts_with('…') && after.starts_with('…'),
+            "{before}"
+        );
+        // Short values, and long ones that differ early, are shown from
+        // their start.
+        let (b, a) = show_change(&json!("a"), &json!("b"));
+        assert_eq!((b.as_str(), a.as_str()), ("\"a\"", "\"b\""));
+        let long = "x".repeat(300);
+        let (b, _) = show_change(&json!(format!("a{long}")), &json!(format!("b{long}")));
+        assert!(b.starts_with("\"a") && b.ends_with('…') && b.chars().count() == 201);
+    }
 
     #[test]
     fn equal_values_have_no_diff() {

@@ -50,7 +50,8 @@ pub struct GenLogsArgs {
     /// Days of activity, starting at --start-date.
     #[arg(long, default_value_t = DEFAULT_DAYS)]
     pub days: u32,
-    /// Users [default: 20, or enough for --events at the usual session rate].
+    /// Users [default: 20, or enough for --events at the usual session rate];
+    /// two support staff who open some users' sessions come on top.
     #[arg(long)]
     pub users: Option<u32>,
     /// Random seed: the same seed gives byte-identical files.
@@ -246,6 +247,20 @@ fn is_within(inner: &Path, outer: &Path) -> bool {
     norm(inner).starts_with(norm(outer))
 }
 
+/// The most log events one run makes: the corpus is held in memory.
+const MAX_LOG_EVENTS: u64 = 5_000_000;
+
+/// Roughly how many log events `opts` gives (for the size check only).
+fn estimated_log_events(opts: &GenOptions) -> u64 {
+    opts.target_events.unwrap_or_else(|| {
+        (f64::from(opts.users)
+            * f64::from(opts.days)
+            * opts.sessions_per_user_day
+            * 1.05
+            * model::EVENTS_PER_SESSION) as u64
+    })
+}
+
 pub fn run(_root: &Path, args: GenLogsArgs) -> anyhow::Result<()> {
     if let Some(expect) = args.expect.as_deref().filter(|e| is_within(e, &args.out)) {
         bail!(
@@ -256,6 +271,18 @@ pub fn run(_root: &Path, args: GenLogsArgs) -> anyhow::Result<()> {
     }
     if args.days == 0 {
         bail!("--days must be at least 1");
+    }
+    if args.users == Some(0) {
+        bail!("--users must be at least 1");
+    }
+    if args.events == Some(0) {
+        bail!("--events must be at least 1");
+    }
+    if !(args.sessions_per_user_day.is_finite() && args.sessions_per_user_day > 0.0) {
+        bail!(
+            "--sessions-per-user-day {}: must be a positive number",
+            args.sessions_per_user_day
+        );
     }
     let mut opts = match (args.events, args.users) {
         (Some(events), None) => GenOptions::for_events(events, args.days, args.seed),
@@ -271,6 +298,12 @@ pub fn run(_root: &Path, args: GenLogsArgs) -> anyhow::Result<()> {
     opts.sessions_per_user_day = args.sessions_per_user_day;
     opts.redeliveries = !args.no_redeliveries;
 
+    let estimate = estimated_log_events(&opts);
+    if estimate > MAX_LOG_EVENTS {
+        bail!(
+            "about {estimate} log events: more than the {MAX_LOG_EVENTS} gen-logs makes at once (the corpus is built in memory, about 2.3 GB per million); write several corpora (other --seed and --start-date) into subdirectories of one directory instead: replay and bench read subdirectories"
+        );
+    }
     let started = Instant::now();
     let big = opts.target_events.unwrap_or(0) >= 100_000
         || u64::from(opts.users) * u64::from(opts.days) >= 5_000;
@@ -323,7 +356,7 @@ pub fn run(_root: &Path, args: GenLogsArgs) -> anyhow::Result<()> {
         e.log_events_total, e.log_events_delivered, e.control_messages
     );
     println!(
-        "  kept: {} request events in {} sessions of {} users over {} days from {}",
+        "  kept: {} request events in {} sessions of {} users (support staff who open a user's session included) over {} days from {}",
         e.kept_events(),
         e.sessions.len(),
         e.users().len(),

@@ -18,7 +18,7 @@ pub use period::Period;
 
 use crate::env::Environment;
 use crate::metrics::Metrics;
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,7 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// The environment (infra/environments/<env>.yaml).
-    #[arg(long)]
+    #[arg(long, value_name = "NAME")]
     pub env: String,
     /// First day, YYYY-MM-DD (inclusive, in --tz).
     #[arg(long)]
@@ -46,9 +46,11 @@ pub struct ReportArgs {
     /// IANA time zone of the calendar days.
     #[arg(long, default_value = "UTC")]
     pub tz: String,
+    /// What to write.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
-    /// Directory for csv and html [default: target/report/].
+    /// Directory for csv and html [default: target/report/]; json goes to
+    /// stdout and takes no directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -87,6 +89,14 @@ pub fn run(root: &Path, args: ReportArgs) -> anyhow::Result<()> {
         Period::parse_date("--to", &args.to)?,
         &args.tz,
     )?;
+    if args.format == Format::Json
+        && let Some(out) = &args.out
+    {
+        bail!(
+            "--out {}: only csv and html are written to files; json goes to stdout (redirect it)",
+            out.display()
+        );
+    }
     let env = Environment::load(root, &args.env)?;
     let metrics = Metrics::load(root)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -9,6 +9,23 @@ use chrono_tz::Tz;
 /// Longest period a report covers (a bound on the per-day table).
 pub const MAX_DAYS: u64 = 3_660;
 
+/// Names in the IANA database that OpenSearch (Java's `ZoneId`) refuses,
+/// with what to use instead; every other name chrono-tz knows, OpenSearch
+/// takes too (compared on 2026-12-04 with Java 17 and 25, and by
+/// `date_histogram` queries on OpenSearch 3.6).
+const UNKNOWN_TO_OPENSEARCH: [(&str, &str); 4] = [
+    (
+        "EST",
+        "`America/New_York`, or `Etc/GMT+5` for UTC-5 all year",
+    ),
+    (
+        "MST",
+        "`America/Denver`, or `America/Phoenix` for UTC-7 all year",
+    ),
+    ("HST", "`Pacific/Honolulu`"),
+    ("ROC", "`Asia/Taipei`"),
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Period {
     pub from: NaiveDate,
@@ -25,6 +42,15 @@ impl Period {
                 "--tz `{tz}`: not an IANA time zone name (such as `UTC` or `America/Chicago`)"
             )
         })?;
+        if let Some((_, instead)) = UNKNOWN_TO_OPENSEARCH
+            .iter()
+            .find(|(name, _)| *name == tz.name())
+        {
+            bail!(
+                "--tz `{}`: a legacy name OpenSearch does not know; use {instead}",
+                tz.name()
+            );
+        }
         if to < from {
             bail!("--to {to} is before --from {from}");
         }
@@ -100,6 +126,25 @@ mod tests {
 
     fn ms(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+    }
+
+    #[test]
+    fn zone_names_opensearch_refuses_are_refused_up_front_with_an_alternative() {
+        for (tz, instead) in [("EST", "America/New_York"), ("ROC", "Asia/Taipei")] {
+            let err = Period::new(date("2026-11-02"), date("2026-11-02"), tz)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("`{tz}`")) && err.contains(instead),
+                "{err}"
+            );
+        }
+        for tz in ["EST5EDT", "Etc/GMT+5", "America/Chicago", "UTC"] {
+            assert!(
+                Period::new(date("2026-11-02"), date("2026-11-02"), tz).is_ok(),
+                "{tz}"
+            );
+        }
     }
 
     #[test]

@@ -454,9 +454,17 @@ async fn diff_exit_codes_json_and_deploy_confirmation_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&diff.stderr)
     );
-    // Exit 2 is also clap's usage error: make sure it was a plan.
     let shown = String::from_utf8_lossy(&diff.stdout);
     assert!(shown.contains("to create"), "not a plan: {shown}");
+    // A usage error is 1, never the 2 of "changes" (clap's own code).
+    let typo = xtask_cli(&dir, &["diff", "--env", &name, "--jsn"]);
+    assert_eq!(
+        typo.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("--jsn"));
 
     let json = xtask_cli(&dir, &["diff", "--env", &name, "--code", zip, "--json"]);
     assert_eq!(json.status.code(), Some(2));
