@@ -12,7 +12,7 @@ use std::time::Instant;
 
 /// Why an invocation failed (so that Lambda retries it).
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+#[error(transparent)]
 pub struct HandlerError(#[from] pub SinkError);
 
 pub struct Handler {
