@@ -224,6 +224,9 @@ async fn require_reachable(env: &Environment) -> anyhow::Result<()> {
     let call = client.json(http::Method::GET, "/", None);
     match tokio::time::timeout(Duration::from_secs(15), call).await {
         Ok(Ok(_)) => Ok(()),
+        // An HTTP answer, even a refusal (a role allowed to write documents
+        // but not to read `GET /`), means the cluster is there.
+        Ok(Err(processor::opensearch::OpenSearchError::Status { .. })) => Ok(()),
         // The client's error names the URL and, on loopback, `local up`.
         Ok(Err(error)) => bail!("the OpenSearch of `{}`: {error}", env.name),
         Err(_) => bail!(

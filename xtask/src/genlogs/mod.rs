@@ -116,9 +116,7 @@ impl GenOptions {
     /// Options for about `events` log events over `days` days with the usual
     /// per-user session rate (the number of users grows instead).
     pub fn for_events(events: u64, days: u32, seed: u64) -> Self {
-        let days_f = f64::from(days.max(1));
-        // Mean user activity is 1.05; weekends count less (ignored here).
-        let per_user = model::EVENTS_PER_SESSION * DEFAULT_SESSIONS_PER_USER_DAY * 1.05 * days_f;
+        let per_user = events_per_user(days, DEFAULT_SESSIONS_PER_USER_DAY);
         let users = ((events as f64 / per_user).ceil() as u32).max(1);
         GenOptions {
             days,
@@ -250,14 +248,16 @@ fn is_within(inner: &Path, outer: &Path) -> bool {
 /// The most log events one run makes: the corpus is held in memory.
 const MAX_LOG_EVENTS: u64 = 5_000_000;
 
+/// About how many log events one user gives over `days`.
+fn events_per_user(days: u32, sessions_per_user_day: f64) -> f64 {
+    // Mean user activity is 1.05; weekends count less (ignored here).
+    model::EVENTS_PER_SESSION * sessions_per_user_day * 1.05 * f64::from(days.max(1))
+}
+
 /// Roughly how many log events `opts` gives (for the size check only).
 fn estimated_log_events(opts: &GenOptions) -> u64 {
     opts.target_events.unwrap_or_else(|| {
-        (f64::from(opts.users)
-            * f64::from(opts.days)
-            * opts.sessions_per_user_day
-            * 1.05
-            * model::EVENTS_PER_SESSION) as u64
+        (f64::from(opts.users) * events_per_user(opts.days, opts.sessions_per_user_day)) as u64
     })
 }
 
