@@ -170,6 +170,18 @@ pub fn event_bodies(
     daily: &mut DailyIndex,
     max_bytes: usize,
 ) -> Vec<BulkBody> {
+    event_bodies_where(events, |_| true, log_group, log_stream, daily, max_bytes)
+}
+
+/// [`event_bodies`] of the events whose position `wanted` accepts.
+pub fn event_bodies_where(
+    events: &[KeptEvent<'_>],
+    wanted: impl Fn(usize) -> bool,
+    log_group: &str,
+    log_stream: &str,
+    daily: &mut DailyIndex,
+    max_bytes: usize,
+) -> Vec<BulkBody> {
     let mut bodies = Vec::new();
     let mut body = BulkBody {
         // About 600 bytes per event: one allocation per body.
@@ -180,6 +192,9 @@ pub fn event_bodies(
     let tail = document_tail(log_group, log_stream);
     let mut action = (i64::MIN, Vec::new());
     for (position, kept) in events.iter().enumerate() {
+        if !wanted(position) {
+            continue;
+        }
         if !body.is_empty() && body.bytes.len() >= max_bytes {
             bodies.push(std::mem::take(&mut body));
         }

@@ -73,10 +73,20 @@ pub struct Counts {
     /// warm state) and which went to the day's backfill index.
     pub events_backfilled: u64,
     pub sessions_touched: u64,
+    /// Summaries written with events they did not count before.
     pub sessions_written: u64,
+    /// Summaries that already counted every event of the batch.
     pub sessions_unchanged: u64,
+    /// Summaries rebuilt from their stored events (deleted by hand,
+    /// unreadable, or counting an event OpenSearch then refused).
+    pub sessions_rebuilt: u64,
     pub dead_lettered: u64,
     pub retries: u64,
+    /// HTTP requests to OpenSearch, retries included.
+    pub opensearch_requests: u64,
+    /// Documents OpenSearch returned: summaries and event ids looked up by
+    /// id, and events read by a rebuild.
+    pub documents_read: u64,
 }
 
 impl Counts {

@@ -23,5 +23,5 @@ pub mod record;
 pub mod session;
 pub mod sigv4;
 pub mod sink;
-pub mod summary_write;
+pub mod summary_merge;
 pub mod timefmt;

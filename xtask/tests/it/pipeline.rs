@@ -5,10 +5,8 @@
 use crate::support;
 
 use indicatif::ProgressBar;
-use processor::batch::process_batch;
-use processor::config::Rules;
-use processor::envelope::{RawLogsEvent, inflate, parse_batch};
-use processor::handler::Handler;
+use processor::handler::{Handler, HandlerError};
+use processor::sink::{SinkError, Step};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -79,18 +77,8 @@ fn without_last_updated(doc: &Value) -> Value {
     doc
 }
 
-/// What a summary's `_version` must be.
-#[derive(Clone, Copy, PartialEq)]
-enum Versions {
-    /// Its event count: every write was the versioned one.
-    EventCount,
-    /// At least its event count: a summary created again after a deletion
-    /// carries the tombstone's version on.
-    AtLeastEventCount,
-}
-
 /// Compares stored summaries and events with the generator's model.
-async fn assert_matches_model(env: &Environment, corpus: &Corpus, versions: Versions) {
+async fn assert_matches_model(env: &Environment, corpus: &Corpus) {
     let client = env.opensearch_client().unwrap();
     let i = env.indices();
     let summaries = all_documents(&client, &i.session_summaries).await;
@@ -109,23 +97,12 @@ async fn assert_matches_model(env: &Environment, corpus: &Corpus, versions: Vers
     let expected_ids: Vec<&String> = expected.sessions.keys().collect();
     assert_eq!(stored_ids, expected_ids, "the set of sessions");
     for (id, session) in &expected.sessions {
-        let (_, version, source) = &summaries[id];
+        let (_, _, source) = &summaries[id];
         assert_eq!(
             without_last_updated(source),
             session.to_doc(),
             "session {id}"
         );
-        match versions {
-            Versions::EventCount => assert_eq!(
-                *version, session.event_count,
-                "session {id} is versioned by its event count"
-            ),
-            Versions::AtLeastEventCount => assert!(
-                *version >= session.event_count,
-                "session {id}: version {version} below its event count {}",
-                session.event_count
-            ),
-        }
         assert!(
             source["last_updated"].is_string(),
             "session {id} has last_updated"
@@ -181,7 +158,7 @@ async fn corpus_gives_the_model_exactly_and_redelivery_in_reverse_changes_nothin
             counts.get(reason)
         );
     }
-    assert_matches_model(&env, &corpus, Versions::EventCount).await;
+    assert_matches_model(&env, &corpus).await;
 
     let client = env.opensearch_client().unwrap();
     let i = env.indices();
@@ -208,50 +185,122 @@ async fn corpus_gives_the_model_exactly_and_redelivery_in_reverse_changes_nothin
     cleanup(&client, &env).await;
 }
 
-/// Each batch's events are written, then the invocation "dies" before its
-/// summaries; the retry must converge to the clean result.
+/// The Lambda event files of a corpus, as `serde_json` values.
+fn lambda_events(files: &[PathBuf]) -> Vec<Value> {
+    files
+        .iter()
+        .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
+        .collect()
+}
+
+/// Every batch's invocation dies at one step of the write path, then the
+/// batch is delivered again (in reverse order): for every step, the result
+/// is what one clean delivery gives, pending lists emptied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_between_events_and_summaries_then_retry_gives_the_same_documents() {
-    let env = test_environment("crash").await;
+async fn a_crash_at_every_step_then_redelivery_gives_the_documents_of_one_clean_delivery() {
     let (corpus, dir) = corpus(23);
     let files = event_files(&[dir.path().to_path_buf()]).unwrap();
-    let handler = handler(&env);
-    let rules = Rules::builtin();
-    for file in &files {
-        let raw = RawLogsEvent::from_slice(&std::fs::read(file).unwrap()).unwrap();
-        let json = inflate(&raw.awslogs.data).unwrap();
-        let batch = parse_batch(&json).unwrap();
-        if batch.is_control_message() {
-            continue;
+    let events = lambda_events(&files);
+    let kept = corpus.expected.kept_event_ids.len() as u64;
+    for step in Step::ALL {
+        let env = test_environment(&format!("crash{}", step as u8)).await;
+        let clean = handler(&env);
+        let crashing = Handler::new(
+            clean.rules().clone(),
+            clean.sink().clone().crashing_at(step),
+        );
+        let client = env.opensearch_client().unwrap();
+        let i = env.indices();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let (mut crashed, mut with_events) = (0, 0);
+        for event in &events {
+            match crashing.handle(event, deadline).await {
+                Err(HandlerError(SinkError::Crashed(at))) => {
+                    assert_eq!(at, step);
+                    crashed += 1;
+                    with_events += 1;
+                }
+                // A control message, a batch with nothing kept, or one whose
+                // redelivery in the corpus found every event counted (so
+                // with no summaries or pending lists to write).
+                Ok(counts) => with_events += usize::from(counts.kept > 0),
+                Err(other) => panic!("{step:?}: {other}"),
+            }
         }
-        let processed = process_batch(&batch, &rules);
-        let mut counts = processor::counts::Counts::default();
-        handler
-            .sink()
-            .write_events(
-                &processed,
-                Instant::now() + Duration::from_secs(60),
-                &mut counts,
-            )
-            .await
-            .expect("events written before the crash");
+        assert!(
+            crashed * 4 >= with_events * 3,
+            "{step:?}: {crashed} of {with_events} invocations crashed"
+        );
+        // What the crash left: the test fails if the fault was not injected.
+        let stored = count(&client, &i.request_events_pattern()).await;
+        let summaries = all_documents(&client, &i.session_summaries).await;
+        let pending = summaries
+            .values()
+            .filter(|(_, _, doc)| doc.get("pending_events").is_some())
+            .count();
+        match step {
+            Step::AfterReads => assert_eq!((stored, summaries.len()), (0, 0), "{step:?}"),
+            Step::InSummaries | Step::AfterSummaries => {
+                assert!(stored < kept / 2, "{step:?}: {stored} of {kept} stored");
+                assert!(pending > 0, "{step:?}: summaries with pending events");
+            }
+            Step::InEvents => assert!(0 < stored && stored < kept, "{step:?}: {stored} of {kept}"),
+            Step::AfterEvents | Step::InCleanup => {
+                assert_eq!(stored, kept, "{step:?}");
+                assert!(pending > 0, "{step:?}: pending lists not emptied yet");
+            }
+        }
+        for event in events.iter().rev() {
+            clean.handle(event, deadline).await.expect("redelivery");
+        }
+        assert_matches_model(&env, &corpus).await;
+        cleanup(&client, &env).await;
     }
-    let client = env.opensearch_client().unwrap();
+}
+
+/// Sixteen invocations at once over a shuffled corpus in which about half
+/// the batches are delivered two or three times: one clean delivery's
+/// documents, and no pending list left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_invocations_with_redeliveries_give_the_model() {
+    let env = test_environment("concurrent").await;
+    let (corpus, dir) = corpus(47);
+    let files = event_files(&[dir.path().to_path_buf()]).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut deliveries: Vec<PathBuf> = Vec::new();
+    for file in &files {
+        for _ in 0..1 + next(2) + next(2) {
+            deliveries.push(file.clone());
+        }
+    }
+    for i in (1..deliveries.len()).rev() {
+        deliveries.swap(i, next(i as u64 + 1) as usize);
+    }
+    assert!(deliveries.len() > files.len() * 5 / 4, "redeliveries");
+    let handler = handler(&env);
+    let counts = replay_files(handler, &deliveries, 16, &ProgressBar::hidden())
+        .await
+        .expect("replay");
     assert_eq!(
-        count(&client, &env.indices().session_summaries).await,
-        0,
-        "the crash left no summary"
+        counts.counts.events_created,
+        corpus.expected.kept_event_ids.len() as u64
     );
-    replay(&handler, &files).await;
-    assert_matches_model(&env, &corpus, Versions::EventCount).await;
-    cleanup(&client, &env).await;
+    assert!(counts.counts.sessions_rebuilt == 0, "{:?}", counts.counts);
+    assert_matches_model(&env, &corpus).await;
+    cleanup(&env.opensearch_client().unwrap(), &env).await;
 }
 
 /// Summaries deleted document by document (`_delete_by_query`, as an
-/// operator resetting them would), then their batches delivered again at
-/// once: the deletion's tombstones answer 409 to the versioned writes, and
-/// every summary must still be written again, then keep following the
-/// sessions' later events.
+/// operator resetting them would), then their batches delivered again:
+/// each is rebuilt from its stored events and keeps following its
+/// session's later events; and a summary deleted by id whose session then
+/// only brings a new event is rebuilt whole, not started afresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
     let env = test_environment("deleted").await;
@@ -268,17 +317,6 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
         stored >= 10,
         "a first half worth testing: {stored} summaries"
     );
-    // OpenSearch keeps tombstones for `index.gc_deletes` (60 s by
-    // default); an hour here, so that however slow the machine, the
-    // replay below meets every one of them.
-    client
-        .json(
-            http::Method::PUT,
-            &format!("/{summaries}/_settings"),
-            Some(&json!({"index": {"gc_deletes": "1h"}})),
-        )
-        .await
-        .expect("setting index.gc_deletes");
     let deleted = client
         .json(
             http::Method::POST,
@@ -294,30 +332,25 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
     assert_eq!(
         (again.events_created, again.sessions_written),
         (0, stored),
-        "no event is new, and every deleted summary is written again"
+        "no event is new, and every deleted summary is written again: {again:?}"
     );
+    assert_eq!(again.sessions_rebuilt, stored, "{again:?}");
     assert_eq!(count(&client, &summaries).await, stored);
 
-    // Those summaries now carry versions above their event counts; the
-    // second half's events of the same sessions must still update them.
     replay(&handler, rest).await;
-    assert_matches_model(&env, &corpus, Versions::AtLeastEventCount).await;
-    let versions = all_documents(&client, &summaries).await;
-    assert!(
-        versions
-            .iter()
-            .any(|(id, (_, version, _))| *version > corpus.expected.sessions[id].event_count),
-        "some summary was created again over a tombstone (version above its count)"
-    );
+    assert_matches_model(&env, &corpus).await;
 
-    // One more event for a summary whose version is at least two above its
-    // count: the versioned write is refused, and only the write conditional
-    // on the summary just read (`if_seq_no`) brings it up to date.
-    let (id, before) = versions
+    // One summary deleted by id; its session's next batch holds only a
+    // new event: the summary comes back with every earlier event too.
+    let docs = all_documents(&client, &summaries).await;
+    let (id, (_, _, before)) = docs
         .iter()
-        .find(|(_, (_, version, doc))| *version >= doc["event_count"].as_u64().unwrap() + 2)
-        .map(|(id, (_, _, doc))| (id.clone(), doc.clone()))
-        .expect("a summary created again over a tombstone and not updated since");
+        .find(|(_, (_, _, doc))| doc["event_count"].as_u64().unwrap() >= 3)
+        .expect("a session of three events or more");
+    client
+        .json(http::Method::DELETE, &format!("/{summaries}/_doc/{id}"), None)
+        .await
+        .expect("deleting one summary");
     let line = format!(
         r#"INFO {{"type":"request","sessionId":{},"user":{},"url":"/after-the-deletion","timestamp":{}}}"#,
         json!(id),
@@ -330,15 +363,21 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
         .await
         .expect("handled");
     assert_eq!(
-        (counts.events_created, counts.sessions_written),
-        (1, 1),
+        (
+            counts.events_created,
+            counts.sessions_written,
+            counts.sessions_rebuilt
+        ),
+        (1, 1, 1),
         "{counts:?}"
     );
-    let (_, version, after) = all_documents(&client, &summaries).await[&id].clone();
+    let (_, version, after) = all_documents(&client, &summaries).await[id].clone();
     assert_eq!(
         after["event_count"],
-        json!(before["event_count"].as_u64().unwrap() + 1)
+        json!(before["event_count"].as_u64().unwrap() + 1),
+        "{after}"
     );
+    assert_eq!(after["start_time"], before["start_time"]);
     assert!(
         after["paths"]
             .as_array()
@@ -347,7 +386,7 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
         "{after}"
     );
 
-    // Its redelivery changes nothing, although the version is not the count.
+    // Its redelivery changes nothing.
     let counts = handler
         .handle(&late, Instant::now() + Duration::from_secs(60))
         .await
@@ -362,7 +401,7 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
         "{counts:?}"
     );
     assert_eq!(
-        all_documents(&client, &summaries).await[&id],
+        all_documents(&client, &summaries).await[id],
         (summaries.clone(), version, after),
         "the redelivered summary, its version and last_updated included"
     );
@@ -563,6 +602,36 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     let counts = handler.handle(&event, deadline).await.expect("handled");
     assert_eq!((counts.events_created, counts.dead_lettered), (1, 1));
 
+    // An event its index refuses in a session whose summary takes it:
+    // counted first, then refused, the summary is rebuilt without it. The
+    // day's index is made (before the template's mapping applies) with a
+    // `path` that only numbers fit, as a mapping changed by hand would be.
+    client
+        .json(
+            http::Method::PUT,
+            &format!("/{}2026.11.03", env.indices().request_events_prefix),
+            Some(&json!({"mappings": {"properties": {"path": {"type": "integer"}}}})),
+        )
+        .await
+        .expect("creating a day whose mapping refuses paths");
+    let fine = r#"INFO {"type":"request","sessionId":"dl-3","user":"ok","url":"/a","timestamp":"2026-11-02T10:00:00Z"}"#;
+    let too_big = r#"INFO {"type":"request","sessionId":"dl-3","user":"ok","url":"/b","timestamp":"2026-11-03T11:00:00Z"}"#;
+    let mixed = lambda_event(json!([
+        {"id": "200", "timestamp": 1, "message": fine},
+        {"id": "201", "timestamp": 1, "message": too_big},
+    ]));
+    let counts = handler.handle(&mixed, deadline).await.expect("handled");
+    assert_eq!(
+        (counts.events_created, counts.dead_lettered, counts.sessions_rebuilt),
+        (1, 1, 1),
+        "{counts:?}"
+    );
+    let dl3 = &all_documents(&client, &env.indices().session_summaries).await["dl-3"].2;
+    assert_eq!(dl3["event_count"], 1, "{dl3}");
+    assert_eq!(dl3["paths"], json!(["/a"]), "{dl3}");
+    assert_eq!(dl3["end_time"], "2026-11-02T10:00:00.000Z", "{dl3}");
+    assert!(dl3.get("pending_events").is_none(), "{dl3}");
+
     let broken = json!({"awslogs": {"data": "%%% not base64 %%%"}});
     let counts = handler
         .handle(&broken, deadline)
@@ -582,8 +651,11 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
             )
         })
         .collect();
-    assert_eq!(reasons.len(), 3, "{reasons:?}");
-    assert_eq!(reasons["event_rejected"], bad);
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    // dl-2's summary is refused first (the same user): its event is not
+    // stored, and is kept here with the summary's error.
+    assert_eq!(reasons["summary_rejected"], bad);
+    assert_eq!(reasons["event_rejected"], too_big);
     assert_eq!(reasons["bad_base64"], "%%% not base64 %%%");
     assert!(reasons["bad_envelope"].contains("hello"));
     let rejected = letters.get("101").expect("keyed by the log event id");
@@ -597,9 +669,11 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     // Delivered again: the dead letters are overwritten, not duplicated.
     handler.handle(&event, deadline).await.unwrap();
     handler.handle(&broken, deadline).await.unwrap();
-    assert_eq!(count(&client, &env.indices().dead_letters).await, 3);
+    handler.handle(&mixed, deadline).await.unwrap();
+    assert_eq!(count(&client, &env.indices().dead_letters).await, 4);
     let summaries = all_documents(&client, &env.indices().session_summaries).await;
-    assert_eq!(summaries.keys().collect::<Vec<_>>(), vec!["dl-1"]);
+    assert_eq!(summaries.keys().collect::<Vec<_>>(), vec!["dl-1", "dl-3"]);
+    assert_eq!(summaries["dl-3"].2["event_count"], 1);
     cleanup(&client, &env).await;
 }
 

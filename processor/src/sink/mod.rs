@@ -1,23 +1,16 @@
-//! The OpenSearch edge: writes request events exactly once, recomputes the
-//! touched sessions from their stored events, and keeps what OpenSearch
-//! refuses for good in the dead-letter index.
+//! The OpenSearch edge: counts each batch's events into their session
+//! summaries, writes the request events exactly once, and keeps what
+//! OpenSearch refuses for good in the dead-letter index.
 //!
-//! Exactly-once effect on an at-least-once input:
+//! Exactly-once effect on an at-least-once input (the argument is in
+//! ARCHITECTURE.md):
 //! - a request event is a `create` with the log event id as `_id` in the
 //!   daily index of its own timestamp, so a redelivery is a harmless 409
 //!   (every `_id` goes through `docid::document_id`: an id OpenSearch
 //!   would refuse, empty or over 512 bytes, becomes a digest of itself);
-//! - a session summary is recomputed from *all* stored events of the
-//!   session (after the events are searchable) and written with
-//!   `version_type=external_gte` and version = its event count, so a stale
-//!   view never overwrites a fresher one; a summary whose content did not
-//!   change is not written at all, so a redelivery changes nothing. A 409
-//!   is settled against what is stored then (`summary_write`): a deleted
-//!   summary's tombstone refuses the versioned write too, and the summary
-//!   must then be created again, not counted as unchanged.
-//!   A crash between the two steps leaves events without an up-to-date
-//!   summary; the retry (Lambda's, or CloudWatch Logs' redelivery)
-//!   recomputes it.
+//! - a session summary is extended by the events it does not count yet,
+//!   written conditionally on the version read, *before* those events are
+//!   created, with them listed as pending (`sessions`, `summary_merge`).
 //!
 //! Backfills: ISM makes a daily index read-only once it is old (warm).
 //! An event whose daily index refuses writes for that reason is looked up
@@ -28,23 +21,21 @@
 //! route depends only on the stored state, so a redelivery takes the same
 //! one and meets its own earlier write as a 409.
 
+mod sessions;
+
 use crate::batch::ProcessedBatch;
-use crate::bulk::{BulkBody, DailyIndex, event_bodies, write_event_document, write_str};
+use crate::bulk::{BulkBody, DailyIndex, event_bodies_where, write_event_document, write_str};
 use crate::config::Indices;
 use crate::counts::Counts;
 use crate::docid::document_id;
 use crate::opensearch::{OpenSearch, OpenSearchError};
-use crate::session::{EventView, SessionSummary, stored_content};
-use crate::summary_write::{
-    StoredSummary, SummaryWrite, after_conflict, first_write, needs_version_raise,
-};
 use crate::timefmt;
 use http::Method;
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, thiserror::Error)]
@@ -60,35 +51,59 @@ pub enum SinkError {
     #[error("{call}: unexpected response: {message}")]
     Protocol { call: String, message: String },
     #[error(
-        "{count} session summaries still in version conflict after {rounds} rounds (e.g. `{example}`): other invocations keep writing them; the retry recomputes them"
+        "{count} session summaries still in version conflict after {rounds} rounds (e.g. `{example}`): other invocations keep writing them; the retry counts them"
     )]
     SummaryConflicts {
         count: usize,
         rounds: u32,
         example: String,
     },
+    /// Fault injection ([`Sink::crashing_at`]): the invocation stops here.
+    #[error("crash injected at {0:?}")]
+    Crashed(Step),
+}
+
+/// The steps of one invocation's writes, in order, where a test can make
+/// the invocation stop ([`Sink::crashing_at`]). `In*` sends the first half
+/// of that bulk request's items, then stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// After reading summaries and which events are stored, before writing.
+    AfterReads,
+    InSummaries,
+    /// After the summaries counted the events, before the events are created.
+    AfterSummaries,
+    InEvents,
+    /// After the events are created, before the pending lists are emptied.
+    AfterEvents,
+    InCleanup,
+}
+
+impl Step {
+    pub const ALL: [Step; 6] = [
+        Step::AfterReads,
+        Step::InSummaries,
+        Step::AfterSummaries,
+        Step::InEvents,
+        Step::AfterEvents,
+        Step::InCleanup,
+    ];
 }
 
 /// Bodies are split at about this size: well under the smallest
 /// `http.max_content_length` of Amazon OpenSearch Service (10 MiB).
 pub const DEFAULT_MAX_BULK_BYTES: usize = 5 * 1024 * 1024;
-/// Sessions recomputed per search.
-const SESSIONS_PER_SEARCH: usize = 256;
-const SCROLL_PAGE: usize = 5000;
 
 /// What happened to one bulk item.
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
-    /// With the document's new `_version` where OpenSearch gives it.
+    /// With the document's new `_seq_no` and `_primary_term`.
     Written {
-        version: Option<u64>,
+        seq: Option<(u64, u64)>,
     },
-    /// 409: the document exists (create), a higher version is stored
-    /// (external; a deleted document's tombstone counts), or the stored
-    /// document is no longer the one read (`if_seq_no`).
-    Conflict {
-        index: String,
-    },
+    /// 409: the document exists (`create`), or the stored document is no
+    /// longer the one read (`if_seq_no`).
+    Conflict,
     Rejected {
         status: u16,
         error: Value,
@@ -102,13 +117,13 @@ struct BulkResponse {
 
 #[derive(Debug, Deserialize)]
 struct BulkItem {
-    #[serde(rename = "_index", default)]
-    index: String,
     status: u16,
     #[serde(default)]
     error: Value,
-    #[serde(rename = "_version", default)]
-    version: Option<u64>,
+    #[serde(rename = "_seq_no", default)]
+    seq_no: Option<u64>,
+    #[serde(rename = "_primary_term", default)]
+    primary_term: Option<u64>,
 }
 
 /// A document OpenSearch will not take, or a payload that cannot be read.
@@ -126,20 +141,12 @@ pub struct DeadLetter {
     pub target_index: Option<String>,
 }
 
-/// A summary to write, how, and whether its session was already counted
-/// (a version raised after a first write is not a second write).
-#[derive(Debug, Clone, Copy)]
-struct PlannedWrite<'a, 's> {
-    summary: &'a SessionSummary<'s>,
-    write: SummaryWrite,
-    counted: bool,
-}
-
 #[derive(Debug, Clone)]
 pub struct Sink {
     client: OpenSearch,
     indices: Indices,
     max_bulk_bytes: usize,
+    crash_at: Option<Step>,
 }
 
 fn now_ms() -> i64 {
@@ -159,7 +166,40 @@ impl Sink {
             client,
             indices,
             max_bulk_bytes: DEFAULT_MAX_BULK_BYTES,
+            crash_at: None,
         }
+    }
+
+    /// Fault injection for tests: every invocation stops at `step` with
+    /// [`SinkError::Crashed`], as a Lambda that dies there would.
+    pub fn crashing_at(mut self, step: Step) -> Self {
+        self.crash_at = Some(step);
+        self
+    }
+
+    fn crash_point(&self, step: Step) -> Result<(), SinkError> {
+        match self.crash_at {
+            Some(at) if at == step => Err(SinkError::Crashed(step)),
+            _ => Ok(()),
+        }
+    }
+
+    /// A bulk request, or its first half and then the injected crash.
+    async fn bulk_or_crash(
+        &self,
+        step: Step,
+        path: &str,
+        body: BulkBody,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Vec<(usize, Outcome)>, SinkError> {
+        if self.crash_at != Some(step) {
+            return self.bulk(path, body, deadline, counts).await;
+        }
+        let half: Vec<usize> = (0..body.items.len().div_ceil(2)).collect();
+        self.bulk(path, body.subset(&half), deadline, counts)
+            .await?;
+        Err(SinkError::Crashed(step))
     }
 
     pub fn with_max_bulk_bytes(mut self, bytes: usize) -> Self {
@@ -175,52 +215,46 @@ impl Sink {
         &self.indices
     }
 
-    /// Both steps: events, then the sessions they touch.
+    /// One batch: its events counted into their sessions' summaries, the
+    /// events created, then the summaries' pending lists emptied.
     pub async fn write(
         &self,
         batch: &ProcessedBatch<'_>,
         deadline: Instant,
         counts: &mut Counts,
     ) -> Result<(), SinkError> {
-        self.write_events(batch, deadline, counts).await?;
-        let sessions: BTreeSet<&str> = batch
-            .events
-            .iter()
-            .map(|e| e.event.session_id.as_ref())
-            .collect();
-        self.update_sessions(sessions.into_iter(), deadline, counts)
-            .await
+        sessions::write_batch(self, batch, deadline, counts).await
     }
 
-    /// Step 1: `create` every kept event; returns once they are searchable.
-    pub async fn write_events(
+    /// `create` the kept events at the positions `wanted` accepts; returns
+    /// the positions OpenSearch refused for good (dead-lettered).
+    async fn write_events(
         &self,
         batch: &ProcessedBatch<'_>,
+        wanted: impl Fn(usize) -> bool,
         deadline: Instant,
         counts: &mut Counts,
-    ) -> Result<(), SinkError> {
+    ) -> Result<Vec<usize>, SinkError> {
         let mut daily = DailyIndex::new(&self.indices.request_events_prefix);
-        let bodies = event_bodies(
+        let bodies = event_bodies_where(
             &batch.events,
+            wanted,
             batch.log_group,
             batch.log_stream,
             &mut daily,
             self.max_bulk_bytes,
         );
-        let mut existing_in: BTreeSet<String> = BTreeSet::new();
         let mut letters = Vec::new();
+        let mut refused = Vec::new();
         let mut blocked = Vec::new();
         for body in bodies {
             let outcomes = self
-                .bulk("/_bulk?refresh=true", body, deadline, counts)
+                .bulk_or_crash(Step::InEvents, "/_bulk", body, deadline, counts)
                 .await?;
             for (position, outcome) in outcomes {
                 match outcome {
                     Outcome::Written { .. } => counts.events_created += 1,
-                    Outcome::Conflict { index } => {
-                        counts.events_existing += 1;
-                        existing_in.insert(index);
-                    }
+                    Outcome::Conflict => counts.events_existing += 1,
                     Outcome::Rejected { status, error } if is_write_block(status, &error) => {
                         blocked.push(position);
                     }
@@ -228,6 +262,7 @@ impl Sink {
                         let kept = &batch.events[position];
                         let index = daily.name_for(kept.event.timestamp_ms).to_string();
                         letters.push(event_letter(batch, position, status, &error, index));
+                        refused.push(position);
                     }
                 }
             }
@@ -238,20 +273,13 @@ impl Sink {
                 &blocked,
                 deadline,
                 counts,
-                &mut existing_in,
                 &mut letters,
+                &mut refused,
             )
             .await?;
         }
-        // Events that already existed may come from a delivery that died
-        // before its own refresh: make sure the recount sees them.
-        if !existing_in.is_empty() {
-            let names: Vec<&str> = existing_in.iter().map(String::as_str).collect();
-            let path = format!("/{}/_refresh", names.join(","));
-            self.call_json(Method::POST, &path, None, deadline, counts)
-                .await?;
-        }
-        self.dead_letter(letters, deadline, counts).await
+        self.dead_letter(letters, deadline, counts).await?;
+        Ok(refused)
     }
 
     /// The events (by position) that their daily index refused because it
@@ -262,8 +290,8 @@ impl Sink {
         blocked: &[usize],
         deadline: Instant,
         counts: &mut Counts,
-        existing_in: &mut BTreeSet<String>,
         letters: &mut Vec<DeadLetter>,
+        refused: &mut Vec<usize>,
     ) -> Result<(), SinkError> {
         let mut daily = DailyIndex::new(&self.indices.request_events_prefix);
         let mut by_index: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -310,27 +338,24 @@ impl Sink {
         if body.is_empty() {
             return Ok(());
         }
-        for (reference, outcome) in self
-            .bulk("/_bulk?refresh=true", body, deadline, counts)
-            .await?
-        {
+        for (reference, outcome) in self.bulk("/_bulk", body, deadline, counts).await? {
             let (position, index) = &targets[reference];
             match outcome {
                 Outcome::Written { .. } => {
                     counts.events_created += 1;
                     counts.events_backfilled += 1;
                 }
-                Outcome::Conflict { index } => {
-                    counts.events_existing += 1;
-                    existing_in.insert(index);
+                Outcome::Conflict => counts.events_existing += 1,
+                Outcome::Rejected { status, error } => {
+                    letters.push(event_letter(
+                        batch,
+                        *position,
+                        status,
+                        &error,
+                        index.clone(),
+                    ));
+                    refused.push(*position);
                 }
-                Outcome::Rejected { status, error } => letters.push(event_letter(
-                    batch,
-                    *position,
-                    status,
-                    &error,
-                    index.clone(),
-                )),
             }
         }
         Ok(())
@@ -365,286 +390,6 @@ impl Sink {
             .filter(|doc| doc["found"].as_bool() == Some(true))
             .filter_map(|doc| doc["_id"].as_str().map(str::to_string))
             .collect())
-    }
-
-    /// Step 2: recompute each session from its stored events and write the
-    /// summaries whose content changed (`summary_write` says how).
-    pub async fn update_sessions<'s>(
-        &self,
-        session_ids: impl Iterator<Item = &'s str>,
-        deadline: Instant,
-        counts: &mut Counts,
-    ) -> Result<(), SinkError> {
-        let ids: Vec<&str> = session_ids.collect();
-        counts.sessions_touched += ids.len() as u64;
-        for chunk in ids.chunks(SESSIONS_PER_SEARCH) {
-            let summaries = self.recompute(chunk, deadline, counts).await?;
-            let stored = self.stored_summaries(chunk, deadline, counts).await?;
-            let mut plan = Vec::with_capacity(summaries.len());
-            for summary in summaries.values() {
-                let content = summary.content();
-                let stored = stored.get(document_id(&summary.session_id).as_ref());
-                plan.push(PlannedWrite {
-                    summary,
-                    write: first_write(stored, &content, summary.event_count),
-                    counted: false,
-                });
-            }
-            self.write_summaries(plan, deadline, counts).await?;
-        }
-        Ok(())
-    }
-
-    /// Carries out a plan of summary writes; settles each 409 against what
-    /// is stored then, for a few rounds (a round only conflicts again if
-    /// another invocation wrote the same session in between).
-    async fn write_summaries(
-        &self,
-        mut plan: Vec<PlannedWrite<'_, '_>>,
-        deadline: Instant,
-        counts: &mut Counts,
-    ) -> Result<(), SinkError> {
-        const ROUNDS: u32 = 5;
-        let stamp = now_ms();
-        for round in 1..=ROUNDS {
-            let mut body = BulkBody::default();
-            let mut sent: Vec<PlannedWrite> = Vec::new();
-            for planned in plan {
-                if planned.write == SummaryWrite::Keep {
-                    if !planned.counted {
-                        counts.sessions_unchanged += 1;
-                    }
-                    continue;
-                }
-                let start = body.bytes.len();
-                self.write_summary_item(&mut body.bytes, &planned, stamp);
-                body.items.push((start..body.bytes.len(), sent.len()));
-                sent.push(planned);
-            }
-            if body.is_empty() {
-                return Ok(());
-            }
-            let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
-            let mut letters = Vec::new();
-            let mut conflicts: Vec<PlannedWrite> = Vec::new();
-            let mut next: Vec<PlannedWrite> = Vec::new();
-            for (position, outcome) in outcomes {
-                let planned = sent[position];
-                let summary = planned.summary;
-                match outcome {
-                    Outcome::Written { version } => {
-                        if !planned.counted {
-                            counts.sessions_written += 1;
-                        }
-                        // A create over a tombstone pruned in the meantime
-                        // starts at version 1: raise it to the event count.
-                        if needs_version_raise(planned.write, version, summary.event_count) {
-                            next.push(PlannedWrite {
-                                summary,
-                                write: SummaryWrite::ByEventCount,
-                                counted: true,
-                            });
-                        }
-                    }
-                    Outcome::Conflict { .. } => conflicts.push(planned),
-                    Outcome::Rejected { status, error } => letters.push(DeadLetter {
-                        id: format!("session:{}", summary.session_id),
-                        reason: "summary_rejected".into(),
-                        error: format!("HTTP {status}: {error}"),
-                        raw: summary.content().to_string(),
-                        log_group: None,
-                        log_stream: None,
-                        log_event_id: None,
-                        log_event_timestamp: None,
-                        target_index: Some(self.indices.session_summaries.clone()),
-                    }),
-                }
-            }
-            self.dead_letter(letters, deadline, counts).await?;
-            if conflicts.is_empty() && next.is_empty() {
-                return Ok(());
-            }
-            if round == ROUNDS {
-                let left: Vec<&PlannedWrite> = conflicts.iter().chain(&next).collect();
-                return Err(SinkError::SummaryConflicts {
-                    count: left.len(),
-                    rounds: ROUNDS,
-                    example: left[0].summary.session_id.to_string(),
-                });
-            }
-            if !conflicts.is_empty() {
-                let ids: Vec<&str> = conflicts
-                    .iter()
-                    .map(|p| p.summary.session_id.as_ref())
-                    .collect();
-                let stored = self.stored_summaries(&ids, deadline, counts).await?;
-                for planned in conflicts {
-                    let summary = planned.summary;
-                    let now = stored.get(document_id(&summary.session_id).as_ref());
-                    next.push(PlannedWrite {
-                        write: after_conflict(now, &summary.content(), summary.event_count),
-                        ..planned
-                    });
-                }
-            }
-            plan = next;
-        }
-        Ok(())
-    }
-
-    /// One summary's bulk action line and document.
-    fn write_summary_item(&self, out: &mut Vec<u8>, planned: &PlannedWrite, stamp: i64) {
-        let summary = planned.summary;
-        out.extend_from_slice(match planned.write {
-            SummaryWrite::Create => b"{\"create\":{\"_index\":",
-            _ => b"{\"index\":{\"_index\":",
-        });
-        write_str(out, &self.indices.session_summaries);
-        out.extend_from_slice(b",\"_id\":");
-        write_str(out, &document_id(&summary.session_id));
-        let condition = match planned.write {
-            SummaryWrite::ByEventCount => format!(
-                ",\"version\":{},\"version_type\":\"external_gte\"",
-                summary.event_count
-            ),
-            SummaryWrite::IfUnchanged {
-                seq_no,
-                primary_term,
-            } => format!(",\"if_seq_no\":{seq_no},\"if_primary_term\":{primary_term}"),
-            SummaryWrite::Create | SummaryWrite::Keep => String::new(),
-        };
-        out.extend_from_slice(condition.as_bytes());
-        out.extend_from_slice(b"}}\n");
-        summary.write_document(out, stamp);
-        out.push(b'\n');
-    }
-
-    /// Every stored event of these sessions, folded into summaries.
-    async fn recompute(
-        &self,
-        session_ids: &[&str],
-        deadline: Instant,
-        counts: &mut Counts,
-    ) -> Result<BTreeMap<String, SessionSummary<'static>>, SinkError> {
-        let query = json!({
-            "size": SCROLL_PAGE,
-            "sort": ["_doc"],
-            "_source": ["session_id", "timestamp", "user", "path", "module", "site_token", "asset_types"],
-            "query": {"terms": {"session_id": session_ids}},
-        });
-        let path = format!(
-            "/{}/_search?scroll=1m&ignore_unavailable=true&allow_no_indices=true",
-            self.indices.request_events_pattern()
-        );
-        let mut page = self
-            .call_json(Method::POST, &path, Some(&query), deadline, counts)
-            .await?;
-        let mut summaries: BTreeMap<String, SessionSummary<'static>> = BTreeMap::new();
-        let mut scroll_ids: BTreeSet<String> = BTreeSet::new();
-        // An event lives in one index, but should a copy ever sit in both
-        // its daily and its backfill index (a daily index deleted by ISM,
-        // then the same old batch replayed once more), it counts once.
-        let mut seen: HashSet<String> = HashSet::new();
-        loop {
-            if let Some(id) = page["_scroll_id"].as_str() {
-                scroll_ids.insert(id.to_string());
-            }
-            let hits = page["hits"]["hits"].as_array().cloned().unwrap_or_default();
-            if hits.is_empty() {
-                break;
-            }
-            for hit in &hits {
-                if let Some(id) = hit["_id"].as_str()
-                    && !seen.insert(id.to_string())
-                {
-                    continue;
-                }
-                fold_hit(&mut summaries, hit).map_err(|message| SinkError::Protocol {
-                    call: format!("POST {path}"),
-                    message,
-                })?;
-            }
-            if hits.len() < SCROLL_PAGE {
-                break;
-            }
-            let Some(scroll_id) = page["_scroll_id"].as_str().map(str::to_string) else {
-                break;
-            };
-            page = self
-                .call_json(
-                    Method::POST,
-                    "/_search/scroll",
-                    Some(&json!({"scroll": "1m", "scroll_id": scroll_id})),
-                    deadline,
-                    counts,
-                )
-                .await?;
-        }
-        if !scroll_ids.is_empty() {
-            // Best effort: scrolls expire by themselves after a minute.
-            let ids: Vec<String> = scroll_ids.into_iter().collect();
-            let _ = self
-                .client
-                .json(
-                    Method::DELETE,
-                    "/_search/scroll",
-                    Some(&json!({"scroll_id": ids})),
-                )
-                .await;
-        }
-        Ok(summaries)
-    }
-
-    /// The stored summaries of these sessions, by document id.
-    async fn stored_summaries(
-        &self,
-        session_ids: &[&str],
-        deadline: Instant,
-        counts: &mut Counts,
-    ) -> Result<HashMap<String, StoredSummary>, SinkError> {
-        let path = format!("/{}/_mget", self.indices.session_summaries);
-        let ids: Vec<Cow<str>> = session_ids.iter().map(|id| document_id(id)).collect();
-        let body = json!({ "ids": ids });
-        let response = match self
-            .call_json(Method::POST, &path, Some(&body), deadline, counts)
-            .await
-        {
-            Ok(response) => response,
-            // No summary written yet in this environment.
-            Err(SinkError::OpenSearch(OpenSearchError::Status { status: 404, .. })) => {
-                return Ok(HashMap::new());
-            }
-            Err(other) => return Err(other),
-        };
-        let mut stored = HashMap::new();
-        for doc in response["docs"].as_array().into_iter().flatten() {
-            if doc["found"].as_bool() != Some(true) {
-                continue;
-            }
-            let (Some(id), Some(seq_no), Some(primary_term)) = (
-                doc["_id"].as_str(),
-                doc["_seq_no"].as_u64(),
-                doc["_primary_term"].as_u64(),
-            ) else {
-                return Err(SinkError::Protocol {
-                    call: format!("POST {path}"),
-                    message: format!(
-                        "a found document without _id, _seq_no or _primary_term: {doc}"
-                    ),
-                });
-            };
-            // A document that is not a summary is replaced, not trusted.
-            let content = stored_content(&doc["_source"]).unwrap_or(Value::Null);
-            stored.insert(
-                id.to_string(),
-                StoredSummary {
-                    content,
-                    seq_no,
-                    primary_term,
-                },
-            );
-        }
-        Ok(stored)
     }
 
     /// Indexes dead letters; failing to keep them fails the invocation.
@@ -682,7 +427,7 @@ impl Sink {
         let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
         for (position, outcome) in outcomes {
             match outcome {
-                Outcome::Written { .. } | Outcome::Conflict { .. } => counts.dead_lettered += 1,
+                Outcome::Written { .. } | Outcome::Conflict => counts.dead_lettered += 1,
                 Outcome::Rejected { status, error } => {
                     return Err(SinkError::Protocol {
                         call: format!("POST /_bulk ({} dead letters)", letters.len()),
@@ -712,6 +457,7 @@ impl Sink {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            counts.opensearch_requests += 1;
             let last = match within(
                 deadline,
                 "POST",
@@ -763,10 +509,10 @@ impl Sink {
                             200..=299 => done.push((
                                 reference,
                                 Outcome::Written {
-                                    version: item.version,
+                                    seq: item.seq_no.zip(item.primary_term),
                                 },
                             )),
-                            409 => done.push((reference, Outcome::Conflict { index: item.index })),
+                            409 => done.push((reference, Outcome::Conflict)),
                             s if transient_status(s) => {
                                 last = format!("HTTP {s}: {}", item.error);
                                 retry.push(position);
@@ -801,10 +547,39 @@ impl Sink {
         deadline: Instant,
         counts: &mut Counts,
     ) -> Result<Value, SinkError> {
+        let bytes = body.map(|b| serde_json::to_vec(b).expect("JSON values serialize"));
+        self.call(method, path, bytes, deadline, counts).await
+    }
+
+    /// `call_json` with a body already serialised.
+    async fn call_raw_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Value, SinkError> {
+        self.call(method, path, Some(body), deadline, counts).await
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Value, SinkError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let call = self.client.json(method.clone(), path, body);
+            counts.opensearch_requests += 1;
+            let payload = body.clone().map(|b| (b, "application/json"));
+            let call = async {
+                let response = self.client.send(method.clone(), path, payload).await?;
+                self.client.expect_json(method.as_str(), path, response)
+            };
             match within(deadline, method.as_str(), path, call).await {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_transient() => {
@@ -906,51 +681,6 @@ fn event_letter(
         log_event_timestamp: Some(kept.log_timestamp_ms),
         target_index: Some(index),
     }
-}
-
-fn fold_hit(
-    summaries: &mut BTreeMap<String, SessionSummary<'static>>,
-    hit: &Value,
-) -> Result<(), String> {
-    let id = hit["_id"].as_str().ok_or("a hit without _id")?;
-    let source = &hit["_source"];
-    let text = |key: &str| source[key].as_str().map(|s| Cow::Owned(s.to_string()));
-    let session_id = source["session_id"]
-        .as_str()
-        .ok_or("an event without session_id")?;
-    let timestamp_ms = source["timestamp"]
-        .as_str()
-        .and_then(timefmt::parse_rfc3339)
-        .ok_or_else(|| format!("event {id} has an unreadable timestamp"))?;
-    let user = text("user").ok_or_else(|| format!("event {id} has no user"))?;
-    let path = text("path").ok_or_else(|| format!("event {id} has no path"))?;
-    let module = text("module");
-    let site_token = text("site_token");
-    let asset_types: Vec<Cow<'static, str>> = source["asset_types"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(|s| Cow::Owned(s.to_string())))
-        .collect();
-    let view = EventView {
-        id: Cow::Owned(id.to_string()),
-        timestamp_ms,
-        user: &user,
-        path: &path,
-        module: module.as_ref(),
-        site_token: site_token.as_ref(),
-        asset_types: &asset_types,
-    };
-    match summaries.get_mut(session_id) {
-        Some(summary) => summary.add(view),
-        None => {
-            summaries.insert(
-                session_id.to_string(),
-                SessionSummary::new(Cow::Owned(session_id.to_string()), view),
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
