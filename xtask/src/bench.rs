@@ -1,6 +1,11 @@
 //! `cargo xtask bench --input DIR`: the processor's offline throughput (an
 //! optimised build, one thread, no network) and the peak memory of one
 //! invocation on a 1 MB compressed payload. The last line is JSON.
+//!
+//! `cargo xtask bench --e2e --env E` measures against the environment's
+//! OpenSearch instead ([`e2e`]).
+
+mod e2e;
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -9,18 +14,50 @@ use std::process::{Command, Stdio};
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// A directory of Lambda event files (e.g. from `cargo xtask gen-logs`).
-    #[arg(long)]
-    pub input: PathBuf,
+    #[arg(long, required_unless_present = "session_scaling")]
+    pub input: Option<PathBuf>,
     /// Skip the peak-memory measurement.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "e2e")]
     pub no_memory: bool,
     /// The pipeline rules (default: infra/pipeline.yaml).
     #[arg(long)]
     pub pipeline: Option<PathBuf>,
     /// Passes over the corpus; the one with the median rate is reported
     /// (every pass is shown).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100), conflicts_with = "e2e")]
     pub runs: u32,
+    /// End to end against the OpenSearch of --env: a console-style raw
+    /// ingest (one `_bulk` per payload, as the AWS console's
+    /// LogsToElasticsearch Lambda does), then the pipeline (the Lambda's
+    /// handler), over the same payloads with the same --jobs, into
+    /// bench-only indices that are deleted at the end.
+    #[arg(long, requires = "env")]
+    pub e2e: bool,
+    /// The environment whose OpenSearch --e2e writes to.
+    #[arg(long, value_name = "NAME", requires = "e2e")]
+    pub env: Option<String>,
+    /// --e2e: payloads in flight at once [default: 4].
+    #[arg(long, requires = "e2e", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+    /// --e2e without --input: generates long-session corpora (`gen-logs
+    /// --session-events N`) for each N, replays each through the pipeline
+    /// into fresh indices and compares the times, e.g. `250,2000`.
+    #[arg(
+        long,
+        value_name = "N,N",
+        value_delimiter = ',',
+        requires = "e2e",
+        conflicts_with = "input"
+    )]
+    pub session_scaling: Option<Vec<u32>>,
+    /// --session-scaling: sessions (users) of each corpus [default: 20].
+    #[arg(long, requires = "session_scaling")]
+    pub sessions: Option<u32>,
+    /// --e2e: measure in this xtask as built (`cargo xtask` builds it
+    /// unoptimised) instead of building it with the processor optimised
+    /// first; for tests of the benchmark, not for its numbers.
+    #[arg(long, requires = "e2e")]
+    pub no_build: bool,
 }
 
 /// The instruction-set extensions that choose code paths at run time in
@@ -99,10 +136,16 @@ pub(crate) fn build_example(
 }
 
 pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
-    if !args.input.is_dir() {
+    if args.e2e {
+        return e2e::run(root, &args);
+    }
+    let Some(input) = args.input.clone() else {
+        bail!("--input DIR: the directory of Lambda event files to measure");
+    };
+    if !input.is_dir() {
         bail!(
             "--input {}: not a directory of Lambda event files",
-            args.input.display()
+            input.display()
         );
     }
     let pipeline = args
@@ -149,7 +192,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
             .arg("--make-payload")
             .arg(&payload)
             .arg("--input")
-            .arg(&args.input)
+            .arg(&input)
             .arg("--pipeline")
             .arg(&pipeline)
             .status()?;
@@ -159,7 +202,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         } else if !made.success() {
             bail!(
                 "reading the corpus in {} failed (see above)",
-                args.input.display()
+                input.display()
             );
         } else {
             let out = Command::new(&exe)
@@ -185,14 +228,10 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 
-    eprintln!(
-        "throughput over {}, {} run(s)…",
-        args.input.display(),
-        args.runs
-    );
+    eprintln!("throughput over {}, {} run(s)…", input.display(), args.runs);
     let status = Command::new(&exe)
         .arg("--input")
-        .arg(&args.input)
+        .arg(&input)
         .arg("--runs")
         .arg(args.runs.to_string())
         .arg("--pipeline")

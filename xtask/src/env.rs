@@ -340,6 +340,32 @@ impl Environment {
         &self.indices
     }
 
+    /// A copy whose index names all start with `prefix` (the benchmarks'
+    /// own indices, beside the environment's data); fails when a name
+    /// would not be a valid index name.
+    pub fn with_index_prefix(&self, prefix: &str) -> anyhow::Result<Environment> {
+        let mut env = self.clone();
+        let i = &self.indices;
+        env.indices = Indices {
+            request_events_prefix: format!("{prefix}{}", i.request_events_prefix),
+            session_summaries: format!("{prefix}{}", i.session_summaries),
+            dead_letters: format!("{prefix}{}", i.dead_letters),
+        };
+        if let Some(invalid) = env
+            .validate()
+            .into_iter()
+            .find(|invalid| invalid.field.starts_with("indices."))
+        {
+            anyhow::bail!(
+                "`{}` with index prefix `{prefix}`: field `{}`: {}",
+                self.name,
+                invalid.field,
+                invalid.message
+            );
+        }
+        Ok(env)
+    }
+
     /// A client for the environment's OpenSearch, signing with SigV4 when
     /// the environment says so (credentials from the process environment).
     pub fn opensearch_client(&self) -> anyhow::Result<OpenSearch> {
@@ -1156,6 +1182,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("lowercase"), "{err}");
+
+        let bench = env.with_index_prefix("bench-1-").unwrap();
+        assert_eq!(
+            bench.indices().request_events_prefix,
+            "bench-1-t42-request-events-"
+        );
+        assert_eq!(
+            bench.indices().session_summaries,
+            "bench-1-t42-session-summaries"
+        );
+        assert_eq!(
+            bench.indices().dead_letters,
+            "bench-1-t42-usage-dead-letters"
+        );
+        let err = env.with_index_prefix("Bench-").unwrap_err().to_string();
+        assert!(
+            err.contains("indices.") && err.contains("lowercase"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ enum Command {
     GenLogs(xtask::genlogs::GenLogsArgs),
     /// Local stack, deploy, synthetic logs, replay, then sessions and users per day.
     Demo(xtask::demo::DemoArgs),
-    /// Offline processor throughput over Lambda event files (no network).
+    /// Processor throughput over Lambda event files: offline (no network), or end to end against an environment's OpenSearch (--e2e).
     Bench(xtask::bench::BenchArgs),
     /// Trains the processor's profile-guided optimisation (processor/pgo/processor.profdata).
     Pgo(xtask::pgo::PgoArgs),

@@ -74,19 +74,18 @@ pub enum Step {
     /// After the summaries counted the events, before the events are created.
     AfterSummaries,
     InEvents,
-    /// After the events are created, before the pending lists are emptied.
+    /// After the events are created: the invocation's work is done, but
+    /// Lambda sees it fail and delivers the batch again.
     AfterEvents,
-    InCleanup,
 }
 
 impl Step {
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 5] = [
         Step::AfterReads,
         Step::InSummaries,
         Step::AfterSummaries,
         Step::InEvents,
         Step::AfterEvents,
-        Step::InCleanup,
     ];
 }
 

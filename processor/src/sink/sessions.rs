@@ -1,13 +1,12 @@
 //! The summaries' side of one batch: read, decide (`summary_merge`), write
-//! the summaries conditionally, create the events, empty the pending lists.
+//! the summaries conditionally, then create the events.
 //! Why this is exact is argued in ARCHITECTURE.md ("A session summary
 //! counts each stored event once").
 //!
 //! Per invocation, on the normal path: one `_mget` of the touched
 //! summaries, one `_mget` of the batch's event ids (and the pending ones),
 //! one `_search` (size 0) for sessions with no summary yet, one `_bulk` of
-//! summaries, the events' `_bulk`, and one `_bulk` emptying the pending
-//! lists. No refresh, no scroll: a rebuild (a summary deleted by hand,
+//! summaries and the events' `_bulk`. No refresh, no scroll: a rebuild (a summary deleted by hand,
 //! unreadable, or counting an event OpenSearch then refused) is the only
 //! path that refreshes and reads a session's whole history.
 
@@ -19,7 +18,7 @@ use crate::docid::document_id;
 use crate::opensearch::OpenSearchError;
 use crate::session::EventView;
 use crate::summary_merge::{
-    Base, Condition, PendingEvent, Plan, RepairReason, Write, plan, rebuild, without_stored,
+    Base, Condition, PENDING_FIELD, PendingEvent, Plan, RepairReason, Write, plan, rebuild,
     write_document,
 };
 use crate::timefmt;
@@ -31,20 +30,17 @@ use std::time::Instant;
 
 /// Rounds of read-decide-write before an invocation gives up on sessions
 /// other invocations keep writing (Lambda then retries the batch).
-const ROUNDS: u32 = 12;
-/// Rounds of emptying a pending list; after that the next invocation that
-/// touches the session empties it (a pending event that is stored is
-/// harmless, only untidy).
-const CLEANUP_ROUNDS: u32 = ROUNDS;
+const ROUNDS: u32 = 40;
 const SCROLL_PAGE: usize = 5000;
 
-/// A summary this invocation wrote, and its version then.
-struct Written<'b> {
-    session: &'b str,
-    write: Write<'b>,
-    seq: (u64, u64),
-    /// Its `last_updated`, which emptying its pending list keeps.
-    stamp: i64,
+/// Before reading a summary again after a conflict: a few milliseconds,
+/// with jitter, so that invocations writing the same session fall out of
+/// step. A conflict is not an overload: the other writer is done already.
+async fn conflict_pause(round: u32) {
+    use rand::Rng;
+    let cap = 2u64 << round.min(4);
+    let ms = rand::rng().random_range(0..=cap);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 pub(super) async fn write_batch<'b>(
@@ -128,22 +124,11 @@ pub(super) async fn write_batch<'b>(
         rebuild_without(sink, &to_rebuild, &refused_ids, deadline, counts).await?;
     }
 
-    let stored_now: HashSet<&str> = (0..batch.events.len())
-        .filter(|&p| !refused_ids.contains(views[p].id.as_ref()))
-        .map(|p| views[p].id.as_ref())
-        .chain(known_stored.iter().map(String::as_str))
-        .collect();
-    let written: Vec<Written> = counted
-        .written
-        .into_iter()
-        .filter(|w| !to_rebuild.contains(&w.session))
-        .collect();
-    empty_pending(sink, written, &stored_now, deadline, counts).await
+    Ok(())
 }
 
 /// What counting a batch into its summaries left.
 struct Counted<'b> {
-    written: Vec<Written<'b>>,
     /// Sessions whose summary OpenSearch refused for good.
     refused: HashMap<&'b str, (u16, Value)>,
     /// Document ids of events found stored.
@@ -162,7 +147,6 @@ async fn count_in_summaries<'b>(
 ) -> Result<Counted<'b>, SinkError> {
     let stamp = now_ms();
     let mut counted = Counted {
-        written: Vec::new(),
         refused: HashMap::new(),
         known_stored: HashSet::new(),
     };
@@ -203,6 +187,9 @@ async fn count_in_summaries<'b>(
                     .map(|e| (e.id.as_ref(), e.timestamp_ms)),
             );
         }
+        // A second request, not part of the first: the argument needs the
+        // events read *after* the summaries (one `_mget` reads its shards
+        // in parallel, in no order).
         let found = stored_event_ids(sink, &lookup, deadline, counts).await?;
         counted.known_stored.extend(found.iter().cloned());
         let is_stored = |session: &str, id: &str| {
@@ -230,7 +217,7 @@ async fn count_in_summaries<'b>(
         sink.crash_point(Step::AfterReads)?;
 
         let mut body = BulkBody::default();
-        let mut sent: Vec<(&'b str, Write<'b>)> = Vec::new();
+        let mut sent: Vec<&'b str> = Vec::new();
         let mut next: Vec<&'b str> = Vec::new();
         for &session in &todo {
             let base = &bases[session];
@@ -250,30 +237,6 @@ async fn count_in_summaries<'b>(
                 Plan::Keep if rebuilt => rebuilt_write(base),
                 Plan::Keep => {
                     counts.sessions_unchanged += 1;
-                    // Events of ours counted as pending by an invocation
-                    // that died before creating them: this one creates
-                    // them, then takes them out of the list.
-                    if let (
-                        Some(summary),
-                        Condition::IfUnchanged {
-                            seq_no,
-                            primary_term,
-                        },
-                    ) = (&base.summary, base.condition)
-                        && events.iter().any(|e| base.is_pending(&e.id))
-                    {
-                        counted.written.push(Written {
-                            session,
-                            write: Write {
-                                summary: summary.clone(),
-                                pending: base.pending.clone(),
-                                condition: base.condition,
-                                newly_counted: 0,
-                            },
-                            seq: (seq_no, primary_term),
-                            stamp: base.last_updated_ms.unwrap_or(stamp),
-                        });
-                    }
                     continue;
                 }
                 // A summary read as missing may have been created since,
@@ -304,33 +267,20 @@ async fn count_in_summaries<'b>(
                 stamp,
             );
             body.items.push((start..body.bytes.len(), sent.len()));
-            sent.push((session, write));
+            sent.push(session);
         }
         if !body.is_empty() {
             let outcomes = sink
                 .bulk_or_crash(Step::InSummaries, "/_bulk", body, deadline, counts)
                 .await?;
-            let mut sent: Vec<Option<(&'b str, Write<'b>)>> = sent.into_iter().map(Some).collect();
             for (position, outcome) in outcomes {
-                let (session, write) = sent[position].take().expect("one outcome per item");
+                let session = sent[position];
                 match outcome {
-                    Outcome::Written { seq: Some(seq) } => {
+                    Outcome::Written { .. } => {
                         counts.sessions_written += 1;
                         if repair.remove(session).is_some() {
                             counts.sessions_rebuilt += 1;
                         }
-                        counted.written.push(Written {
-                            session,
-                            write,
-                            seq,
-                            stamp,
-                        });
-                    }
-                    Outcome::Written { seq: None } => {
-                        return Err(SinkError::Protocol {
-                            call: "POST /_bulk (session summaries)".into(),
-                            message: format!("no _seq_no/_primary_term for `{session}`"),
-                        });
                     }
                     // Written by another invocation since it was read
                     // (perhaps rebuilt): read and decide afresh.
@@ -362,14 +312,7 @@ async fn count_in_summaries<'b>(
             .iter()
             .any(|s| !repair.contains_key(s) && !suspected.contains(s))
         {
-            sink.backoff(
-                round.min(3),
-                deadline,
-                "session summaries in conflict",
-                format!("{} summaries written by another invocation", todo.len()),
-                counts,
-            )
-            .await?;
+            conflict_pause(round).await;
         }
     }
     unreachable!("the last round returns")
@@ -433,7 +376,10 @@ async fn read_bases<'s>(
         return Ok(bases);
     }
     let by_id: HashMap<Cow<str>, &'s str> = sessions.iter().map(|&s| (document_id(s), s)).collect();
-    let path = format!("/{}/_mget", sink.indices.session_summaries);
+    let path = format!(
+        "/{}/_mget?_source=true&stored_fields={PENDING_FIELD}",
+        sink.indices.session_summaries
+    );
     let ids: Vec<&Cow<str>> = by_id.keys().collect();
     let response = match sink
         .call_json(
@@ -468,10 +414,12 @@ async fn read_bases<'s>(
             });
         };
         if let Some(&session) = by_id.get(id) {
-            bases.insert(
-                session,
-                Base::from_document(&doc["_source"], seq_no, primary_term),
-            );
+            // The pending list is a stored field, outside `_source`.
+            let mut source = doc["_source"].clone();
+            if let Some(pending) = doc["fields"][PENDING_FIELD][0].as_str() {
+                source[PENDING_FIELD] = Value::String(pending.to_string());
+            }
+            bases.insert(session, Base::from_document(&source, seq_no, primary_term));
         }
     }
     Ok(bases)
@@ -665,104 +613,6 @@ fn delete_item(out: &mut Vec<u8>, index: &str, session: &str, condition: Conditi
         );
     }
     out.extend_from_slice(b"}}\n");
-}
-
-/// Empties the pending lists of the summaries this invocation wrote, of
-/// the events now stored. Conditional like every summary write; on a
-/// conflict the stored summary is read again and its list emptied of the
-/// same events.
-async fn empty_pending(
-    sink: &Sink,
-    written: Vec<Written<'_>>,
-    stored: &HashSet<&str>,
-    deadline: Instant,
-    counts: &mut Counts,
-) -> Result<(), SinkError> {
-    let mut body = BulkBody::default();
-    let mut sent: Vec<&str> = Vec::new();
-    for w in &written {
-        let Some(left) = without_stored(&w.write.pending, stored) else {
-            continue;
-        };
-        let (seq_no, primary_term) = w.seq;
-        let write = Write {
-            pending: left,
-            ..w.write.clone()
-        };
-        let start = body.bytes.len();
-        let condition = Condition::IfUnchanged {
-            seq_no,
-            primary_term,
-        };
-        summary_item(
-            &mut body.bytes,
-            &sink.indices.session_summaries,
-            w.session,
-            &write,
-            condition,
-            w.stamp,
-        );
-        body.items.push((start..body.bytes.len(), sent.len()));
-        sent.push(w.session);
-    }
-    for round in 1..=CLEANUP_ROUNDS {
-        if body.is_empty() {
-            return Ok(());
-        }
-        let outcomes = sink
-            .bulk_or_crash(Step::InCleanup, "/_bulk", body, deadline, counts)
-            .await?;
-        let conflicts: Vec<&str> = outcomes
-            .into_iter()
-            .filter(|(_, outcome)| *outcome == Outcome::Conflict)
-            .map(|(position, _)| sent[position])
-            .collect();
-        if conflicts.is_empty() || round == CLEANUP_ROUNDS {
-            return Ok(());
-        }
-        sink.backoff(
-            round.min(3),
-            deadline,
-            "emptying pending lists",
-            format!(
-                "{} summaries written by another invocation",
-                conflicts.len()
-            ),
-            counts,
-        )
-        .await?;
-        let bases = read_bases(sink, &conflicts, deadline, counts).await?;
-        body = BulkBody::default();
-        sent = Vec::new();
-        for session in conflicts {
-            let base = &bases[session];
-            let (Some(summary), Some(left), Some(stamp)) = (
-                base.summary.clone(),
-                without_stored(&base.pending, stored),
-                base.last_updated_ms,
-            ) else {
-                continue;
-            };
-            let write = Write {
-                summary,
-                pending: left,
-                condition: base.condition,
-                newly_counted: 0,
-            };
-            let start = body.bytes.len();
-            summary_item(
-                &mut body.bytes,
-                &sink.indices.session_summaries,
-                session,
-                &write,
-                base.condition,
-                stamp,
-            );
-            body.items.push((start..body.bytes.len(), sent.len()));
-            sent.push(session);
-        }
-    }
-    Ok(())
 }
 
 /// Every stored event of these sessions, each once, after a refresh (the

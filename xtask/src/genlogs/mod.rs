@@ -37,6 +37,12 @@ pub const DEFAULT_USERS: u32 = 20;
 pub const DEFAULT_SEED: u64 = 20_261_102;
 pub const DEFAULT_SESSIONS_PER_USER_DAY: f64 = 1.5;
 pub const DEFAULT_MAX_BATCH_EVENTS: usize = 250;
+/// Log events per batch of a long-session corpus (`--session-events`),
+/// about: each batch holds this many, give or take a tenth.
+pub const LONG_SESSION_BATCH_EVENTS: usize = 100;
+/// The most kept request events one long session may have: polled every
+/// 20–40 s, that is already a month without a reload.
+pub const MAX_SESSION_EVENTS: u32 = 100_000;
 
 /// The first day of the default corpus (a Monday).
 pub fn default_start_date() -> NaiveDate {
@@ -73,6 +79,13 @@ pub struct GenLogsArgs {
     /// Also write the expectation (JSON) to this file; it must not be inside OUT.
     #[arg(long, value_name = "PATH")]
     pub expect: Option<PathBuf>,
+    /// Long sessions instead of days of activity: one session per user
+    /// (--users, default 20), all open at once from 06:00 UTC of
+    /// --start-date, each a single-page app that polls every 20–40 s and
+    /// makes exactly N kept request events; written as batches of about 100
+    /// log events that interleave every open session.
+    #[arg(long, value_name = "N", conflicts_with_all = ["days", "events", "sessions_per_user_day"])]
+    pub session_events: Option<u32>,
 }
 
 /// What to generate. `Default` is the standard test corpus.
@@ -94,6 +107,11 @@ pub struct GenOptions {
     pub target_events: Option<u64>,
     /// Most log events in one batch.
     pub max_batch_events: usize,
+    /// A long-session corpus ([`GenOptions::long_sessions`]): one session
+    /// per user, each with exactly this many kept request events; `days`,
+    /// `sessions_per_user_day`, `target_events` and `max_batch_events` are
+    /// then not used.
+    pub session_events: Option<u32>,
 }
 
 impl Default for GenOptions {
@@ -108,6 +126,7 @@ impl Default for GenOptions {
             control_messages: true,
             target_events: None,
             max_batch_events: DEFAULT_MAX_BATCH_EVENTS,
+            session_events: None,
         }
     }
 }
@@ -126,6 +145,62 @@ impl GenOptions {
             ..GenOptions::default()
         }
     }
+
+    /// A long-session corpus (`gen-logs --session-events N`): `users`
+    /// sessions, one per user, all open together from 06:00 UTC of the
+    /// start date, each polling every 20–40 s until it has made exactly
+    /// `events_per_session` kept request events, cut into batches of about
+    /// [`LONG_SESSION_BATCH_EVENTS`] log events that interleave every open
+    /// session. Fails, saying why, on values that make no such corpus.
+    pub fn long_sessions(users: u32, events_per_session: u32, seed: u64) -> anyhow::Result<Self> {
+        check_long_sessions(users, events_per_session)?;
+        Ok(GenOptions {
+            // The days the sessions span (background lines and control
+            // messages follow them): 06:05 plus at most 40 s a poll.
+            days: long_session_days(events_per_session),
+            users,
+            seed,
+            session_events: Some(events_per_session),
+            ..GenOptions::default()
+        })
+    }
+}
+
+/// Why `users` long sessions of `events` kept request events each make no
+/// corpus, if they do not.
+fn check_long_sessions(users: u32, events: u32) -> anyhow::Result<()> {
+    if users == 0 {
+        bail!("--users must be at least 1");
+    }
+    if events == 0 {
+        bail!("--session-events must be at least 1 (kept request events per session)");
+    }
+    if events > MAX_SESSION_EVENTS {
+        bail!(
+            "--session-events {events}: at most {MAX_SESSION_EVENTS}; a session polling every 20–40 s makes that many in about a month, and no single-page app stays open longer"
+        );
+    }
+    let estimate = long_session_log_events(users, events);
+    if estimate > MAX_LOG_EVENTS {
+        bail!(
+            "--users {users} --session-events {events}: about {estimate} log events, more than the {MAX_LOG_EVENTS} gen-logs makes at once (the corpus is built in memory); use fewer users or fewer events per session"
+        );
+    }
+    Ok(())
+}
+
+/// UTC days from the start date that long sessions of `events` polls span.
+fn long_session_days(events: u32) -> u32 {
+    let last_ms = model::LONG_SESSION_START_MS
+        + model::LONG_SESSION_START_SPREAD_MS
+        + i64::from(events) * model::LONG_SESSION_MAX_POLL_MS;
+    (last_ms / 86_400_000 + 1) as u32
+}
+
+/// About how many log events `users` long sessions of `events` kept
+/// request events make, noise and background lines included.
+fn long_session_log_events(users: u32, events: u32) -> u64 {
+    (f64::from(users) * f64::from(events) * model::LONG_SESSION_LOG_EVENTS_PER_KEPT) as u64
 }
 
 /// A generated corpus: the files of OUT, in name order, and the expectation.
@@ -256,6 +331,9 @@ fn events_per_user(days: u32, sessions_per_user_day: f64) -> f64 {
 
 /// Roughly how many log events `opts` gives (for the size check only).
 fn estimated_log_events(opts: &GenOptions) -> u64 {
+    if let Some(events) = opts.session_events {
+        return long_session_log_events(opts.users, events);
+    }
     opts.target_events.unwrap_or_else(|| {
         (f64::from(opts.users) * events_per_user(opts.days, opts.sessions_per_user_day)) as u64
     })
@@ -284,9 +362,12 @@ pub fn run(_root: &Path, args: GenLogsArgs) -> anyhow::Result<()> {
             args.sessions_per_user_day
         );
     }
-    let mut opts = match (args.events, args.users) {
-        (Some(events), None) => GenOptions::for_events(events, args.days, args.seed),
-        (events, users) => GenOptions {
+    let mut opts = match (args.session_events, args.events, args.users) {
+        (Some(n), _, users) => {
+            GenOptions::long_sessions(users.unwrap_or(DEFAULT_USERS), n, args.seed)?
+        }
+        (None, Some(events), None) => GenOptions::for_events(events, args.days, args.seed),
+        (None, events, users) => GenOptions {
             days: args.days,
             users: users.unwrap_or(DEFAULT_USERS),
             seed: args.seed,
@@ -355,6 +436,13 @@ pub fn run(_root: &Path, args: GenLogsArgs) -> anyhow::Result<()> {
         "  log events: {} distinct, {} delivered (redeliveries included), {} control messages",
         e.log_events_total, e.log_events_delivered, e.control_messages
     );
+    if let Some(n) = opts.session_events {
+        println!(
+            "  long sessions: {} of {n} kept request events each, open together from {} 06:00 UTC, in batches of about {LONG_SESSION_BATCH_EVENTS} log events",
+            e.sessions.len(),
+            opts.start_date
+        );
+    }
     println!(
         "  kept: {} request events in {} sessions of {} users (support staff who open a user's session included) over {} days from {}",
         e.kept_events(),

@@ -302,15 +302,22 @@ pub(crate) fn batch(model: &Model, opts: &GenOptions) -> Batched {
         }
     }
 
-    // Batches: consecutive events of one stream, mostly small, up to the max.
+    // Batches: consecutive events of one stream, mostly small, up to the
+    // max; for long sessions, about a hundred each (give or take a tenth).
     let max = opts.max_batch_events.max(1);
+    let long = super::LONG_SESSION_BATCH_EVENTS;
     let mut batches = Vec::new();
     let mut batch_stream = Vec::new();
     for (stream, list) in per_stream.iter().enumerate() {
         let mut rest = &list[..];
         while !rest.is_empty() {
-            let u: f64 = rng.random();
-            let size = (1 + ((max - 1) as f64 * u * u) as usize).min(rest.len());
+            let size = if opts.session_events.is_some() {
+                rng.random_range(long - long / 10..=long + long / 10)
+            } else {
+                let u: f64 = rng.random();
+                1 + ((max - 1) as f64 * u * u) as usize
+            }
+            .min(rest.len());
             batches.push(rest[..size].to_vec());
             batch_stream.push(stream as u16);
             rest = &rest[size..];

@@ -971,3 +971,98 @@ fn events_target_sizes_the_corpus() {
         );
     }
 }
+
+/// `--session-events N`: one session per user, each with exactly N kept
+/// request events, all open together, written as batches of about a
+/// hundred log events of which a typical one touches most open sessions;
+/// and the reference reading agrees with the expectation.
+#[test]
+fn genlogs_long_sessions_have_their_shape() {
+    const USERS: u32 = 20;
+    const N: u32 = 300;
+    let opts = GenOptions::long_sessions(USERS, N, DEFAULT_SEED).unwrap();
+    let corpus = generate(&opts);
+    let e = &corpus.expected;
+    assert_eq!(e.sessions.len(), USERS as usize);
+    for s in e.sessions.values() {
+        assert_eq!(s.event_count, u64::from(N), "{}", s.session_id);
+    }
+    // Open together, recent-ish like the default corpus (its first day).
+    let day0 = default_start_date()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    let latest_start = e.sessions.values().map(|s| s.start_time_ms).max().unwrap();
+    let earliest_end = e.sessions.values().map(|s| s.end_time_ms).min().unwrap();
+    assert!(latest_start < earliest_end);
+    for s in e.sessions.values() {
+        assert!(s.start_time_ms >= day0 + 6 * 3_600_000 - 60_000, "{s:?}");
+        // 299 polls of 20 to 40 s.
+        let polls = s.end_time_ms - s.start_time_ms;
+        assert!((299 * 19_000..=299 * 41_000).contains(&polls), "{polls}");
+    }
+    // The size estimate of the size check.
+    let per_kept = e.log_events_total as f64 / e.kept_events() as f64;
+    assert!(
+        (per_kept - super::model::LONG_SESSION_LOG_EVENTS_PER_KEPT).abs() < 0.05,
+        "a long-session corpus now makes {per_kept:.3} log events per kept event (LONG_SESSION_LOG_EVENTS_PER_KEPT)"
+    );
+
+    let files: Vec<(String, Value)> = corpus
+        .files
+        .iter()
+        .map(|(n, b)| (n.clone(), decode(b)))
+        .collect();
+    let mut sizes = Vec::new();
+    let mut touched_share = Vec::new();
+    for (_, doc) in &files {
+        if doc["messageType"] != "DATA_MESSAGE" {
+            continue;
+        }
+        let events = doc["logEvents"].as_array().unwrap();
+        sizes.push(events.len());
+        let first = events[0]["timestamp"].as_i64().unwrap();
+        let last = events.last().unwrap()["timestamp"].as_i64().unwrap();
+        let touched: BTreeSet<&str> = events
+            .iter()
+            .filter_map(|ev| e.events.get(ev["id"].as_str().unwrap()))
+            .map(|k| k.session_id.as_str())
+            .collect();
+        // Sessions open for the whole time the batch spans.
+        let open = e
+            .sessions
+            .values()
+            .filter(|s| s.start_time_ms <= first && last <= s.end_time_ms)
+            .count();
+        if open > 0 {
+            touched_share.push(touched.len() as f64 / open as f64);
+        }
+    }
+    assert!(sizes.iter().all(|&n| n <= 110), "{sizes:?}");
+    let about_100 = sizes.iter().filter(|&&n| (90..=110).contains(&n)).count();
+    // Only each stream's last batch may be smaller.
+    assert!(about_100 * 10 >= sizes.len() * 9, "{sizes:?}");
+    touched_share.sort_by(f64::total_cmp);
+    let median = touched_share[touched_share.len() / 2];
+    assert!(
+        touched_share.len() * 2 > sizes.len() && median >= 0.9,
+        "a typical batch touches {:.0}% of the open sessions",
+        median * 100.0
+    );
+
+    read_corpus(&corpus, &files);
+
+    // Values that make no such corpus are refused, saying why.
+    for (users, n, expected) in [
+        (20, 0, "--session-events must be at least 1"),
+        (0, 100, "--users must be at least 1"),
+        (20, 100_001, "at most 100000"),
+        (1_000, 10_000, "use fewer users or fewer events per session"),
+    ] {
+        let err = GenOptions::long_sessions(users, n, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{users} × {n}: {err}");
+    }
+}

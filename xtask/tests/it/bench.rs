@@ -114,3 +114,201 @@ fn bench_shows_each_run_and_ends_with_the_median_as_json() {
     sorted.sort_by(f64::total_cmp);
     assert!((rate - sorted[1]).abs() <= 1.0, "{rate} vs {runs:?}");
 }
+
+/// A copy of `local` pointed at the test OpenSearch, written under a name
+/// of its own into a folder the xtask binary is then pointed at.
+fn e2e_environment(test: &str) -> (String, std::path::PathBuf) {
+    let prefix = crate::support::unique_prefix(test);
+    let mut env = xtask::env::Environment::local_for_test(&crate::support::root(), &prefix)
+        .expect("local environment");
+    env.name = format!("{test}{}", std::process::id());
+    let dir = xtask::project_root()
+        .join("target/bench-test")
+        .join(prefix.trim_end_matches('-'));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("{}.yaml", env.name)),
+        serde_yaml_ng::to_string(&env).unwrap(),
+    )
+    .unwrap();
+    (env.name, dir)
+}
+
+/// Runs `xtask bench --e2e --no-build --env NAME ARGS…` and returns the
+/// JSON of its last stdout line (and the whole stdout).
+fn e2e_bench(name: &str, dir: &std::path::Path, args: &[&str]) -> (serde_json::Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["bench", "--e2e", "--no-build", "--env", name])
+        .args(args)
+        .env(xtask::env::ENVIRONMENTS_DIR_VAR, dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running xtask bench --e2e");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("a JSON line");
+    (serde_json::from_str(last).expect("JSON"), stdout)
+}
+
+/// Nothing is left under the bench's index prefixes: no index, no template.
+async fn nothing_left_under(client: &processor::opensearch::OpenSearch, prefixes: &[&str]) {
+    for prefix in prefixes {
+        assert!(prefix.starts_with("bench-e2e-"), "{prefix}");
+        let indices = client
+            .json(
+                http::Method::GET,
+                &format!("/_cat/indices/{prefix}*?format=json&expand_wildcards=all"),
+                None,
+            )
+            .await
+            .expect("listing indices");
+        assert_eq!(indices, serde_json::json!([]), "left behind: {indices}");
+        let templates = client
+            .send(
+                http::Method::GET,
+                &format!("/_index_template/{prefix}*"),
+                None,
+            )
+            .await
+            .expect("listing templates");
+        let left = if templates.status == 404 {
+            0
+        } else {
+            templates.json().unwrap()["index_templates"]
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        assert_eq!(left, 0, "templates left behind: {}", templates.text());
+    }
+}
+
+/// `cargo xtask bench --e2e` on a small generated corpus against the test
+/// OpenSearch: the raw ingest and the pipeline both ran over every log
+/// event (the pipeline stored exactly the corpus's kept events and
+/// sessions, as the generator's expectation says), the last line has the
+/// documented keys, and every bench index and template is gone afterwards.
+#[tokio::test]
+async fn e2e_bench_measures_raw_ingest_and_pipeline_side_by_side_then_cleans_up() {
+    let client = crate::support::require_opensearch().await;
+    let (name, dir) = e2e_environment("benche2e");
+    let corpus = dir.join("corpus");
+    let expect = dir.join("expect.json");
+    let generated = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("gen-logs")
+        .arg(&corpus)
+        .args(["--events", "2000", "--seed", "12", "--expect"])
+        .arg(&expect)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running xtask gen-logs");
+    assert!(generated.status.success(), "{generated:?}");
+    let events = log_events_in(&corpus);
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&expect).unwrap()).unwrap();
+
+    let (report, stdout) = e2e_bench(
+        &name,
+        &dir,
+        &["--input", corpus.to_str().unwrap(), "--jobs", "2"],
+    );
+    let e2e = &report["e2e"];
+    for key in [
+        "log_events",
+        "jobs",
+        "raw_events_per_s",
+        "pipeline_events_per_s",
+        "ratio",
+        "raw_seconds",
+        "pipeline_seconds",
+    ] {
+        assert!(e2e[key].is_number(), "{key} in {report}");
+    }
+    assert_eq!(e2e["log_events"].as_u64(), Some(events), "{stdout}");
+    assert_eq!(e2e["jobs"], 2);
+    let raw = e2e["raw_events_per_s"].as_f64().unwrap();
+    let pipeline = e2e["pipeline_events_per_s"].as_f64().unwrap();
+    assert!(raw > 0.0 && pipeline > 0.0, "{report}");
+    assert!((e2e["ratio"].as_f64().unwrap() - pipeline / raw).abs() < 0.01);
+    for (rate, seconds) in [(raw, "raw_seconds"), (pipeline, "pipeline_seconds")] {
+        let seconds = e2e[seconds].as_f64().unwrap();
+        assert!((rate * seconds - events as f64).abs() < 0.01 * events as f64);
+    }
+    // The pipeline stored what the generator's model says it must.
+    assert_eq!(
+        e2e["pipeline_request_events"].as_u64(),
+        Some(expected["kept_event_ids"].as_array().unwrap().len() as u64),
+        "{stdout}"
+    );
+    assert_eq!(
+        e2e["pipeline_sessions"].as_u64(),
+        Some(expected["sessions"].as_object().unwrap().len() as u64)
+    );
+    assert_eq!(e2e["pipeline_dead_letters"], 0);
+    assert!(e2e["pipeline_requests"].as_u64().unwrap() > 0);
+    // The raw ingest sent one _bulk per data payload and stored the
+    // distinct log events; its mappings refuse almost none of them.
+    let distinct = expected["log_events_total"].as_u64().unwrap();
+    let stored = e2e["raw_documents"].as_u64().unwrap();
+    let refused = e2e["raw_refused"].as_u64().unwrap();
+    assert!(stored <= distinct && refused * 50 < distinct, "{stdout}");
+    assert!(stored + refused >= distinct, "{stdout}");
+    assert!(e2e["raw_requests"].as_u64().unwrap() > 0);
+
+    let prefixes: Vec<&str> = e2e["index_prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(prefixes.len(), 2);
+    nothing_left_under(&client, &prefixes).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--session-scaling`: one long-session corpus per value, each timed
+/// through the pipeline (which must store every kept event and session of
+/// it, or the bench fails), and the ratio of the times on the last line.
+#[tokio::test]
+async fn e2e_bench_session_scaling_reports_the_time_ratio() {
+    let client = crate::support::require_opensearch().await;
+    let (name, dir) = e2e_environment("benchscale");
+    let (report, stdout) = e2e_bench(
+        &name,
+        &dir,
+        &[
+            "--session-scaling",
+            "10,40",
+            "--sessions",
+            "3",
+            "--jobs",
+            "2",
+        ],
+    );
+    let scaling = &report["session_scaling"];
+    assert_eq!(scaling["sessions"], 3, "{stdout}");
+    assert_eq!(scaling["events_per_session"], serde_json::json!([10, 40]));
+    assert_eq!(scaling["events_ratio"], 4.0);
+    let seconds: Vec<f64> = scaling["seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    assert!(seconds.len() == 2 && seconds.iter().all(|&s| s > 0.0));
+    let ratio = scaling["time_ratio"].as_f64().unwrap();
+    assert!((ratio - seconds[1] / seconds[0]).abs() < 0.01, "{report}");
+    let prefixes: Vec<&str> = scaling["index_prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(prefixes.len(), 2);
+    nothing_left_under(&client, &prefixes).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

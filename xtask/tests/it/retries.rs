@@ -45,12 +45,14 @@ mod proxy {
     }
 
     impl Request {
-        pub fn is_bulk(&self) -> bool {
-            self.method == "POST" && (self.path == "/_bulk" || self.path.starts_with("/_bulk?"))
-        }
         /// The bulk request that creates the request events.
         pub fn is_events_bulk(&self) -> bool {
-            self.method == "POST" && self.path == "/_bulk?refresh=true"
+            let first = self.body.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            let first = String::from_utf8_lossy(first);
+            self.method == "POST"
+                && self.path == "/_bulk"
+                && first.starts_with("{\"create\"")
+                && first.contains("request-events-")
         }
         pub fn endpoint_is(&self, method: &str, api: &str) -> bool {
             let path = self.path.split('?').next().unwrap_or("");
@@ -611,16 +613,12 @@ async fn assert_stored(client: &OpenSearch, env: &Environment, want: &Expected) 
         want.summaries.keys().collect::<Vec<_>>(),
         "the set of sessions"
     );
-    for (id, (count, content)) in &want.summaries {
-        let (_, version, source) = &summaries[id];
+    for (id, (_, content)) in &want.summaries {
+        let (_, _, source) = &summaries[id];
         assert_eq!(
             stored_content(source).as_ref(),
             Some(content),
             "session {id}"
-        );
-        assert_eq!(
-            version, count,
-            "session {id} is versioned by its event count"
         );
     }
     assert_eq!(
@@ -687,7 +685,7 @@ async fn a_refused_bulk_request_is_sent_again_and_stores_everything_once() {
     let client = env.opensearch_client().unwrap();
     let mut refused = false;
     let proxy = Proxy::start(upstream_address(), move |r| {
-        if r.is_bulk() && !refused {
+        if r.is_events_bulk() && !refused {
             refused = true;
             Fault::Respond(429, rejected_json(429))
         } else {
@@ -783,17 +781,17 @@ async fn an_item_refused_inside_a_bulk_answer_is_the_only_one_sent_again() {
     );
     let action: Value = serde_json::from_str(second[0]).unwrap();
     assert_eq!(action["create"]["_id"], "e01");
-    // A 409 may come from a delivery that died before its refresh: the
-    // index is refreshed before the sessions are recomputed.
-    let refresh = exchanges
-        .iter()
-        .position(|x| x.request.endpoint_is("POST", "/_refresh"))
-        .expect("a refresh of the index that held the existing event");
-    let search = exchanges
-        .iter()
-        .position(|x| x.request.endpoint_is("POST", "/_search"))
-        .expect("the sessions are recomputed");
-    assert!(refresh < search, "refreshed before recomputing");
+    // The normal path neither refreshes nor scrolls.
+    assert!(
+        exchanges
+            .iter()
+            .all(|x| !x.request.path.contains("refresh") && !x.request.path.contains("scroll")),
+        "{:#?}",
+        exchanges
+            .iter()
+            .map(|x| &x.request.path)
+            .collect::<Vec<_>>()
+    );
     proxy.assert_healthy();
 
     assert_stored(&client, &env, &want).await;
@@ -829,9 +827,11 @@ async fn failed_search_and_mget_of_the_summary_step_are_retried() {
     assert!(counts.retries >= 2, "{counts:?}");
 
     let exchanges = proxy.exchanges();
-    for api in ["/_search", "/_mget"] {
+    // The search for the sessions' history; the summaries' `_mget`, then
+    // the events' (the first one failed, and was sent again).
+    for (api, calls_made) in [("/_search", 2), ("/_mget", 3)] {
         let calls = only(&exchanges, |r| r.endpoint_is("POST", api));
-        assert_eq!(calls.len(), 2, "{api}: {calls:#?}");
+        assert_eq!(calls.len(), calls_made, "{api}: {calls:#?}");
         assert_eq!((calls[0].status, calls[0].injected), (Some(500), true));
         assert_eq!(calls[1].status, Some(200), "{api}");
         assert_eq!(calls[0].request.path, calls[1].request.path);
@@ -907,7 +907,7 @@ async fn a_cluster_failing_until_the_deadline_fails_the_invocation_and_dead_lett
     );
 
     let message = err.to_string();
-    assert!(message.contains("POST /_bulk"), "names the call: {message}");
+    assert!(message.contains("/_mget"), "names the call: {message}");
     assert!(
         message.contains("still failing when the time ran out"),
         "says it gave up: {message}"
@@ -921,13 +921,21 @@ async fn a_cluster_failing_until_the_deadline_fails_the_invocation_and_dead_lett
     else {
         panic!("expected GaveUp, got {:?}", err.0);
     };
-    assert_eq!(call, "POST /_bulk?refresh=true");
+    assert_eq!(
+        call,
+        &format!(
+            "POST /{}/_mget?_source=true&stored_fields=pending_events",
+            env.indices().session_summaries
+        )
+    );
     assert!(last.contains("503"), "{last}");
 
     let exchanges = proxy.exchanges();
     assert!(
-        exchanges.iter().all(|x| x.request.is_events_bulk()),
-        "only the events bulk was tried (no dead letter, no summary): {:#?}",
+        exchanges
+            .iter()
+            .all(|x| x.request.endpoint_is("POST", "/_mget")),
+        "only the first read was tried (nothing written, no dead letter): {:#?}",
         exchanges
             .iter()
             .map(|x| &x.request.path)
@@ -1001,7 +1009,7 @@ async fn a_server_that_accepts_and_never_answers_fails_the_invocation_at_its_dea
         finished.saturating_duration_since(deadline)
     );
     let message = err.to_string();
-    assert!(message.contains("/_bulk"), "names the call: {message}");
+    assert!(message.contains("/_mget"), "names the call: {message}");
     assert!(
         !held.lock().unwrap().is_empty(),
         "the server saw no connection"

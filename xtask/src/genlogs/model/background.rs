@@ -11,14 +11,15 @@ impl Gen<'_> {
     /// Lines not tied to a user session: probes, crawlers, service accounts,
     /// metrics, banners, junk; about a tenth of the session lines, spread
     /// over the days and streams.
+    /// Long sessions (`--session-events`) get theirs while they are open.
     pub(super) fn background(&mut self) {
-        let days = i64::from(self.opts.days);
-        if days == 0 {
+        let windows = self.background_windows();
+        if windows.is_empty() {
             return;
         }
-        let per_day = ((self.events.len() as f64 * 0.10) / days as f64).max(40.0) as usize;
-        for d in 0..days {
-            let day_start = self.day0_ms + d * DAY_MS;
+        let per_window =
+            ((self.events.len() as f64 * 0.10) / windows.len() as f64).max(40.0) as usize;
+        for (d, (start, len)) in windows.into_iter().enumerate() {
             // Deploys: every stream boots on the first day, one or two restart later.
             let boots: Vec<u16> = if d == 0 {
                 (0..self.streams.len() as u16).collect()
@@ -28,15 +29,31 @@ impl Gen<'_> {
                     .collect()
             };
             for stream in boots {
-                let at = day_start + self.range(0, 2 * HOUR_MS);
+                let at = start + self.range(0, (2 * HOUR_MS).min(len));
                 self.banner(stream, at);
             }
-            for _ in 0..per_day {
-                let at = day_start + self.range(0, DAY_MS);
+            for _ in 0..per_window {
+                let at = start + self.range(0, len);
                 let stream = self.below(self.streams.len()) as u16;
                 self.background_line(stream, at);
             }
         }
+    }
+
+    /// (start, length) in epoch ms of the spans the background lines fill:
+    /// each day, or for long sessions the time they are open.
+    fn background_windows(&self) -> Vec<(i64, i64)> {
+        if self.opts.session_events.is_some() {
+            let first = self.events.iter().map(|e| e.ts_ms).min();
+            let last = self.events.iter().map(|e| e.ts_ms).max();
+            return match (first, last) {
+                (Some(first), Some(last)) => vec![(first, (last - first).max(1))],
+                _ => Vec::new(),
+            };
+        }
+        (0..i64::from(self.opts.days))
+            .map(|d| (self.day0_ms + d * DAY_MS, DAY_MS))
+            .collect()
     }
 
     fn banner(&mut self, stream: u16, at: i64) {

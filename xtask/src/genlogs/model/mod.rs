@@ -17,7 +17,9 @@
 //! - [`kept`], [`timestamp`], [`url`], [`asset_types`]: records that become
 //!   request events, field by field;
 //! - [`dropped`], [`session_noise`], [`background`]: lines the processor
-//!   drops, inside sessions and outside them.
+//!   drops, inside sessions and outside them;
+//! - [`polling`]: the long sessions of `gen-logs --session-events N`, a
+//!   single-page app left open that polls its API all day.
 
 mod asset_types;
 mod background;
@@ -25,6 +27,7 @@ mod draw;
 mod dropped;
 mod event;
 mod kept;
+mod polling;
 mod schedule;
 mod session;
 mod session_noise;
@@ -56,6 +59,23 @@ const MIN_MS: i64 = 60_000;
 /// the model changes); `GenOptions::target_events` divides by it.
 pub(crate) const EVENTS_PER_SESSION: f64 = 85.0;
 
+/// Long sessions open from this time of the first day (06:00 UTC)…
+pub(crate) const LONG_SESSION_START_MS: i64 = 6 * HOUR_MS;
+/// …within this many milliseconds of each other.
+pub(crate) const LONG_SESSION_START_SPREAD_MS: i64 = 5 * MIN_MS;
+/// A long session polls again after 20 to 40 s.
+pub(crate) const LONG_SESSION_MIN_POLL_MS: i64 = 20_000;
+pub(crate) const LONG_SESSION_MAX_POLL_MS: i64 = 40_000;
+/// Log events per kept request event of a long-session corpus (its noise
+/// and the background lines), as measured by the
+/// `genlogs_long_sessions_have_their_shape` test, which names the new value
+/// when the model changes; the size check multiplies by it.
+pub(crate) const LONG_SESSION_LOG_EVENTS_PER_KEPT: f64 = 1.15;
+
+/// A session's `home` when it has no home stream: a load balancer spreads
+/// its requests evenly over every task (and so every log stream).
+const ANY_STREAM: u16 = u16::MAX;
+
 /// The whole plan.
 pub(crate) struct Model {
     pub streams: Vec<String>,
@@ -74,6 +94,9 @@ struct Gen<'o> {
     events: Vec<LogEvent>,
     day0_ms: i64,
     long_ua: String,
+    /// While set, every request's path is this API path (after `/api/v2`):
+    /// a polling page asks the same endpoint over and over.
+    poll_path: Option<&'static str>,
 }
 
 /// Builds the plan: users, sessions, their lines and the background lines.
@@ -152,6 +175,7 @@ impl<'o> Gen<'o> {
             events: Vec::new(),
             day0_ms,
             long_ua,
+            poll_path: None,
         }
     }
 
@@ -161,7 +185,7 @@ impl<'o> Gen<'o> {
     }
 
     fn stream_for(&mut self, home: u16) -> u16 {
-        if self.chance(0.7) {
+        if home != ANY_STREAM && self.chance(0.7) {
             home
         } else {
             self.below(self.streams.len()) as u16

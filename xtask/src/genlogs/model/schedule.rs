@@ -38,6 +38,9 @@ pub(super) enum Feature {
     Duplicate(usize),
     /// The first page's batch arrives hours late.
     Late(usize),
+    /// A long session (`--session-events`) of exactly this many kept
+    /// request events: see [`super::polling`].
+    Polling(u32),
 }
 
 const FORCED: [Feature; 12] = [
@@ -63,6 +66,9 @@ pub(super) struct Plan {
 
 impl Gen<'_> {
     pub(super) fn plan_sessions(&mut self) -> Vec<Plan> {
+        if let Some(events) = self.opts.session_events {
+            return self.plan_long_sessions(events);
+        }
         let days = self.opts.days as i64;
         let weekday = |g: &Gen, d: i64| {
             let date = g.opts.start_date + chrono::Days::new(d as u64);

@@ -14,7 +14,7 @@ pub(super) struct Sess {
     pub(super) home: u16,
     pub(super) site: String,
     pub(super) ua: &'static str,
-    module_weights: [u32; 9],
+    pub(super) module_weights: [u32; 9],
 }
 
 impl Gen<'_> {
@@ -51,6 +51,14 @@ impl Gen<'_> {
         };
         let t0 = plan.start_ms;
 
+        if let Feature::Polling(events) = plan.feature {
+            let s = Sess {
+                home: super::ANY_STREAM,
+                ..s
+            };
+            self.polling_session(&s, t0, events);
+            return;
+        }
         if plan.feature == Feature::Ghost {
             self.static_loads(&s, t0);
             let url = format!("/api/v2{}", MODULE_APIS[1][0]);
@@ -75,7 +83,7 @@ impl Gen<'_> {
                 let (lo, hi) = BUCKET_DRAW[b];
                 self.range(lo, hi + 1)
             }
-            Feature::Ghost => unreachable!("handled above"),
+            Feature::Ghost | Feature::Polling(_) => unreachable!("handled above"),
         };
         let d_ms = duration_s * 1000;
         let n_pages = if plan.feature == Feature::Single {
@@ -175,7 +183,7 @@ impl Gen<'_> {
         }
     }
 
-    fn status(&mut self, method: &str) -> Option<i64> {
+    pub(super) fn status(&mut self, method: &str) -> Option<i64> {
         if self.chance(0.03) {
             return None;
         }

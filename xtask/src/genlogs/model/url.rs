@@ -37,7 +37,9 @@ impl Gen<'_> {
             path.push_str("/sites/");
             path.push_str(t);
         }
-        if req && self.choose(dim::UNICODE, &[97, 3]) == 1 {
+        if let (true, Some(poll)) = (req, self.poll_path) {
+            path.push_str(poll);
+        } else if req && self.choose(dim::UNICODE, &[97, 3]) == 1 {
             path.push_str(self.pick(&UNICODE_PATHS));
         } else {
             let sub = if req {

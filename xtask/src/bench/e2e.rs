@@ -1,0 +1,1091 @@
+//! `cargo xtask bench --e2e --env E`: end-to-end throughput against an
+//! environment's OpenSearch, measured two ways over the same payloads with
+//! the same number of payloads in flight (`--jobs`):
+//!
+//! 1. **the anchor, a console-style raw ingest**: what the AWS console's
+//!    "stream to OpenSearch" Lambda (LogsToElasticsearch) does with a
+//!    CloudWatch Logs payload. It decodes the payload and sends ONE `_bulk`
+//!    request with an `index` action per log event: `_id` = the log event
+//!    id, the daily index of the event's timestamp, the JSON keys of the
+//!    message (from its first `{`, when that parses) plus `@id`,
+//!    `@timestamp`, `@message`, `@owner`, `@log_group` and `@log_stream`;
+//!    no refresh, no sessions, no retries. A document the dynamic mapping
+//!    refuses is counted, as that Lambda only logs it.
+//! 2. **the pipeline**: [`replay_files`] through the Lambda's own handler.
+//!
+//! The raw ingest runs first, then the pipeline. Each writes into indices
+//! of its own under a fresh `bench-e2e-…-` prefix (index templates with the
+//! environment's shards, replicas and refresh interval; the pipeline's are
+//! the environment's own mappings), which are deleted at the end, on error
+//! too. Only the writing is timed: reading the files, decoding and sending.
+//!
+//! `--session-scaling A,B` times the pipeline alone on long-session corpora
+//! (`gen-logs --session-events N`), to check that a session's cost does not
+//! grow with its length.
+
+use super::BenchArgs;
+use crate::env::Environment;
+use crate::genlogs::{self, GenOptions};
+use crate::replay::{event_files, handler_for, make_searchable, replay_files};
+use anyhow::{Context as _, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use processor::counts::Counts;
+use processor::envelope::{awslogs_data, inflate, recycle};
+use processor::opensearch::{OpenSearch, OpenSearchError};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_JOBS: usize = 4;
+pub const DEFAULT_SCALING_SESSIONS: u32 = 20;
+
+/// The cargo profile the measurement runs in: `cargo xtask`'s dev profile
+/// with our own crates optimised (the dev profile leaves them unoptimised,
+/// which slowed the handler and the raw ingest's JSON code alike), in a
+/// target directory of its own (`target/bench-e2e/`).
+const PROFILE: &str = "bench-e2e";
+const PROFILE_SETTINGS: [&str; 5] = [
+    "profile.bench-e2e.inherits=\"dev\"",
+    "profile.bench-e2e.debug-assertions=false",
+    "profile.bench-e2e.overflow-checks=false",
+    "profile.bench-e2e.package.processor.opt-level=3",
+    "profile.bench-e2e.package.xtask.opt-level=3",
+];
+/// Set for the optimised xtask that [`run`] starts: it measures.
+const CHILD_VAR: &str = "IRONMAN_BENCH_E2E_OPTIMISED";
+
+/// Builds xtask in the [`PROFILE`] profile and runs the same command in
+/// it, unless this is that build already or `--no-build` says to measure
+/// here.
+pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
+    if args.no_build || std::env::var_os(CHILD_VAR).is_some() {
+        return measure(root, args);
+    }
+    // What would fail the measurement fails before the build.
+    let env = environment(root, args)?;
+    check_arguments(args)?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(require_opensearch(&env, &env.opensearch_client()?))?;
+    eprintln!(
+        "building xtask with the processor optimised (profile {PROFILE}, target/{PROFILE}/; the first build compiles every dependency once)…"
+    );
+    let mut build = crate::cargo::cargo();
+    build
+        .current_dir(root)
+        .args(["build", "-p", "xtask", "--bin", "xtask"])
+        .args(["--profile", PROFILE]);
+    for setting in PROFILE_SETTINGS {
+        build.args(["--config", setting]);
+    }
+    let status = build.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build -p xtask --profile {PROFILE} failed");
+    }
+    let exe = root.join("target").join(PROFILE).join("xtask");
+    let status = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .env(CHILD_VAR, "1")
+        .status()
+        .with_context(|| format!("running {}", exe.display()))?;
+    if !status.success() {
+        bail!("the end-to-end benchmark failed (see above)");
+    }
+    Ok(())
+}
+
+fn environment(root: &Path, args: &BenchArgs) -> anyhow::Result<Environment> {
+    let name = args
+        .env
+        .as_deref()
+        .context("--e2e needs --env NAME: the environment whose OpenSearch it writes to")?;
+    crate::aws::load_with_endpoint(root, name)
+}
+
+fn check_arguments(args: &BenchArgs) -> anyhow::Result<()> {
+    match (&args.input, &args.session_scaling) {
+        (Some(input), None) if !input.is_dir() => bail!(
+            "--input {}: not a directory of Lambda event files",
+            input.display()
+        ),
+        (Some(_), None) => Ok(()),
+        (None, Some(values)) => {
+            if values.len() < 2 {
+                bail!("--session-scaling: give at least two values, such as 250,2000");
+            }
+            if values.windows(2).any(|w| w[0] >= w[1]) {
+                bail!("--session-scaling {values:?}: give the values in increasing order");
+            }
+            let sessions = args.sessions.unwrap_or(DEFAULT_SCALING_SESSIONS);
+            for &n in values {
+                GenOptions::long_sessions(sessions, n, genlogs::DEFAULT_SEED)
+                    .context("--session-scaling")?;
+            }
+            Ok(())
+        }
+        _ => bail!("--e2e needs either --input DIR or --session-scaling N,N"),
+    }
+}
+
+fn measure(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
+    check_arguments(args)?;
+    let jobs = args.jobs.map_or(DEFAULT_JOBS, |j| j as usize);
+    let env = environment(root, args)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    let client = env.opensearch_client()?;
+    let version = runtime.block_on(require_opensearch(&env, &client))?;
+    eprintln!(
+        "machine: {} ({} logical CPUs); OpenSearch {version} at {}; {}",
+        super::cpu_description(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        env.opensearch_endpoint()?,
+        if cfg!(debug_assertions) {
+            "xtask as built (unoptimised: for tests, not for numbers)"
+        } else {
+            "xtask built with the processor optimised"
+        }
+    );
+    let bench = Bench {
+        root,
+        env: &env,
+        client: &client,
+        pipeline: args.pipeline.as_deref(),
+        jobs,
+    };
+    match (&args.input, &args.session_scaling) {
+        (Some(input), None) => runtime.block_on(bench.side_by_side(input)),
+        (None, Some(values)) => {
+            let sessions = args.sessions.unwrap_or(DEFAULT_SCALING_SESSIONS);
+            runtime.block_on(bench.session_scaling(values, sessions))
+        }
+        _ => bail!("--e2e needs either --input DIR or --session-scaling N,N"),
+    }
+}
+
+/// What both measurements share.
+struct Bench<'a> {
+    root: &'a Path,
+    env: &'a Environment,
+    client: &'a OpenSearch,
+    pipeline: Option<&'a Path>,
+    jobs: usize,
+}
+
+/// The corpus both measurements read, with what an untimed first pass
+/// found in it.
+struct Payloads {
+    files: Vec<PathBuf>,
+    /// Log events of the DATA_MESSAGE payloads, redeliveries included.
+    log_events: u64,
+    /// DATA_MESSAGE payloads: the raw ingest sends one `_bulk` for each.
+    data_payloads: u64,
+}
+
+/// How long one measurement took, and what it cost.
+struct Timed {
+    seconds: f64,
+    /// HTTP requests to OpenSearch while timed, when known.
+    requests: Option<u64>,
+    /// CPU seconds this process (the client: decoding, the handler) used.
+    client_cpu: Option<f64>,
+    /// CPU seconds OpenSearch's nodes used (anything else they served then
+    /// included).
+    opensearch_cpu: Option<f64>,
+}
+
+/// CPU used so far by this process and by OpenSearch, each when known.
+#[derive(Clone, Copy)]
+struct CpuClock {
+    client: Option<f64>,
+    opensearch: Option<f64>,
+}
+
+impl CpuClock {
+    async fn now(client: &OpenSearch) -> Self {
+        CpuClock {
+            client: process_cpu_seconds(),
+            opensearch: opensearch_cpu_seconds(client).await,
+        }
+    }
+
+    /// CPU seconds since `self` on each side.
+    async fn since(self, client: &OpenSearch) -> (Option<f64>, Option<f64>) {
+        let now = CpuClock::now(client).await;
+        let diff = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+        (
+            diff(self.client, now.client),
+            diff(self.opensearch, now.opensearch),
+        )
+    }
+}
+
+/// User and system CPU seconds of this process, all threads
+/// (`/proc/self/stat`, in the kernel's fixed 100 ticks a second).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name, which may hold spaces: state is the first
+    // field, utime and stime the 12th and 13th.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// CPU seconds of every OpenSearch node's process so far (node stats);
+/// `None` where the cluster does not say (a managed domain may not).
+async fn opensearch_cpu_seconds(client: &OpenSearch) -> Option<f64> {
+    let stats = client
+        .json(
+            http::Method::GET,
+            "/_nodes/stats/process?filter_path=nodes.*.process.cpu.total_in_millis",
+            None,
+        )
+        .await
+        .ok()?;
+    let nodes = stats["nodes"].as_object()?;
+    let mut millis = 0;
+    for node in nodes.values() {
+        millis += node["process"]["cpu"]["total_in_millis"].as_u64()?;
+    }
+    Some(millis as f64 / 1000.0)
+}
+
+/// `12.3 s` or `?`.
+fn cpu_text(seconds: Option<f64>) -> String {
+    seconds.map_or_else(|| "?".to_string(), |s| format!("{s:.1} s"))
+}
+
+/// Log events per second.
+fn rate(log_events: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        log_events as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
+}
+
+impl Bench<'_> {
+    /// `--input DIR`: the raw ingest, then the pipeline.
+    async fn side_by_side(&self, input: &Path) -> anyhow::Result<()> {
+        let payloads = scan(input)?;
+        let jobs = self.jobs;
+        println!(
+            "end to end against `{}` ({}): {} payload files, {} log events, --jobs {jobs}",
+            self.env.name,
+            self.env.opensearch_endpoint()?,
+            payloads.files.len(),
+            payloads.log_events
+        );
+        let (raw, raw_stored) = self.raw_ingest(&payloads).await?;
+        let raw_rate = rate(payloads.log_events, raw.seconds);
+        println!(
+            "  raw ingest (console-style, one _bulk per payload): {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} documents stored, {} refused by the dynamic mapping{}",
+            raw.seconds,
+            raw_rate,
+            raw.requests.unwrap_or(0),
+            cpu_text(raw.client_cpu),
+            cpu_text(raw.opensearch_cpu),
+            raw_stored.documents,
+            raw_stored.refused,
+            raw_stored
+                .first_refusal
+                .as_deref()
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default()
+        );
+        let (pipe, pipe_stored) = self.pipeline_run(&payloads, "pipeline").await?;
+        let pipe_rate = rate(payloads.log_events, pipe.seconds);
+        println!(
+            "  pipeline (the Lambda's handler):                   {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} request events, {} session summaries, {} dead letters",
+            pipe.seconds,
+            pipe_rate,
+            pipe.requests
+                .map_or_else(|| "? (not counted)".to_string(), |n| n.to_string()),
+            cpu_text(pipe.client_cpu),
+            cpu_text(pipe.opensearch_cpu),
+            pipe_stored.request_events,
+            pipe_stored.sessions,
+            pipe_stored.dead_letters
+        );
+        let ratio = if raw_rate > 0.0 {
+            pipe_rate / raw_rate
+        } else {
+            0.0
+        };
+        println!(
+            "  pipeline / raw: {ratio:.2} (target: at least 1 on a gen-logs corpus of 300,000 log events or more with --jobs 4)"
+        );
+        let line = json!({"e2e": {
+            "log_events": payloads.log_events,
+            "files": payloads.files.len(),
+            "jobs": jobs,
+            "raw_events_per_s": round(raw_rate, 1),
+            "pipeline_events_per_s": round(pipe_rate, 1),
+            "ratio": round(ratio, 3),
+            "raw_seconds": round(raw.seconds, 3),
+            "pipeline_seconds": round(pipe.seconds, 3),
+            "raw_requests": raw.requests,
+            "pipeline_requests": pipe.requests,
+            "raw_client_cpu_s": raw.client_cpu.map(|s| round(s, 2)),
+            "pipeline_client_cpu_s": pipe.client_cpu.map(|s| round(s, 2)),
+            "raw_opensearch_cpu_s": raw.opensearch_cpu.map(|s| round(s, 2)),
+            "pipeline_opensearch_cpu_s": pipe.opensearch_cpu.map(|s| round(s, 2)),
+            "raw_documents": raw_stored.documents,
+            "raw_refused": raw_stored.refused,
+            "pipeline_request_events": pipe_stored.request_events,
+            "pipeline_sessions": pipe_stored.sessions,
+            "pipeline_dead_letters": pipe_stored.dead_letters,
+            "index_prefixes": [raw_stored.prefix, pipe_stored.prefix],
+        }});
+        println!("{line}");
+        Ok(())
+    }
+
+    /// `--session-scaling A,B,…`: a long-session corpus for each value,
+    /// each replayed through the pipeline into fresh indices.
+    async fn session_scaling(&self, values: &[u32], sessions: u32) -> anyhow::Result<()> {
+        let options: Vec<GenOptions> = values
+            .iter()
+            .map(|&n| GenOptions::long_sessions(sessions, n, genlogs::DEFAULT_SEED))
+            .collect::<anyhow::Result<_>>()
+            .context("--session-scaling")?;
+        let dir = std::env::temp_dir().join(format!(
+            "ironman-session-scaling-{}-{}",
+            std::process::id(),
+            unique_suffix()
+        ));
+        let result = self
+            .session_scaling_in(&dir, values, sessions, &options)
+            .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    async fn session_scaling_in(
+        &self,
+        dir: &Path,
+        values: &[u32],
+        sessions: u32,
+        options: &[GenOptions],
+    ) -> anyhow::Result<()> {
+        println!(
+            "session scaling against `{}` ({}): {sessions} sessions open together, pipeline only, --jobs {}; corpora as `cargo xtask gen-logs OUT --session-events N --users {sessions}`",
+            self.env.name,
+            self.env.opensearch_endpoint()?,
+            self.jobs
+        );
+        let mut seconds = Vec::new();
+        let mut log_events = Vec::new();
+        let mut prefixes = Vec::new();
+        for (&n, opts) in values.iter().zip(options) {
+            let out = dir.join(n.to_string());
+            let corpus = genlogs::generate(opts);
+            genlogs::write_corpus(&corpus, &out)?;
+            let kept = corpus.expected.kept_events();
+            let expected_sessions = corpus.expected.sessions.len() as u64;
+            drop(corpus);
+            let payloads = scan(&out)?;
+            let (timed, stored) = self
+                .pipeline_run(&payloads, &format!("{n} events/session"))
+                .await?;
+            if stored.request_events != kept || stored.sessions != expected_sessions {
+                bail!(
+                    "--session-events {n}: the pipeline stored {} request events and {} sessions, the corpus has {kept} and {expected_sessions}",
+                    stored.request_events,
+                    stored.sessions
+                );
+            }
+            println!(
+                "  {n:>6} events/session: {} log events in {} payloads, {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}",
+                payloads.log_events,
+                payloads.files.len(),
+                timed.seconds,
+                rate(payloads.log_events, timed.seconds),
+                timed
+                    .requests
+                    .map_or_else(|| "?".to_string(), |n| n.to_string()),
+                cpu_text(timed.client_cpu),
+                cpu_text(timed.opensearch_cpu)
+            );
+            seconds.push(timed.seconds);
+            log_events.push(payloads.log_events);
+            prefixes.push(stored.prefix);
+            std::fs::remove_dir_all(&out).ok();
+        }
+        let first = seconds[0];
+        let last = seconds[seconds.len() - 1];
+        let time_ratio = if first > 0.0 { last / first } else { 0.0 };
+        let events_ratio = f64::from(values[values.len() - 1]) / f64::from(values[0]);
+        println!(
+            "  time ratio {time_ratio:.2} for {events_ratio:.1}× the events per session (target: at most {:.1})",
+            events_ratio * 1.5
+        );
+        let line = json!({"session_scaling": {
+            "sessions": sessions,
+            "events_per_session": values,
+            "log_events": log_events,
+            "jobs": self.jobs,
+            "seconds": seconds.iter().map(|&s| round(s, 3)).collect::<Vec<_>>(),
+            "time_ratio": round(time_ratio, 3),
+            "events_ratio": round(events_ratio, 3),
+            "index_prefixes": prefixes,
+        }});
+        println!("{line}");
+        Ok(())
+    }
+
+    /// The anchor: every payload as one console-style `_bulk`, into daily
+    /// indices under a fresh prefix; counts what was stored, then deletes
+    /// it all.
+    async fn raw_ingest(&self, payloads: &Payloads) -> anyhow::Result<(Timed, RawStored)> {
+        let prefix = bench_prefix();
+        let index_prefix = format!("{prefix}raw-");
+        let template = format!("{prefix}raw-template");
+        let templates = vec![template.clone()];
+        let result = async {
+            let body = raw_template(&self.env.index_settings, &format!("{index_prefix}*"));
+            self.client
+                .json(
+                    http::Method::PUT,
+                    &format!("/_index_template/{template}"),
+                    Some(&body),
+                )
+                .await
+                .with_context(|| format!("creating the index template {template}"))?;
+            let progress = progress_bar(payloads.files.len(), "raw ingest");
+            let cpu = CpuClock::now(self.client).await;
+            let started = Instant::now();
+            let sent = console_ingest(
+                self.client,
+                &index_prefix,
+                &payloads.files,
+                self.jobs,
+                &progress,
+            )
+            .await?;
+            let seconds = started.elapsed().as_secs_f64();
+            let (client_cpu, opensearch_cpu) = cpu.since(self.client).await;
+            progress.finish_and_clear();
+            if sent.requests != payloads.data_payloads {
+                bail!(
+                    "the raw ingest sent {} _bulk requests for {} data payloads",
+                    sent.requests,
+                    payloads.data_payloads
+                );
+            }
+            let pattern = format!("{index_prefix}*");
+            refresh(self.client, &pattern).await?;
+            let documents = count(self.client, &pattern).await?;
+            Ok((
+                Timed {
+                    seconds,
+                    requests: Some(sent.requests),
+                    client_cpu,
+                    opensearch_cpu,
+                },
+                RawStored {
+                    prefix: prefix.clone(),
+                    documents,
+                    refused: sent.refused,
+                    first_refusal: sent.first_refusal,
+                },
+            ))
+        }
+        .await;
+        finish(
+            result,
+            delete_bench_data(self.client, &prefix, &templates).await,
+        )
+    }
+
+    /// The pipeline: [`replay_files`] with the environment's handler and
+    /// mappings, into indices under a fresh prefix; counts what was stored,
+    /// then deletes it all.
+    async fn pipeline_run(
+        &self,
+        payloads: &Payloads,
+        label: &str,
+    ) -> anyhow::Result<(Timed, PipelineStored)> {
+        let prefix = bench_prefix();
+        let env = self.env.with_index_prefix(&prefix)?;
+        // The environment's index templates under the bench names; not its
+        // retention policy or security role: these indices live minutes.
+        let templates: Vec<_> = crate::deploy::render::load_documents(self.root, &env)?
+            .into_iter()
+            .filter(|doc| doc.kind == crate::deploy::render::DocumentKind::IndexTemplate)
+            .collect();
+        let names: Vec<String> = templates.iter().map(|doc| doc.name.clone()).collect();
+        let result = async {
+            for doc in &templates {
+                self.client
+                    .json(
+                        http::Method::PUT,
+                        &format!("/_index_template/{}", doc.name),
+                        Some(&doc.body),
+                    )
+                    .await
+                    .with_context(|| {
+                        format!("creating the index template {} ({})", doc.name, doc.origin)
+                    })?;
+            }
+            let handler = Arc::new(handler_for(self.root, &env, self.pipeline)?);
+            let progress = progress_bar(payloads.files.len(), label);
+            let cpu = CpuClock::now(self.client).await;
+            let started = Instant::now();
+            let report = replay_files(handler, &payloads.files, self.jobs, &progress).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            let (client_cpu, opensearch_cpu) = cpu.since(self.client).await;
+            progress.finish_and_clear();
+            if let Some((path, reason)) = report.bad_files.first() {
+                bail!("{}: {reason}", path.display());
+            }
+            make_searchable(&env).await?;
+            let i = env.indices();
+            let stored = PipelineStored {
+                prefix: prefix.clone(),
+                request_events: count(self.client, &i.request_events_pattern()).await?,
+                sessions: count(self.client, &i.session_summaries).await?,
+                dead_letters: count(self.client, &i.dead_letters).await?,
+            };
+            Ok((
+                Timed {
+                    seconds,
+                    requests: requests_of(&report.counts),
+                    client_cpu,
+                    opensearch_cpu,
+                },
+                stored,
+            ))
+        }
+        .await;
+        finish(
+            result,
+            delete_bench_data(self.client, &prefix, &names).await,
+        )
+    }
+}
+
+/// The raw ingest's index template: the environment's shards, replicas
+/// and refresh interval, and dynamic mappings as the console's indices
+/// have, except that every message value is mapped as OpenSearch maps a
+/// string by default (`text` with a `keyword` sub-field) and none is taken
+/// for a date or number: the corpus writes `timestamp`, `status` and
+/// `responseTimeMs` as numbers in some lines and as strings in others, and
+/// with the default detection whichever came first into a daily index
+/// refused the others (29% of a 300,000-event corpus), which made the
+/// anchor cheaper than the console's ingest of consistent logs. Only
+/// `@timestamp` is a date.
+fn raw_template(settings: &crate::env::IndexSettings, pattern: &str) -> Value {
+    let as_string = json!({
+        "type": "text",
+        "fields": {"keyword": {"type": "keyword", "ignore_above": 256}},
+    });
+    let dynamic_templates: Vec<Value> = ["long", "double", "boolean"]
+        .iter()
+        .map(|kind| {
+            json!({format!("{kind}_as_string"): {
+                "match_mapping_type": kind,
+                "mapping": as_string,
+            }})
+        })
+        .collect();
+    json!({
+        "index_patterns": [pattern],
+        "priority": 100,
+        "_meta": {"managed_by": "ironman-usage-analytics xtask bench --e2e"},
+        "template": {
+            "settings": {
+                "number_of_shards": settings.number_of_shards,
+                "number_of_replicas": settings.number_of_replicas,
+                "refresh_interval": settings.refresh_interval,
+            },
+            "mappings": {
+                "date_detection": false,
+                "dynamic_templates": dynamic_templates,
+                "properties": {"@timestamp": {"type": "date"}},
+            },
+        },
+    })
+}
+
+/// HTTP requests the handler counted (`None` for a handler that counts none).
+fn requests_of(counts: &Counts) -> Option<u64> {
+    (counts.opensearch_requests > 0).then_some(counts.opensearch_requests)
+}
+
+/// The measurement's result, or its error; a failed clean-up is an error
+/// too, naming what is left behind.
+fn finish<T>(result: anyhow::Result<T>, cleanup: anyhow::Result<()>) -> anyhow::Result<T> {
+    match (result, cleanup) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(cleanup)) => Err(cleanup),
+        (Err(error), Ok(())) => Err(error),
+        (Err(error), Err(cleanup)) => {
+            eprintln!("warning: {cleanup:#}");
+            Err(error)
+        }
+    }
+}
+
+struct RawStored {
+    prefix: String,
+    /// Distinct log events stored (a redelivered payload overwrites its ids).
+    documents: u64,
+    refused: u64,
+    first_refusal: Option<String>,
+}
+
+struct PipelineStored {
+    prefix: String,
+    request_events: u64,
+    sessions: u64,
+    dead_letters: u64,
+}
+
+/// Fails, naming `cargo xtask local up`, when OpenSearch does not answer;
+/// its version number, when it says.
+async fn require_opensearch(env: &Environment, client: &OpenSearch) -> anyhow::Result<String> {
+    let url = env.opensearch_endpoint()?;
+    let advice = "the end-to-end benchmark writes to it: check the endpoint and credentials, or for the local stack run `cargo xtask local up`";
+    match tokio::time::timeout(
+        Duration::from_secs(15),
+        client.json(http::Method::GET, "/", None),
+    )
+    .await
+    {
+        Ok(Ok(info)) => Ok(info["version"]["number"]
+            .as_str()
+            .unwrap_or("(version not given)")
+            .to_string()),
+        // An answer, even a refusal of `GET /`, means it is there.
+        Ok(Err(OpenSearchError::Status { status, .. })) => {
+            Ok(format!("(version not readable: HTTP {status} on GET /)"))
+        }
+        Ok(Err(error)) => bail!(
+            "the OpenSearch of `{}` at {url} does not answer ({error}); {advice}",
+            env.name
+        ),
+        Err(_) => bail!(
+            "the OpenSearch of `{}` at {url} did not answer within 15 s; {advice}",
+            env.name
+        ),
+    }
+}
+
+/// A prefix no other run uses: `bench-e2e-<pid>-<time>-<n>-`.
+fn bench_prefix() -> String {
+    format!("bench-e2e-{}-{}-", std::process::id(), unique_suffix())
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    format!("{:x}-{n}", micros % (1 << 40))
+}
+
+fn progress_bar(files: usize, label: &str) -> ProgressBar {
+    let progress = ProgressBar::new(files as u64);
+    progress.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {label} [{{bar:30}}] {{pos}}/{{len}} files {{elapsed}} (eta {{eta}})"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    progress
+}
+
+async fn refresh(client: &OpenSearch, pattern: &str) -> anyhow::Result<()> {
+    let path = format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true");
+    client
+        .json(http::Method::POST, &path, None)
+        .await
+        .with_context(|| format!("POST {path}"))?;
+    Ok(())
+}
+
+async fn count(client: &OpenSearch, pattern: &str) -> anyhow::Result<u64> {
+    let path = format!("/{pattern}/_count?ignore_unavailable=true&allow_no_indices=true");
+    let answer = client
+        .json(http::Method::GET, &path, None)
+        .await
+        .with_context(|| format!("GET {path}"))?;
+    answer["count"]
+        .as_u64()
+        .with_context(|| format!("GET {path}: no count in {answer}"))
+}
+
+/// Deletes every index under `prefix` (listed first, then deleted by
+/// name: a cluster may refuse wildcard deletes) and these templates.
+async fn delete_bench_data(
+    client: &OpenSearch,
+    prefix: &str,
+    templates: &[String],
+) -> anyhow::Result<()> {
+    let list = format!("/_cat/indices/{prefix}*?format=json&h=index&expand_wildcards=all");
+    let answer = client
+        .json(http::Method::GET, &list, None)
+        .await
+        .with_context(|| format!("listing the bench indices to delete (GET {list})"))?;
+    let names: Vec<&str> = answer
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|r| r["index"].as_str()).collect())
+        .unwrap_or_default();
+    for chunk in names.chunks(50) {
+        let path = format!("/{}", chunk.join(","));
+        client
+            .json(http::Method::DELETE, &path, None)
+            .await
+            .with_context(|| format!("deleting the bench indices (DELETE {path})"))?;
+    }
+    for template in templates {
+        let path = format!("/_index_template/{template}");
+        let response = client
+            .send(http::Method::DELETE, &path, None)
+            .await
+            .with_context(|| format!("DELETE {path}"))?;
+        if !(200..300).contains(&response.status) && response.status != 404 {
+            bail!(
+                "deleting the bench index template (DELETE {path}): HTTP {}: {}",
+                response.status,
+                response.text()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Every file under `dir` that is a CloudWatch Logs Lambda event whose
+/// payload decodes; the others are named once and left out, as the
+/// offline benchmark does.
+fn scan(dir: &Path) -> anyhow::Result<Payloads> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Shape {
+        message_type: String,
+        #[serde(default)]
+        log_events: Vec<IgnoredAny>,
+    }
+    let mut payloads = Payloads {
+        files: Vec::new(),
+        log_events: 0,
+        data_payloads: 0,
+    };
+    let mut left_out = Vec::new();
+    for path in event_files(&[dir.to_path_buf()])? {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let shape = serde_json::from_slice::<Value>(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|event| {
+                let json = inflate(awslogs_data(&event).map_err(|e| e.to_string())?)
+                    .map_err(|e| e.to_string())?;
+                serde_json::from_slice::<Shape>(&json).map_err(|e| e.to_string())
+            });
+        match shape {
+            Ok(shape) => {
+                if shape.message_type == "DATA_MESSAGE" && !shape.log_events.is_empty() {
+                    payloads.data_payloads += 1;
+                    payloads.log_events += shape.log_events.len() as u64;
+                }
+                payloads.files.push(path);
+            }
+            Err(reason) => left_out.push((path, reason)),
+        }
+    }
+    if !left_out.is_empty() {
+        eprintln!(
+            "left out {} file(s) that are not Lambda events of CloudWatch Logs: {}",
+            left_out.len(),
+            left_out
+                .iter()
+                .take(5)
+                .map(|(p, why)| format!("{} ({why})", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if payloads.log_events == 0 {
+        bail!(
+            "{}: no CloudWatch Logs data messages to send",
+            dir.display()
+        );
+    }
+    Ok(payloads)
+}
+
+/// What the raw ingest sent.
+#[derive(Debug, Default)]
+struct Sent {
+    requests: u64,
+    /// Documents OpenSearch refused (its answer's failed items).
+    refused: u64,
+    first_refusal: Option<String>,
+}
+
+impl Sent {
+    fn add(&mut self, other: Sent) {
+        self.requests += other.requests;
+        self.refused += other.refused;
+        if self.first_refusal.is_none() {
+            self.first_refusal = other.first_refusal;
+        }
+    }
+}
+
+/// Sends every file as the console's Lambda would, `jobs` at a time, as
+/// [`replay_files`] feeds the handler: each task reads its file, parses the
+/// Lambda event and handles it.
+async fn console_ingest(
+    client: &OpenSearch,
+    index_prefix: &str,
+    files: &[PathBuf],
+    jobs: usize,
+    progress: &ProgressBar,
+) -> anyhow::Result<Sent> {
+    let index_prefix: Arc<str> = index_prefix.into();
+    let mut sent = Sent::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut next = 0;
+    loop {
+        while tasks.len() < jobs.max(1) && next < files.len() {
+            let path = files[next].clone();
+            let client = client.clone();
+            let index_prefix = index_prefix.clone();
+            tasks.spawn(async move {
+                let outcome = console_ingest_one(&client, &index_prefix, &path).await;
+                (path, outcome)
+            });
+            next += 1;
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
+        let (path, outcome) = joined.context("a raw-ingest task panicked")?;
+        progress.inc(1);
+        match outcome {
+            Ok(one) => sent.add(one),
+            Err(error) => {
+                tasks.abort_all();
+                return Err(error.context(format!("raw ingest of {}", path.display())));
+            }
+        }
+    }
+    Ok(sent)
+}
+
+async fn console_ingest_one(
+    client: &OpenSearch,
+    index_prefix: &str,
+    path: &Path,
+) -> anyhow::Result<Sent> {
+    let bytes = tokio::fs::read(path).await?;
+    let event: Value = serde_json::from_slice(&bytes)?;
+    let json = inflate(awslogs_data(&event)?)?;
+    let body = console_bulk_body(&json, index_prefix)?;
+    recycle(json);
+    let Some(body) = body else {
+        return Ok(Sent::default());
+    };
+    let response = client
+        .send(
+            http::Method::POST,
+            "/_bulk",
+            Some((body, "application/x-ndjson")),
+        )
+        .await?;
+    let answer = client.expect_json("POST", "/_bulk", response)?;
+    let mut sent = Sent {
+        requests: 1,
+        ..Sent::default()
+    };
+    if answer["errors"] == Value::Bool(true) {
+        for item in answer["items"].as_array().into_iter().flatten() {
+            let result = &item["index"];
+            if result["status"].as_u64().unwrap_or(0) >= 300 {
+                sent.refused += 1;
+                if sent.first_refusal.is_none() {
+                    sent.first_refusal = Some(
+                        result["error"]["reason"]
+                            .as_str()
+                            .map_or_else(|| result["error"].to_string(), str::to_string),
+                    );
+                }
+            }
+        }
+    }
+    Ok(sent)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsoleBatch<'a> {
+    #[serde(borrow)]
+    message_type: Cow<'a, str>,
+    #[serde(borrow, default)]
+    owner: Cow<'a, str>,
+    #[serde(borrow, default)]
+    log_group: Cow<'a, str>,
+    #[serde(borrow, default)]
+    log_stream: Cow<'a, str>,
+    #[serde(borrow, default)]
+    log_events: Vec<ConsoleEvent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ConsoleEvent<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    timestamp: i64,
+    #[serde(borrow)]
+    message: Cow<'a, str>,
+}
+
+/// The `_bulk` body the console's LogsToElasticsearch Lambda sends for one
+/// decoded payload (`None` for a control message, or any other payload
+/// without data to send): per log event, an
+/// `index` action with `_id` = its id into `<index_prefix>YYYY.MM.DD` of
+/// its timestamp, and a document of the message's JSON keys (the text from
+/// its first `{`, when that parses as a JSON object) with `@id`,
+/// `@timestamp`, `@message`, `@owner`, `@log_group` and `@log_stream`.
+fn console_bulk_body(batch_json: &[u8], index_prefix: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let batch: ConsoleBatch =
+        serde_json::from_slice(batch_json).context("the payload's JSON document")?;
+    if batch.message_type != "DATA_MESSAGE" || batch.log_events.is_empty() {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(batch_json.len() * 2);
+    for event in &batch.log_events {
+        let when = chrono::DateTime::from_timestamp_millis(event.timestamp)
+            .with_context(|| format!("log event {}: timestamp {}", event.id, event.timestamp))?;
+        let action = json!({"index": {
+            "_index": format!("{index_prefix}{}", when.format("%Y.%m.%d")),
+            "_id": event.id,
+        }});
+        serde_json::to_writer(&mut body, &action)?;
+        body.push(b'\n');
+        let mut source = message_fields(&event.message);
+        source.insert("@id".into(), Value::from(event.id.as_ref()));
+        source.insert(
+            "@timestamp".into(),
+            Value::from(when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        );
+        source.insert("@message".into(), Value::from(event.message.as_ref()));
+        source.insert("@owner".into(), Value::from(batch.owner.as_ref()));
+        source.insert("@log_group".into(), Value::from(batch.log_group.as_ref()));
+        source.insert("@log_stream".into(), Value::from(batch.log_stream.as_ref()));
+        serde_json::to_writer(&mut body, &source)?;
+        body.push(b'\n');
+    }
+    Ok(Some(body))
+}
+
+/// The keys of the JSON object a message holds from its first `{` (after a
+/// timestamp and level, say), as the console's Lambda reads it; none when
+/// that text is not a JSON object.
+fn message_fields(message: &str) -> Map<String, Value> {
+    let Some(start) = message.find('{') else {
+        return Map::new();
+    };
+    match serde_json::from_str::<Value>(&message[start..]) {
+        Ok(Value::Object(fields)) => fields,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(body: &[u8]) -> Vec<Value> {
+        std::str::from_utf8(body)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_raw_ingest_sends_what_the_console_lambda_sends() {
+        let batch = json!({
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": "/ironman/app",
+            "logStream": "ecs/web/1",
+            "subscriptionFilters": ["f"],
+            "logEvents": [
+                {"id": "1", "timestamp": 1_793_628_191_482_i64,
+                 "message": "2026-11-02T14:03:11.482Z\tINFO\t{\"type\":\"request\",\"status\":200}\r\n"},
+                {"id": "2", "timestamp": 1_793_664_000_000_i64, "message": "Listening on 0.0.0.0:8080"},
+                {"id": "3", "timestamp": 1_793_664_000_001_i64, "message": "[worker-{03}] INFO {\"a\":1}"},
+            ],
+        });
+        let body = console_bulk_body(&serde_json::to_vec(&batch).unwrap(), "raw-")
+            .unwrap()
+            .unwrap();
+        let lines = lines(&body);
+        assert_eq!(lines.len(), 6);
+        assert_eq!(
+            lines[0],
+            json!({"index": {"_index": "raw-2026.11.02", "_id": "1"}})
+        );
+        assert_eq!(
+            lines[1],
+            json!({
+                "type": "request", "status": 200,
+                "@id": "1", "@timestamp": "2026-11-02T14:03:11.482Z",
+                "@message": "2026-11-02T14:03:11.482Z\tINFO\t{\"type\":\"request\",\"status\":200}\r\n",
+                "@owner": "123456789012", "@log_group": "/ironman/app", "@log_stream": "ecs/web/1",
+            })
+        );
+        // The next UTC day's index; a message without a JSON object keeps
+        // only the @ fields, as does one whose first `{` starts no object.
+        assert_eq!(lines[2]["index"]["_index"], "raw-2026.11.03");
+        assert_eq!(lines[3].as_object().unwrap().len(), 6);
+        assert_eq!(lines[5].as_object().unwrap().len(), 6);
+
+        let control = json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs",
+            "logGroup": "", "logStream": "", "subscriptionFilters": [],
+            "logEvents": [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE"}]});
+        assert!(
+            console_bulk_body(&serde_json::to_vec(&control).unwrap(), "raw-")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let spin = Instant::now();
+        let mut x = 0u64;
+        while spin.elapsed() < Duration::from_millis(30) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(process_cpu_seconds().unwrap() > 0.0);
+    }
+
+    #[test]
+    fn bench_prefixes_are_unique_valid_index_names() {
+        let (a, b) = (bench_prefix(), bench_prefix());
+        assert_ne!(a, b);
+        let env = Environment::load(&crate::project_root(), "local").unwrap();
+        env.with_index_prefix(&a).unwrap();
+        assert!(a.starts_with("bench-e2e-") && a.ends_with('-'), "{a}");
+    }
+}
