@@ -139,6 +139,60 @@ impl Counts {
     }
 }
 
+/// The CloudWatch namespace of the processor's metrics.
+pub const METRICS_NAMESPACE: &str = "IronManUsage/Processor";
+
+/// The counters published as metrics, by their names in [`Counts`].
+pub const METRICS: [&str; 17] = [
+    "log_events",
+    "kept",
+    "unparsed",
+    "not_request",
+    "no_session",
+    "no_user",
+    "no_url",
+    "noise_method",
+    "noise_path",
+    "noise_user_agent",
+    "noise_user",
+    "events_created",
+    "events_existing",
+    "sessions_written",
+    "dead_lettered",
+    "retries",
+    "opensearch_requests",
+];
+
+impl Counts {
+    /// The invocation's counters as a CloudWatch Embedded Metric Format
+    /// document: written to the function's log, CloudWatch extracts the
+    /// metrics itself (no API call from the Lambda). The values sit at the
+    /// root under the metric names, next to the `FunctionName` dimension.
+    pub fn metrics_document(&self, function_name: &str, timestamp_ms: i64) -> serde_json::Value {
+        let values = serde_json::to_value(self).expect("counts serialize");
+        let mut doc = serde_json::Map::new();
+        doc.insert(
+            "_aws".into(),
+            serde_json::json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": METRICS
+                        .iter()
+                        .map(|name| serde_json::json!({"Name": name, "Unit": "Count"}))
+                        .collect::<Vec<_>>(),
+                }],
+            }),
+        );
+        doc.insert("FunctionName".into(), function_name.into());
+        for name in METRICS {
+            doc.insert(name.into(), values[name].clone());
+        }
+        serde_json::Value::Object(doc)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +220,68 @@ mod tests {
         for name in names {
             assert!(json.get(name).is_some(), "{name} is a counter");
         }
+    }
+
+    /// The rules of the Embedded Metric Format (CloudWatch's specification):
+    /// an `_aws` object with an integer `Timestamp` (ms) and one directive
+    /// naming a namespace, dimension sets whose keys are root members
+    /// holding strings, and at most 100 metrics, each a root member holding
+    /// a number, with a valid unit.
+    #[test]
+    fn the_metrics_document_follows_the_embedded_metric_format() {
+        let counts = Counts {
+            log_events: 120,
+            kept: 80,
+            noise_path: 30,
+            unparsed: 10,
+            events_created: 78,
+            events_existing: 2,
+            sessions_written: 9,
+            dead_lettered: 1,
+            retries: 3,
+            opensearch_requests: 5,
+            ..Counts::default()
+        };
+        let doc = counts.metrics_document("ironman-usage-processor", 1_793_628_191_482);
+        let aws = &doc["_aws"];
+        assert_eq!(aws["Timestamp"].as_i64(), Some(1_793_628_191_482));
+        let directives = aws["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1);
+        let directive = &directives[0];
+        assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
+        let namespace = directive["Namespace"].as_str().unwrap();
+        assert!(!namespace.is_empty() && namespace.len() <= 255);
+        for set in directive["Dimensions"].as_array().unwrap() {
+            let set = set.as_array().unwrap();
+            assert!(!set.is_empty() && set.len() <= 30);
+            for key in set {
+                assert!(doc[key.as_str().unwrap()].is_string(), "dimension {key}");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().unwrap();
+        assert!(!metrics.is_empty() && metrics.len() <= 100);
+        let names: Vec<&str> = metrics
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, METRICS, "one metric per published counter, in order");
+        let fields = serde_json::to_value(&counts).unwrap();
+        for metric in metrics {
+            let name = metric["Name"].as_str().unwrap();
+            assert_eq!(metric["Unit"], "Count", "{name}");
+            assert!(doc[name].is_u64(), "{name} is a number at the root");
+            assert_eq!(
+                doc[name], fields[name],
+                "{name} is the counter of that name"
+            );
+        }
+        // Every skip reason is published.
+        for reason in Reason::ALL {
+            assert!(names.contains(&reason.name()), "{}", reason.name());
+        }
+        assert_eq!(
+            (doc["kept"].as_u64(), doc["noise_path"].as_u64()),
+            (Some(80), Some(30))
+        );
     }
 }

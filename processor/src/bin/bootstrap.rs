@@ -19,11 +19,15 @@ const SAFETY_MARGIN: Duration = Duration::from_millis(1500);
 /// `cargo lambda watch` may send none): Lambda's maximum timeout.
 const FALLBACK_BUDGET: Duration = Duration::from_secs(900);
 
-fn deadline_of(deadline_epoch_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
+fn now_ms() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn deadline_of(deadline_epoch_ms: u64) -> Instant {
+    let now_ms = now_ms() as u64;
     if deadline_epoch_ms <= now_ms {
         return Instant::now() + FALLBACK_BUDGET;
     }
@@ -36,15 +40,21 @@ async fn main() -> Result<(), Error> {
     let settings = LambdaSettings::from_env()?;
     let handler = settings.handler()?;
     let handler = &handler;
+    let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+    let function_name = function_name.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_of(event.context.deadline);
         let request_id = event.context.request_id.clone();
         match handler.handle(&event.payload, deadline).await {
             Ok(counts) => {
-                println!(
-                    "{}",
-                    json!({"level": "INFO", "message": "invocation summary", "request_id": request_id, "counts": counts})
-                );
+                // One line: the summary for people, and the same counters
+                // as Embedded Metric Format for CloudWatch (the alarms).
+                let mut line = counts.metrics_document(function_name, now_ms());
+                line["level"] = "INFO".into();
+                line["message"] = "invocation summary".into();
+                line["request_id"] = request_id.into();
+                line["counts"] = json!(counts);
+                println!("{line}");
                 Ok::<Value, Error>(json!({"counts": counts}))
             }
             Err(error) => {

@@ -156,6 +156,14 @@ async fn count_in_summaries<'b>(
     let mut suspected: HashSet<&'b str> = HashSet::new();
     for round in 1..=ROUNDS {
         let mut bases = read_bases(sink, &todo, deadline, counts).await?;
+        // A summary believed deleted that is there now was written by
+        // another invocation (a rebuild of its own): no rebuild here.
+        repair.retain(|session, reason| {
+            *reason != RepairReason::Deleted
+                || bases
+                    .get(session)
+                    .is_none_or(|base| base.condition == Condition::Create)
+        });
         let mut rebuilt_ids: HashMap<&str, HashSet<String>> = HashMap::new();
         let rebuilding: Vec<&str> = todo
             .iter()

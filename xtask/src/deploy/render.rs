@@ -417,6 +417,7 @@ mod tests {
                 "last_updated",
                 "modules",
                 "paths",
+                "pending_events",
                 "session_id",
                 "siteTokens",
                 "start_time",

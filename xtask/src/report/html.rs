@@ -7,6 +7,10 @@
 //! tiny inline script records script errors and how many charts have a
 //! non-empty layout box into `<html data-errors>` / `<body
 //! data-charts-rendered>`, so a test reading the DOM sees both.
+//!
+//! Text speaks in the reader's units: durations as `38 min 58 s` or `1 h
+//! 02 min` ([`duration`]), counts grouped as `12,345` ([`count`]); the
+//! bars' `data-value` attributes keep the JSON's numbers.
 
 use super::model::{Ranked, Report};
 use crate::metrics::{MetricKind, Metrics};
@@ -31,7 +35,8 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// A number for display: integers without a fraction, others with two decimals.
+/// A number for `data-value` attributes (machine-readable, as in the
+/// JSON): integers without a fraction, others with two decimals.
 fn num(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
@@ -40,8 +45,87 @@ fn num(v: f64) -> String {
     }
 }
 
-/// A vertical bar chart (one bar per label).
-fn columns(metric: &str, chart: &str, title: &str, labels: &[String], values: &[f64]) -> String {
+/// A count for people: digits grouped by thousands, `12,345`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count held in an f64 (chart values), rounded to a whole number.
+fn count_f(v: f64) -> String {
+    count(v.max(0.0).round() as u64)
+}
+
+/// A ratio for people: two decimals.
+fn decimal(v: f64) -> String {
+    format!("{v:.2}")
+}
+
+/// A duration for people, from seconds: `45 s`, `38 min 58 s` (seconds
+/// rounded), `1 h 02 min` from one hour (minutes rounded); `< 1 s` for a
+/// positive duration that rounds to 0, `0 s` for none.
+pub fn duration(seconds: f64) -> String {
+    let seconds = seconds.max(0.0);
+    let s = seconds.round() as u64;
+    if s == 0 && seconds > 0.0 {
+        "< 1 s".to_string()
+    } else if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        let m = (s + 30) / 60;
+        format!("{} h {:02} min", m / 60, m % 60)
+    }
+}
+
+/// A bound of a duration range in its largest whole unit: `(5, "min")`.
+fn bound(seconds: u64) -> (u64, &'static str) {
+    if seconds > 0 && seconds.is_multiple_of(3600) {
+        (seconds / 3600, "h")
+    } else if seconds > 0 && seconds.is_multiple_of(60) {
+        (seconds / 60, "min")
+    } else {
+        (seconds, "s")
+    }
+}
+
+/// A duration range `[from, to)` for people: `< 1 min`, `1–5 min`,
+/// `30 min–1 h`, `≥ 1 h`.
+pub fn duration_range(from: u64, to: Option<u64>) -> String {
+    let (f, fu) = bound(from);
+    match to {
+        None => format!("≥ {f} {fu}"),
+        Some(to) => {
+            let (t, tu) = bound(to);
+            if from == 0 {
+                format!("< {t} {tu}")
+            } else if fu == tu {
+                format!("{f}–{t} {tu}")
+            } else {
+                format!("{f} {fu}–{t} {tu}")
+            }
+        }
+    }
+}
+
+/// A vertical bar chart (one bar per label); `show` writes a value for
+/// people (axis, bar labels, tooltips), `data-value` keeps the number.
+fn columns(
+    metric: &str,
+    chart: &str,
+    title: &str,
+    labels: &[String],
+    values: &[f64],
+    show: fn(f64) -> String,
+) -> String {
     let (w, h, left, bottom, top) = (680.0, 260.0, 52.0, 56.0, 28.0);
     let plot_w = w - left - 12.0;
     let plot_h = h - bottom - top;
@@ -67,7 +151,7 @@ fn columns(metric: &str, chart: &str, title: &str, labels: &[String], values: &[
         x1 = w - 12.0,
         lx = left - 6.0,
         ty = top + 4.0,
-        mx = esc(&num(max))
+        mx = esc(&show(max))
     );
     for (i, (label, value)) in labels.iter().zip(values).enumerate() {
         let x = left + slot * i as f64 + (slot - bar) / 2.0;
@@ -75,9 +159,10 @@ fn columns(metric: &str, chart: &str, title: &str, labels: &[String], values: &[
         let y = top + plot_h - bh;
         let _ = write!(
             svg,
-            r#"<rect class="bar" x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{bh:.1}" data-label="{l}" data-value="{v}"><title>{l}: {v}</title></rect>"#,
+            r#"<rect class="bar" x="{x:.1}" y="{y:.1}" width="{bar:.1}" height="{bh:.1}" data-label="{l}" data-value="{v}"><title>{l}: {shown}</title></rect>"#,
             l = esc(label),
-            v = esc(&num(*value))
+            v = esc(&num(*value)),
+            shown = esc(&show(*value))
         );
         if labels.len() <= 16 {
             let _ = write!(
@@ -85,7 +170,7 @@ fn columns(metric: &str, chart: &str, title: &str, labels: &[String], values: &[
                 r#"<text class="value" x="{cx:.1}" y="{vy:.1}" text-anchor="middle">{v}</text>"#,
                 cx = x + bar / 2.0,
                 vy = y - 4.0,
-                v = esc(&num(*value))
+                v = esc(&show(*value))
             );
         }
         if i % every == 0 {
@@ -137,7 +222,7 @@ fn ranked_bars(metric: &str, title: &str, list: &[Ranked]) -> String {
         };
         let _ = write!(
             svg,
-            r#"<text class="axis" x="{lx}" y="{ty:.1}" text-anchor="end">{l}</text><rect class="bar" x="{left}" y="{by:.1}" width="{bw:.1}" height="{bh:.1}" data-label="{k}" data-value="{v}"><title>{k}: {v}</title></rect><text class="value" x="{vx:.1}" y="{ty:.1}">{v}</text>"#,
+            r#"<text class="axis" x="{lx}" y="{ty:.1}" text-anchor="end">{l}</text><rect class="bar" x="{left}" y="{by:.1}" width="{bw:.1}" height="{bh:.1}" data-label="{k}" data-value="{v}"><title>{k}: {shown}</title></rect><text class="value" x="{vx:.1}" y="{ty:.1}">{shown}</text>"#,
             lx = left - 8.0,
             ty = y + row * 0.68,
             by = y + 3.0,
@@ -145,6 +230,7 @@ fn ranked_bars(metric: &str, title: &str, list: &[Ranked]) -> String {
             l = esc(&label),
             k = esc(&r.key),
             v = r.sessions,
+            shown = count(r.sessions),
             vx = left + bw + 6.0
         );
     }
@@ -225,9 +311,9 @@ pub fn render(report: &Report, metrics: &Metrics) -> String {
         esc(&report.from),
         esc(&report.to),
         esc(&report.timezone),
-        t.sessions,
-        t.unique_users,
-        t.events
+        count(t.sessions),
+        count(t.unique_users),
+        count(t.events)
     );
     for metric in &metrics.metrics {
         let id = metric.id.as_str();
@@ -240,18 +326,18 @@ pub fn render(report: &Report, metrics: &Metrics) -> String {
         match metric.kind {
             MetricKind::DistinctPerDay => {
                 let v: Vec<f64> = report.days.iter().map(|d| d.unique_users as f64).collect();
-                body.push_str(&columns(id, "per-day", &metric.title, &dates, &v));
+                body.push_str(&columns(id, "per-day", &metric.title, &dates, &v, count_f));
             }
             MetricKind::RatioPerDay => {
                 let v: Vec<f64> = report.days.iter().map(|d| d.sessions_per_user).collect();
-                body.push_str(&columns(id, "per-day", &metric.title, &dates, &v));
+                body.push_str(&columns(id, "per-day", &metric.title, &dates, &v, decimal));
                 body.push_str(&table(
                     &["date", "sessions", "unique users", "sessions per user"],
                     report.days.iter().map(|d| {
                         vec![
                             d.date.clone(),
-                            d.sessions.to_string(),
-                            d.unique_users.to_string(),
+                            count(d.sessions),
+                            count(d.unique_users),
                             format!("{:.2}", d.sessions_per_user),
                         ]
                     }),
@@ -263,21 +349,19 @@ pub fn render(report: &Report, metrics: &Metrics) -> String {
                     .iter()
                     .map(|d| d.avg_session_duration_seconds)
                     .collect();
-                body.push_str("<p class=\"sub\">Average per day, seconds</p>");
+                body.push_str("<p class=\"sub\">Average per day</p>");
                 body.push_str(&columns(
                     id,
                     "average",
-                    "Average session duration (s)",
+                    "Average session duration",
                     &dates,
                     &avg,
+                    duration,
                 ));
                 let labels: Vec<String> = report
                     .duration_distribution
                     .iter()
-                    .map(|b| match b.to_seconds {
-                        Some(to) => format!("{}–{} s", b.from_seconds, to),
-                        None => format!("≥ {} s", b.from_seconds),
-                    })
+                    .map(|b| duration_range(b.from_seconds, b.to_seconds))
                     .collect();
                 let counts: Vec<f64> = report
                     .duration_distribution
@@ -291,6 +375,7 @@ pub fn render(report: &Report, metrics: &Metrics) -> String {
                     "Sessions per duration range",
                     &labels,
                     &counts,
+                    count_f,
                 ));
             }
             MetricKind::SessionsPerValue => {
@@ -306,11 +391,10 @@ pub fn render(report: &Report, metrics: &Metrics) -> String {
                     let _ = write!(
                         body,
                         "<p class=\"sub\">All {} values</p><div class=\"all-values\">{}</div>",
-                        list.len(),
+                        count(list.len() as u64),
                         table(
                             &[key, "sessions"],
-                            list.iter()
-                                .map(|r| vec![r.key.clone(), r.sessions.to_string()])
+                            list.iter().map(|r| vec![r.key.clone(), count(r.sessions)])
                         )
                     );
                 }
@@ -371,5 +455,99 @@ mod tests {
             "no network resources"
         );
         assert!(page.contains("@media print"));
+    }
+
+    #[test]
+    fn durations_read_in_minutes_and_seconds() {
+        assert_eq!(duration(0.0), "0 s");
+        assert_eq!(duration(0.3), "< 1 s");
+        assert_eq!(duration(45.0), "45 s");
+        assert_eq!(duration(59.4), "59 s");
+        assert_eq!(duration(59.5), "1 min 00 s");
+        assert_eq!(duration(61.0), "1 min 01 s");
+        assert_eq!(duration(2338.3), "38 min 58 s");
+        assert_eq!(duration(3599.0), "59 min 59 s");
+        assert_eq!(duration(3600.0), "1 h 00 min");
+        assert_eq!(duration(3720.0), "1 h 02 min");
+        assert_eq!(duration(3749.0), "1 h 02 min");
+        assert_eq!(duration(3750.0), "1 h 03 min");
+        assert_eq!(duration(26.0 * 3600.0 + 5.0 * 60.0), "26 h 05 min");
+        assert_eq!(duration(-1.0), "0 s");
+        assert_eq!(duration(f64::NAN), "0 s");
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(12_345), "12,345");
+        assert_eq!(count(123_456), "123,456");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(u64::MAX), "18,446,744,073,709,551,615");
+        assert_eq!(count_f(12_345.0), "12,345");
+    }
+
+    #[test]
+    fn duration_ranges_read_in_their_units() {
+        let metrics = Metrics::load(&crate::project_root()).unwrap();
+        let labels: Vec<String> = metrics
+            .duration_ranges()
+            .iter()
+            .map(|r| duration_range(r.from, r.to))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "< 1 min",
+                "1–5 min",
+                "5–15 min",
+                "15–30 min",
+                "30 min–1 h",
+                "≥ 1 h"
+            ]
+        );
+        assert_eq!(duration_range(90, Some(300)), "90 s–5 min");
+        assert_eq!(duration_range(5400, None), "≥ 90 min");
+        assert_eq!(duration_range(45, Some(75)), "45–75 s");
+    }
+
+    #[test]
+    fn the_page_shows_durations_and_counts_for_people_and_keeps_numbers_in_data() {
+        let metrics = Metrics::load(&crate::project_root()).unwrap();
+        let period = Period::new(
+            "2026-11-02".parse().unwrap(),
+            "2026-11-02".parse().unwrap(),
+            "UTC",
+        )
+        .unwrap();
+        let mut tally = Tally::default();
+        tally
+            .day_users
+            .insert(("2026-11-02".into(), Some("u".into())), 12_345);
+        tally
+            .day_durations
+            .insert(("2026-11-02".into(), 2_338_300), 12_345);
+        tally
+            .ranked
+            .entry("modules".into())
+            .or_default()
+            .insert("Work Orders".into(), 12_345);
+        tally.events = 1_234_567;
+        let report = assemble(&period, &metrics.duration_ranges(), &tally).unwrap();
+        let page = render(&report, &metrics);
+        // Totals, tables and bar labels.
+        assert!(page.contains("Sessions<b>12,345</b>"), "{page}");
+        assert!(page.contains("Requests<b>1,234,567</b>"), "{page}");
+        assert!(page.contains("<td>12,345</td>"), "{page}");
+        assert!(page.contains(">12,345</text>"), "{page}");
+        // The average duration: axis, bar label and tooltip.
+        assert!(page.contains(">38 min 58 s</text>"), "{page}");
+        assert!(page.contains("2026-11-02: 38 min 58 s</title>"), "{page}");
+        assert!(!page.contains(">2338.30<"), "{page}");
+        assert!(page.contains(">30 min–1 h</text>"), "{page}");
+        // data-value stays the number of the JSON.
+        assert!(page.contains(r#"data-label="2026-11-02" data-value="2338.30""#));
+        assert!(page.contains(r#"data-label="Work Orders" data-value="12345""#));
     }
 }

@@ -97,7 +97,8 @@ pub fn run(root: &Path, args: ReportArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
-    let env = Environment::load(root, &args.env)?;
+    // The endpoint is looked up (DescribeDomain) unless the file names it.
+    let env = crate::aws::load_with_endpoint(root, &args.env)?;
     let metrics = Metrics::load(root)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     eprintln!(
