@@ -19,6 +19,8 @@ pub struct AwsClients {
     pub sqs: aws_sdk_sqs::Client,
     pub sts: aws_sdk_sts::Client,
     pub opensearch: aws_sdk_opensearch::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Where the calls go, for messages (`AWS` or the emulator's URL).
     pub target: String,
     writes: Arc<Mutex<Vec<String>>>,
@@ -54,6 +56,8 @@ impl AwsClients {
             sqs: aws_sdk_sqs::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             opensearch: aws_sdk_opensearch::Client::new(&config),
+            sns: aws_sdk_sns::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             target,
             writes: Arc::default(),
         })

@@ -48,6 +48,10 @@ pub struct Environment {
     /// OpenSearch Dashboards (saved objects); absent: deploy skips them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dashboards: Option<DashboardsConfig>,
+    /// The alarm topic's subscribers and the CloudWatch alarms'
+    /// thresholds; absent: the defaults, and a topic nobody subscribes to.
+    #[serde(default)]
+    pub alarms: AlarmsConfig,
     /// The file this environment was read from (for messages).
     #[serde(skip)]
     pub source: PathBuf,
@@ -215,6 +219,67 @@ pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "ironman-usage-xtask");
 pub struct DashboardsConfig {
     /// `https://…/_dashboards` (or plain `http://` on a loopback address only).
     pub endpoint: String,
+}
+
+/// Pipeline health: the SNS topic `<function_name>-alarms`, who it mails,
+/// and the CloudWatch alarms that publish to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmsConfig {
+    /// Email addresses subscribed to the topic (each must confirm the
+    /// subscription from the mail SNS sends).
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// The period of the errors, throttles, duration, failure-queue and
+    /// dead-letter alarms, in minutes (1 to 1440).
+    #[serde(default = "AlarmsConfig::default_period_minutes")]
+    pub period_minutes: u32,
+    /// Consecutive periods over the threshold before those alarms fire.
+    #[serde(default = "AlarmsConfig::one")]
+    pub evaluation_periods: u32,
+    /// Function errors (Sum) in a period that fire `<function_name>-errors`.
+    #[serde(default = "AlarmsConfig::one")]
+    pub errors_threshold: u32,
+    /// Throttled invocations (Sum) in a period that fire `<function_name>-throttles`.
+    #[serde(default = "AlarmsConfig::one")]
+    pub throttles_threshold: u32,
+    /// `<function_name>-duration` fires when the longest invocation of a
+    /// period reaches this share of `lambda.timeout_seconds` (1 to 100).
+    #[serde(default = "AlarmsConfig::default_duration_percent")]
+    pub duration_percent_of_timeout: u32,
+    /// `<function_name>-silence` fires when the processor read no log event
+    /// for this many hours (1 to 24).
+    #[serde(default = "AlarmsConfig::default_silence_hours")]
+    pub silence_hours: u32,
+}
+
+impl AlarmsConfig {
+    fn default_period_minutes() -> u32 {
+        5
+    }
+    fn one() -> u32 {
+        1
+    }
+    fn default_duration_percent() -> u32 {
+        90
+    }
+    fn default_silence_hours() -> u32 {
+        6
+    }
+}
+
+impl Default for AlarmsConfig {
+    fn default() -> Self {
+        AlarmsConfig {
+            emails: Vec::new(),
+            period_minutes: Self::default_period_minutes(),
+            evaluation_periods: Self::one(),
+            errors_threshold: Self::one(),
+            throttles_threshold: Self::one(),
+            duration_percent_of_timeout: Self::default_duration_percent(),
+            silence_hours: Self::default_silence_hours(),
+        }
+    }
 }
 
 /// A value that failed validation.
@@ -445,6 +510,24 @@ impl Environment {
 
     pub fn log_group_arn(&self, group: &str) -> String {
         self.arn("logs", &format!("log-group:{group}"))
+    }
+
+    /// The SNS topic the alarms publish to.
+    pub fn alarm_topic_name(&self) -> String {
+        format!("{}-alarms", self.lambda.function_name)
+    }
+
+    pub fn alarm_topic_arn(&self) -> String {
+        self.arn("sns", &self.alarm_topic_name())
+    }
+
+    /// `<function_name>-<what>`.
+    pub fn alarm_name(&self, what: &str) -> String {
+        format!("{}-{what}", self.lambda.function_name)
+    }
+
+    pub fn alarm_arn(&self, name: &str) -> String {
+        self.arn("cloudwatch", &format!("alarm:{name}"))
     }
 
     /// The domain's ARN, in the domain's own region.
@@ -765,6 +848,77 @@ impl Environment {
         {
             bad("dashboards.endpoint", message);
         }
+
+        let alarms = &self.alarms;
+        for (i, email) in alarms.emails.iter().enumerate() {
+            if !is_placeholder(email) && !is_email(email) {
+                bad(
+                    &format!("alarms.emails[{i}]"),
+                    format!(
+                        "expected an email address such as `oncall@example.com`, got `{email}`"
+                    ),
+                );
+            }
+            if alarms.emails[..i].contains(email) {
+                bad(
+                    &format!("alarms.emails[{i}]"),
+                    format!("`{email}` is listed twice"),
+                );
+            }
+        }
+        if !(1..=1440).contains(&alarms.period_minutes) {
+            bad(
+                "alarms.period_minutes",
+                format!(
+                    "expected 1 to 1440 (minutes), got {}",
+                    alarms.period_minutes
+                ),
+            );
+        }
+        if alarms.evaluation_periods == 0 {
+            bad(
+                "alarms.evaluation_periods",
+                "expected at least 1, got 0".into(),
+            );
+        } else if alarms
+            .period_minutes
+            .saturating_mul(alarms.evaluation_periods)
+            > 1440
+        {
+            bad(
+                "alarms.evaluation_periods",
+                format!(
+                    "alarms.period_minutes × alarms.evaluation_periods must not exceed one day (1440 minutes, CloudWatch's limit), got {} × {}",
+                    alarms.period_minutes, alarms.evaluation_periods
+                ),
+            );
+        }
+        for (field, value) in [
+            ("alarms.errors_threshold", alarms.errors_threshold),
+            ("alarms.throttles_threshold", alarms.throttles_threshold),
+        ] {
+            if value == 0 {
+                bad(
+                    field,
+                    "expected at least 1 (0 would keep the alarm firing), got 0".into(),
+                );
+            }
+        }
+        if !(1..=100).contains(&alarms.duration_percent_of_timeout) {
+            bad(
+                "alarms.duration_percent_of_timeout",
+                format!(
+                    "expected 1 to 100 (percent of lambda.timeout_seconds), got {}",
+                    alarms.duration_percent_of_timeout
+                ),
+            );
+        }
+        if !(1..=24).contains(&alarms.silence_hours) {
+            bad(
+                "alarms.silence_hours",
+                format!("expected 1 to 24 (hours), got {}", alarms.silence_hours),
+            );
+        }
         problems
     }
 }
@@ -892,6 +1046,22 @@ fn is_log_group_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/' | b'.' | b'#'))
+}
+
+/// `local@domain.tld`: one `@`, no spaces, a dot in the domain.
+fn is_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && email.len() <= 254
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    }
 }
 
 fn is_function_name(name: &str) -> bool {
@@ -1158,6 +1328,42 @@ mod tests {
                 "tags.managed-by",
                 "set by xtask",
             ),
+            (
+                "    - oncall@example.com",
+                "    - oncall.example.com",
+                "alarms.emails[0]",
+                "email address",
+            ),
+            (
+                "  period_minutes: 5",
+                "  period_minutes: 0",
+                "alarms.period_minutes",
+                "1 to 1440",
+            ),
+            (
+                "  evaluation_periods: 1",
+                "  evaluation_periods: 300",
+                "alarms.evaluation_periods",
+                "one day",
+            ),
+            (
+                "  errors_threshold: 1",
+                "  errors_threshold: 0",
+                "alarms.errors_threshold",
+                "at least 1",
+            ),
+            (
+                "  duration_percent_of_timeout: 90",
+                "  duration_percent_of_timeout: 120",
+                "alarms.duration_percent_of_timeout",
+                "1 to 100",
+            ),
+            (
+                "  silence_hours: 6",
+                "  silence_hours: 48",
+                "alarms.silence_hours",
+                "1 to 24",
+            ),
         ];
         let text = local_text();
         for (from, to, field, expected) in cases {
@@ -1213,6 +1419,38 @@ mod tests {
         }
         assert!(is_region("eu-west-1") && is_region("us-gov-west-1"));
         assert!(!is_region("eu-west") && !is_region("EU-WEST-1"));
+    }
+
+    #[test]
+    fn the_alarms_section_defaults_and_names_each_field() {
+        let local = Environment::load(&root(), "local").unwrap();
+        assert_eq!(local.alarms.emails, ["oncall@example.com"]);
+        assert_eq!(local.alarm_topic_name(), "ironman-usage-processor-alarms");
+        assert_eq!(
+            local.alarm_topic_arn(),
+            "arn:aws:sns:us-east-1:123456789012:ironman-usage-processor-alarms"
+        );
+        // Without the section, or with only the addresses: the defaults.
+        let start = local_text().find("\nalarms:\n").unwrap();
+        let end = local_text()[start..].find("silence_hours: 6\n").unwrap() + start + 17;
+        let without = format!("{}{}", &local_text()[..start], &local_text()[end..]);
+        let env =
+            Environment::from_yaml(&without, "infra/environments/local.yaml", "local").unwrap();
+        assert_eq!(env.alarms, AlarmsConfig::default());
+        let only_emails = format!("{without}\nalarms:\n  emails: [a@example.com]\n");
+        let env =
+            Environment::from_yaml(&only_emails, "infra/environments/local.yaml", "local").unwrap();
+        assert_eq!(env.alarms.period_minutes, 5);
+        assert_eq!(env.alarms.duration_percent_of_timeout, 90);
+        assert_eq!(env.alarms.silence_hours, 6);
+        let twice = format!("{without}\nalarms:\n  emails: [a@example.com, a@example.com]\n");
+        let err = load_err(&twice);
+        assert!(err.contains("field `alarms.emails[1]`"), "{err}");
+        assert!(err.contains("listed twice"), "{err}");
+        let unknown = format!("{without}\nalarms:\n  email: a@example.com\n");
+        let err = load_err(&unknown);
+        assert!(err.contains("alarms"), "{err}");
+        assert!(err.contains("unknown field `email`"), "{err}");
     }
 
     #[test]

@@ -80,6 +80,23 @@ impl Stack {
         writes
     }
 
+    /// How long each write log is now (AWS, OpenSearch), for
+    /// [`Stack::writes_since`]: [`Stack::writes`] concatenates the two
+    /// logs, so an offset into it would be wrong once both grow.
+    fn write_marks(&self) -> (usize, usize) {
+        (
+            self.aws.writes().len(),
+            self.opensearch.api().writes().len(),
+        )
+    }
+
+    /// The write calls made since `marks` (AWS ones, then OpenSearch ones).
+    fn writes_since(&self, (aws, opensearch): (usize, usize)) -> Vec<String> {
+        let mut writes = self.aws.writes().split_off(aws);
+        writes.extend(self.opensearch.api().writes().split_off(opensearch));
+        writes
+    }
+
     /// What xtask made that the environment no longer declares.
     async fn orphans(&self) -> anyhow::Result<Vec<Box<dyn Resource>>> {
         aws_resources::orphans(&self.ctx).await
@@ -128,7 +145,7 @@ impl Stack {
         let (targets, skipped) = self.targets(&orphans).await?;
         let planned = resource::plan(&targets).await?;
         on_plan(&planned.plan, &skipped);
-        let writes_before = self.writes().len();
+        let writes_before = self.write_marks();
         if planned.plan.is_empty() {
             return Ok(Deployment {
                 after: planned.plan.clone(),
@@ -141,7 +158,7 @@ impl Stack {
         confirm()?;
         let applied = resource::apply(&targets, &planned).await?;
         let after = resource::plan(&targets).await?.plan;
-        let writes = self.writes()[writes_before..].to_vec();
+        let writes = self.writes_since(writes_before);
         if !after.is_empty() {
             anyhow::bail!(
                 "`{}` still differs after applying (the service does not keep what was sent, or something changed it meanwhile; a missing normalisation in xtask/src/deploy/?):\n{after}",
@@ -193,13 +210,13 @@ impl Stack {
             });
         }
         confirm()?;
-        let writes_before = self.writes().len();
+        let writes_before = self.write_marks();
         resource::apply(&destroy.resources, &destroy.planned).await?;
         self.opensearch.delete_indices(&data).await?;
         Ok(Destruction {
             plan: destroy.planned.plan,
             kept,
-            writes: self.writes()[writes_before..].to_vec(),
+            writes: self.writes_since(writes_before),
             deleted_indices: data,
         })
     }

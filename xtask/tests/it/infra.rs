@@ -53,7 +53,7 @@ fn changed_paths(plan: &Plan, kind: &str) -> Vec<(String, Action, Vec<String>)> 
         .collect()
 }
 
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 10] = [
     "sqs_queue",
     "iam_role",
     "iam_role_policy",
@@ -62,6 +62,8 @@ const KINDS: [&str; 8] = [
     "lambda_event_invoke_config",
     "lambda_permission",
     "cloudwatch_subscription_filter",
+    "sns_topic",
+    "cloudwatch_metric_alarm",
 ];
 
 #[tokio::test]
@@ -564,4 +566,298 @@ async fn a_log_group_taken_out_of_the_environment_loses_its_filter_and_permissio
     assert!(filters.subscription_filters().is_empty());
     let clean = plan(&stack).await;
     assert!(clean.is_empty(), "{clean}");
+}
+
+/// Puts alarm `name` again as it is, but for what `change` alters: a
+/// change by hand (PutMetricAlarm replaces the whole configuration).
+async fn put_alarm_by_hand(
+    aws: &xtask::aws::AwsClients,
+    name: &str,
+    change: impl FnOnce(
+        aws_sdk_cloudwatch::operation::put_metric_alarm::builders::PutMetricAlarmFluentBuilder,
+    )
+        -> aws_sdk_cloudwatch::operation::put_metric_alarm::builders::PutMetricAlarmFluentBuilder,
+) {
+    let described = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .unwrap();
+    let alarm = described.metric_alarms()[0].clone();
+    let request = aws
+        .cloudwatch
+        .put_metric_alarm()
+        .alarm_name(name)
+        .set_alarm_description(alarm.alarm_description().map(str::to_string))
+        .set_namespace(alarm.namespace().map(str::to_string))
+        .set_metric_name(alarm.metric_name().map(str::to_string))
+        .set_dimensions(Some(alarm.dimensions().to_vec()))
+        .set_statistic(alarm.statistic().cloned())
+        .set_period(alarm.period())
+        .set_evaluation_periods(alarm.evaluation_periods())
+        .set_threshold(alarm.threshold())
+        .set_comparison_operator(alarm.comparison_operator().cloned())
+        .set_treat_missing_data(alarm.treat_missing_data().map(str::to_string))
+        .set_actions_enabled(alarm.actions_enabled())
+        .set_alarm_actions(Some(alarm.alarm_actions().to_vec()))
+        .set_ok_actions(Some(alarm.ok_actions().to_vec()))
+        .set_insufficient_data_actions(Some(alarm.insufficient_data_actions().to_vec()));
+    change(request).send().await.unwrap();
+}
+
+/// The email addresses subscribed to the alarm topic.
+async fn subscribed(aws: &xtask::aws::AwsClients, topic: &str) -> Vec<(String, String)> {
+    aws.sns
+        .list_subscriptions_by_topic()
+        .topic_arn(topic)
+        .send()
+        .await
+        .unwrap()
+        .subscriptions()
+        .iter()
+        .map(|s| {
+            (
+                s.endpoint().unwrap_or_default().to_string(),
+                s.subscription_arn().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn alarms_and_their_topic_drift_field_by_field_are_repaired_and_destroyed() {
+    let env = test_stack_environment("alarms").await;
+    let stack = stack(&env, "v1").await;
+    let first = deploy(&stack).await;
+    let alarms: Vec<String> = first
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == "cloudwatch_metric_alarm" && c.action == Action::Create)
+        .map(|c| c.name.clone())
+        .collect();
+    let function = &env.lambda.function_name;
+    assert_eq!(
+        alarms,
+        [
+            "errors",
+            "throttles",
+            "duration",
+            "failure-queue",
+            "dead-lettered",
+            "silence"
+        ]
+        .map(|what| format!("{function}-{what}")),
+        "{}",
+        first.plan
+    );
+    assert!(first.after.is_empty(), "{}", first.after);
+    let clean = plan(&stack).await;
+    assert!(clean.is_empty(), "{clean}");
+
+    let aws = stack.aws().clone();
+    let topic = env.alarm_topic_arn();
+    let errors = format!("{function}-errors");
+
+    // What was deployed: the topic with its subscriber, the alarms pointing
+    // at it, everything tagged.
+    assert_eq!(
+        subscribed(&aws, &topic)
+            .await
+            .into_iter()
+            .map(|(email, _)| email)
+            .collect::<Vec<_>>(),
+        env.alarms.emails
+    );
+    let described = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(format!("{function}-duration"))
+        .alarm_names(format!("{function}-silence"))
+        .send()
+        .await
+        .unwrap();
+    let duration = described
+        .metric_alarms()
+        .iter()
+        .find(|a| a.alarm_name() == Some(&format!("{function}-duration")))
+        .unwrap();
+    assert_eq!(duration.namespace(), Some("AWS/Lambda"));
+    assert_eq!(
+        duration.threshold(),
+        Some(
+            f64::from(env.lambda.timeout_seconds * 1000)
+                * f64::from(env.alarms.duration_percent_of_timeout)
+                / 100.0
+        )
+    );
+    assert_eq!(duration.alarm_actions(), std::slice::from_ref(&topic));
+    assert_eq!(duration.ok_actions(), std::slice::from_ref(&topic));
+    let silence = described
+        .metric_alarms()
+        .iter()
+        .find(|a| a.alarm_name() == Some(&format!("{function}-silence")))
+        .unwrap();
+    assert_eq!(silence.namespace(), Some("IronManUsage/Processor"));
+    assert_eq!(silence.metric_name(), Some("log_events"));
+    assert_eq!(silence.treat_missing_data(), Some("breaching"));
+    assert_eq!(
+        silence.period(),
+        Some(env.alarms.silence_hours as i32 * 3600)
+    );
+    let tags = aws
+        .cloudwatch
+        .list_tags_for_resource()
+        .resource_arn(env.alarm_arn(&errors))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some("managed-by") && t.value() == Some("ironman-usage-xtask")),
+        "{tags:?}"
+    );
+
+    // A threshold changed by hand.
+    put_alarm_by_hand(&aws, &errors, |put| put.threshold(50.0)).await;
+    let drift = plan(&stack).await;
+    assert_eq!(
+        changed_paths(&drift, "cloudwatch_metric_alarm"),
+        vec![(
+            errors.clone(),
+            Action::Update,
+            vec!["threshold".to_string()]
+        )],
+        "{drift}"
+    );
+    let threshold = &drift
+        .changes
+        .iter()
+        .find(|c| c.name == errors)
+        .unwrap()
+        .fields[0];
+    assert_eq!(
+        (threshold.before.clone(), threshold.after.clone()),
+        (json!(50.0), json!(f64::from(env.alarms.errors_threshold)))
+    );
+    let repaired = deploy(&stack).await;
+    assert_eq!(
+        repaired.writes,
+        vec![format!("cloudwatch:PutMetricAlarm {errors}")]
+    );
+    let clean = plan(&stack).await;
+    assert!(clean.is_empty(), "{clean}");
+
+    // Its actions changed by hand: alarms to somewhere else, no OK action.
+    let elsewhere = env.arn("sns", "somewhere-else");
+    put_alarm_by_hand(&aws, &errors, |put| {
+        put.set_alarm_actions(Some(vec![elsewhere.clone()]))
+            .set_ok_actions(Some(Vec::new()))
+    })
+    .await;
+    let drift = plan(&stack).await;
+    assert_eq!(
+        changed_paths(&drift, "cloudwatch_metric_alarm"),
+        vec![(
+            errors.clone(),
+            Action::Update,
+            vec!["alarm_actions".to_string(), "ok_actions".to_string()]
+        )],
+        "{drift}"
+    );
+    deploy(&stack).await;
+    let clean = plan(&stack).await;
+    assert!(clean.is_empty(), "{clean}");
+
+    // The email subscription removed by hand.
+    for (_, arn) in subscribed(&aws, &topic).await {
+        aws.sns
+            .unsubscribe()
+            .subscription_arn(arn)
+            .send()
+            .await
+            .unwrap();
+    }
+    let drift = plan(&stack).await;
+    assert_eq!(
+        changed_paths(&drift, "sns_topic"),
+        vec![(
+            env.alarm_topic_name(),
+            Action::Update,
+            vec!["email_subscriptions".to_string()]
+        )],
+        "{drift}"
+    );
+    let repaired = deploy(&stack).await;
+    assert_eq!(
+        repaired.writes,
+        vec![format!(
+            "sns:Subscribe {} {}",
+            env.alarm_topic_name(),
+            env.alarms.emails[0]
+        )]
+    );
+    assert_eq!(subscribed(&aws, &topic).await.len(), 1);
+    let clean = plan(&stack).await;
+    assert!(clean.is_empty(), "{clean}");
+
+    // An address subscribed by hand is unsubscribed.
+    aws.sns
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("someone-else@example.com")
+        .send()
+        .await
+        .unwrap();
+    let drift = plan(&stack).await;
+    let change = drift
+        .changes
+        .iter()
+        .find(|c| c.kind == "sns_topic")
+        .unwrap();
+    assert_eq!(change.action, Action::Update, "{drift}");
+    assert_eq!(change.fields[0].path, "email_subscriptions");
+    assert_eq!(
+        change.fields[0].before,
+        json!([env.alarms.emails[0].clone(), "someone-else@example.com"])
+    );
+    let repaired = deploy(&stack).await;
+    assert_eq!(
+        repaired.writes,
+        vec![format!(
+            "sns:Unsubscribe {} someone-else@example.com",
+            env.alarm_topic_name()
+        )]
+    );
+    let clean = plan(&stack).await;
+    assert!(clean.is_empty(), "{clean}");
+
+    // Destroy removes the alarms and the topic.
+    stack
+        .destroy(false, |_, _| {}, || Ok(()))
+        .await
+        .unwrap_or_else(|e| panic!("destroy failed: {e:#}"));
+    let left = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(format!("{function}-"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.metric_alarms().is_empty(),
+        "{:?}",
+        left.metric_alarms()
+    );
+    let topic_left = aws
+        .sns
+        .get_topic_attributes()
+        .topic_arn(&topic)
+        .send()
+        .await;
+    assert!(topic_left.is_err(), "the topic survived destroy");
 }

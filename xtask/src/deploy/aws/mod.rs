@@ -1,16 +1,19 @@
 //! The AWS resources of the pipeline, in apply order: the failure queue,
 //! the processor's role and its inline policy, the function's log group,
 //! the function, its asynchronous-invoke settings, and per application log
-//! group the invoke permission and the subscription filter.
+//! group the invoke permission and the subscription filter; then the alarm
+//! topic and the CloudWatch alarms that publish to it.
 //!
 //! Each reads its state through the SDK into the same normalised JSON its
 //! desired state is declared in, so that the engine in `resource.rs` plans
 //! and applies them like the OpenSearch resources.
 
+pub mod cloudwatch;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
 pub mod policies;
+pub mod sns;
 pub mod sqs;
 
 use super::resource::Resource;
@@ -84,6 +87,12 @@ pub fn resources(ctx: &Arc<Context>) -> Vec<Box<dyn Resource>> {
             ctx.clone(),
             group.clone(),
         )));
+    }
+    // Pipeline health last: the topic before the alarms that publish to it
+    // (destroy deletes the alarms first).
+    out.push(Box::new(sns::AlarmTopic::new(ctx.clone())));
+    for spec in cloudwatch::alarm_specs(env) {
+        out.push(Box::new(cloudwatch::MetricAlarm::new(ctx.clone(), spec)));
     }
     out
 }
