@@ -96,10 +96,7 @@ pub const DEFAULT_MAX_BULK_BYTES: usize = 5 * 1024 * 1024;
 /// What happened to one bulk item.
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
-    /// With the document's new `_seq_no` and `_primary_term`.
-    Written {
-        seq: Option<(u64, u64)>,
-    },
+    Written,
     /// 409: the document exists (`create`), or the stored document is no
     /// longer the one read (`if_seq_no`).
     Conflict,
@@ -119,10 +116,6 @@ struct BulkItem {
     status: u16,
     #[serde(default)]
     error: Value,
-    #[serde(rename = "_seq_no", default)]
-    seq_no: Option<u64>,
-    #[serde(rename = "_primary_term", default)]
-    primary_term: Option<u64>,
 }
 
 /// A document OpenSearch will not take, or a payload that cannot be read.
@@ -252,7 +245,7 @@ impl Sink {
                 .await?;
             for (position, outcome) in outcomes {
                 match outcome {
-                    Outcome::Written { .. } => counts.events_created += 1,
+                    Outcome::Written => counts.events_created += 1,
                     Outcome::Conflict => counts.events_existing += 1,
                     Outcome::Rejected { status, error } if is_write_block(status, &error) => {
                         blocked.push(position);
@@ -340,7 +333,7 @@ impl Sink {
         for (reference, outcome) in self.bulk("/_bulk", body, deadline, counts).await? {
             let (position, index) = &targets[reference];
             match outcome {
-                Outcome::Written { .. } => {
+                Outcome::Written => {
                     counts.events_created += 1;
                     counts.events_backfilled += 1;
                 }
@@ -426,7 +419,7 @@ impl Sink {
         let outcomes = self.bulk("/_bulk", body, deadline, counts).await?;
         for (position, outcome) in outcomes {
             match outcome {
-                Outcome::Written { .. } | Outcome::Conflict => counts.dead_lettered += 1,
+                Outcome::Written | Outcome::Conflict => counts.dead_lettered += 1,
                 Outcome::Rejected { status, error } => {
                     return Err(SinkError::Protocol {
                         call: format!("POST /_bulk ({} dead letters)", letters.len()),
@@ -505,12 +498,7 @@ impl Sink {
                             });
                         };
                         match item.status {
-                            200..=299 => done.push((
-                                reference,
-                                Outcome::Written {
-                                    seq: item.seq_no.zip(item.primary_term),
-                                },
-                            )),
+                            200..=299 => done.push((reference, Outcome::Written)),
                             409 => done.push((reference, Outcome::Conflict)),
                             s if transient_status(s) => {
                                 last = format!("HTTP {s}: {}", item.error);

@@ -284,7 +284,7 @@ async fn count_in_summaries<'b>(
             for (position, outcome) in outcomes {
                 let session = sent[position];
                 match outcome {
-                    Outcome::Written { .. } => {
+                    Outcome::Written => {
                         counts.sessions_written += 1;
                         if repair.remove(session).is_some() {
                             counts.sessions_rebuilt += 1;
@@ -574,7 +574,7 @@ async fn rebuild_without(
         let mut next = Vec::new();
         for (position, outcome) in sink.bulk("/_bulk", body, deadline, counts).await? {
             match outcome {
-                Outcome::Written { .. } => counts.sessions_rebuilt += 1,
+                Outcome::Written => counts.sessions_rebuilt += 1,
                 Outcome::Conflict => next.push(sent[position]),
                 Outcome::Rejected { status, error } => {
                     // A delete of what is not there: nothing to undo.
