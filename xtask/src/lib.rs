@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod aws;
+pub mod backfill;
 pub mod bench;
 pub mod build;
 pub mod cargo;

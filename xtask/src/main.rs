@@ -31,6 +31,8 @@ enum Command {
     Destroy(xtask::deploy::DestroyArgs),
     /// Feeds Lambda event files through the processor's handler into an environment.
     Replay(xtask::replay::ReplayArgs),
+    /// Reads a period of the environment's log groups (FilterLogEvents) through the processor's handler into its OpenSearch; resumable.
+    Backfill(xtask::backfill::BackfillArgs),
     /// Writes a synthetic corpus of Lambda event files that follows the log contract.
     GenLogs(xtask::genlogs::GenLogsArgs),
     /// Local stack, deploy, synthetic logs, replay, then sessions and users per day.
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         Command::Build(args) => xtask::build::run(&root, args),
         Command::Deploy(args) => xtask::deploy::run(&root, args),
         Command::Replay(args) => xtask::replay::run(&root, args),
+        Command::Backfill(args) => xtask::backfill::run(&root, args),
         Command::GenLogs(args) => xtask::genlogs::run(&root, args),
         Command::Demo(args) => xtask::demo::run(&root, args),
         Command::Bench(args) => xtask::bench::run(&root, args),

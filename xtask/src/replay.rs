@@ -219,7 +219,7 @@ pub fn print_counts(counts: &Counts) {
 /// Fails at once, saying how to fix it, when the environment's OpenSearch
 /// does not answer: otherwise every file would spend its whole deadline
 /// retrying the connection, in silence.
-async fn require_reachable(env: &Environment) -> anyhow::Result<()> {
+pub(crate) async fn require_reachable(env: &Environment) -> anyhow::Result<()> {
     let client = env.opensearch_client()?;
     let call = client.json(http::Method::GET, "/", None);
     match tokio::time::timeout(Duration::from_secs(15), call).await {
