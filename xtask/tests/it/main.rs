@@ -6,6 +6,7 @@
 
 mod support;
 
+mod backfill;
 mod bench;
 mod build;
 mod dashboards;
