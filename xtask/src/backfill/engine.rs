@@ -166,12 +166,17 @@ pub async fn backfill(
             Ok(read) => read,
             Err(error) => {
                 tasks.abort_all();
-                return Err(error.context(format!(
-                    "the backfill stopped: {} of {} windows are read and recorded in {}; run the same command again to go on from there",
-                    report.windows_skipped + report.windows_read,
-                    report.windows_total,
-                    path.display()
-                )));
+                let done = report.windows_skipped + report.windows_read;
+                let stopped = if done == 0 {
+                    "the backfill stopped before it finished a window".to_string()
+                } else {
+                    format!(
+                        "the backfill stopped: {done} of {} windows are read and recorded in {}; run the same command again to go on from there",
+                        report.windows_total,
+                        path.display()
+                    )
+                };
+                return Err(error.context(stopped));
             }
         };
         if unit.window.end_ms <= started_ms {
