@@ -259,12 +259,25 @@ pub fn check(objects: &[Rendered], mappings: &[IndexMapping]) -> Vec<String> {
                         need(f, true, format!("visState.aggs[{k}].params.field"));
                     }
                 }
+                // TSVB shape problems, added once `need` (which holds `problems`) is done.
+                let mut shape = Vec::new();
                 if vis["type"] == "metrics" {
                     let p = &vis["params"];
                     if let Some(f) = p["time_field"].as_str() {
                         need(f, true, "visState.params.time_field".into());
                     }
+                    if p["drop_last_bucket"] != 0 {
+                        // Otherwise TSVB hides today's bucket while every other panel shows it.
+                        shape.push(at("visState.params.drop_last_bucket must be 0"));
+                    }
                     for (s, series) in p["series"].as_array().into_iter().flatten().enumerate() {
+                        // A key of TSVB's series schema: missing, every data request logs a
+                        // validation warning.
+                        if !series["axis_position"].is_string() {
+                            shape.push(at(&format!(
+                                "visState.params.series[{s}].axis_position is missing"
+                            )));
+                        }
                         for (k, metric) in series["metrics"]
                             .as_array()
                             .into_iter()
@@ -287,6 +300,7 @@ pub fn check(objects: &[Rendered], mappings: &[IndexMapping]) -> Vec<String> {
                         }
                     }
                 }
+                problems.extend(shape);
             }
             _ => {}
         }
@@ -341,6 +355,35 @@ mod tests {
         assert!(
             problems[0].contains("field `module` is not in mappings/session-summaries.yaml"),
             "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_tsvb_panel_must_keep_today_and_place_its_series() {
+        let (mut objects, mappings) = shipped();
+        let tsvb = objects
+            .iter()
+            .find(|o| o.object.kind == "visualization" && o.object.id.contains("sessions-per-user"))
+            .map(|o| o.object.id.clone())
+            .expect("the shipped sessions-per-user TSVB panel");
+        replace(&mut objects, &tsvb, |v| {
+            let mut vis: Value =
+                serde_json::from_str(v["attributes"]["visState"].as_str().unwrap()).unwrap();
+            vis["params"]["drop_last_bucket"] = 1.into();
+            vis["params"]["series"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("axis_position");
+            v["attributes"]["visState"] = vis.to_string().into();
+        });
+        let problems = check(&objects, &mappings).join("\n");
+        assert!(
+            problems.contains("visState.params.drop_last_bucket must be 0"),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("visState.params.series[0].axis_position is missing"),
+            "{problems}"
         );
     }
 
