@@ -325,7 +325,7 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
     );
     let deleted = client
         .json(
-            http::Method::POST,
+            ::http::Method::POST,
             &format!("/{summaries}/_delete_by_query?refresh=true"),
             Some(&json!({"query": {"match_all": {}}})),
         )
@@ -355,7 +355,7 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
         .expect("a session of three events or more");
     client
         .json(
-            http::Method::DELETE,
+            ::http::Method::DELETE,
             &format!("/{summaries}/_doc/{id}"),
             None,
         )
@@ -439,7 +439,7 @@ async fn strict_mappings_refuse_unknown_fields() {
     ] {
         let response = client
             .send(
-                http::Method::PUT,
+                ::http::Method::PUT,
                 &format!("/{index}/_doc/x"),
                 Some((serde_json::to_vec(&doc).unwrap(), "application/json")),
             )
@@ -473,7 +473,7 @@ fn lambda_event(log_events: Value) -> Value {
 async fn make_read_only(client: &processor::opensearch::OpenSearch, index: &str) {
     client
         .json(
-            http::Method::PUT,
+            ::http::Method::PUT,
             &format!("/{index}/_settings"),
             Some(&json!({"index": {"blocks": {"write": true}}})),
         )
@@ -618,7 +618,7 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     // `path` that only numbers fit, as a mapping changed by hand would be.
     client
         .json(
-            http::Method::PUT,
+            ::http::Method::PUT,
             &format!("/{}2026.11.03", env.indices().request_events_prefix),
             Some(&json!({"mappings": {"properties": {"path": {"type": "integer"}}}})),
         )
@@ -801,7 +801,7 @@ async fn an_unreachable_opensearch_says_how_to_start_it() {
         processor::opensearch::Auth::None,
     )
     .unwrap();
-    let err = client.json(http::Method::GET, "/", None).await.unwrap_err();
+    let err = client.json(::http::Method::GET, "/", None).await.unwrap_err();
     assert!(err.is_transient());
     assert!(err.to_string().contains("cargo xtask local up"), "{err}");
 }

@@ -1,6 +1,9 @@
 //! Shared by the integration tests: the one local OpenSearch, a unique
-//! index prefix per test, and reading documents back.
+//! index prefix per test, and reading documents back; `http`, the one
+//! HTTP/1.1 server of the tests' stand-ins.
 #![allow(dead_code)]
+
+pub mod http;
 
 use processor::opensearch::{Auth, OpenSearch};
 use serde_json::{Value, json};
@@ -21,7 +24,7 @@ pub fn opensearch_url() -> String {
 pub async fn require_opensearch() -> OpenSearch {
     let url = opensearch_url();
     let client = OpenSearch::new(&url, Auth::None).expect("a loopback URL");
-    match client.json(http::Method::GET, "/", None).await {
+    match client.json(::http::Method::GET, "/", None).await {
         Ok(info) => {
             assert!(
                 info["version"]["number"].is_string(),
@@ -62,7 +65,7 @@ pub async fn test_environment(test: &str) -> Environment {
 pub async fn refresh(client: &OpenSearch, pattern: &str) {
     client
         .json(
-            http::Method::POST,
+            ::http::Method::POST,
             &format!("/{pattern}/_refresh?ignore_unavailable=true&allow_no_indices=true"),
             None,
         )
@@ -79,7 +82,7 @@ pub async fn all_documents(
     let mut docs = BTreeMap::new();
     let mut page = client
         .json(
-            http::Method::POST,
+            ::http::Method::POST,
             &format!("/{pattern}/_search?scroll=1m&version=true&ignore_unavailable=true&allow_no_indices=true"),
             Some(&json!({"size": 5000, "sort": ["_doc"], "query": {"match_all": {}}})),
         )
@@ -108,7 +111,7 @@ pub async fn all_documents(
         let scroll_id = page["_scroll_id"].as_str().unwrap().to_string();
         page = client
             .json(
-                http::Method::POST,
+                ::http::Method::POST,
                 "/_search/scroll",
                 Some(&json!({"scroll": "1m", "scroll_id": scroll_id})),
             )
@@ -122,7 +125,7 @@ pub async fn count(client: &OpenSearch, pattern: &str) -> u64 {
     refresh(client, pattern).await;
     let answer = client
         .json(
-            http::Method::GET,
+            ::http::Method::GET,
             &format!("/{pattern}/_count?ignore_unavailable=true&allow_no_indices=true"),
             None,
         )
@@ -142,7 +145,7 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
     ] {
         let _ = client
             .send(
-                http::Method::DELETE,
+                ::http::Method::DELETE,
                 &format!("/{pattern}?ignore_unavailable=true&allow_no_indices=true"),
                 None,
             )
@@ -155,7 +158,7 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
     ] {
         let _ = client
             .send(
-                http::Method::DELETE,
+                ::http::Method::DELETE,
                 &format!("/_index_template/{template}"),
                 None,
             )
