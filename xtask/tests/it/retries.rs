@@ -25,26 +25,21 @@ use std::time::{Duration, Instant};
 use support::*;
 use xtask::env::Environment;
 
-/// A minimal HTTP/1.1 forwarder: keep-alive on both sides, `Content-Length`
-/// or chunked bodies in, `Content-Length` bodies out; every request recorded.
+/// A minimal HTTP/1.1 forwarder on the tests' server (`support::http`):
+/// keep-alive on both sides, `Content-Length` or chunked bodies in,
+/// `Content-Length` bodies out; every request recorded.
 mod proxy {
+    use crate::support::http::{self, Handler, Reply, Response, Server};
     use serde_json::Value;
     use std::io;
     use std::sync::{Arc, Mutex};
-    use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
 
     /// A request as the proxy received it (body de-chunked).
-    #[derive(Debug, Clone)]
-    pub struct Request {
-        pub method: String,
-        /// Path and query, as sent.
-        pub path: String,
-        pub headers: Vec<(String, String)>,
-        pub body: Vec<u8>,
-    }
+    pub type Request = http::Request;
 
-    impl Request {
+    impl http::Request {
         /// The bulk request that creates the request events.
         pub fn is_events_bulk(&self) -> bool {
             let first = self.body.split(|&b| b == b'\n').next().unwrap_or(&[]);
@@ -96,24 +91,16 @@ mod proxy {
 
     type Policy = Box<dyn FnMut(&Request) -> Fault + Send>;
 
-    struct Shared {
+    struct Forwarder {
         upstream: String,
         policy: Mutex<Policy>,
-        log: Mutex<Vec<Exchange>>,
-        problems: Mutex<Vec<String>>,
+        log: Arc<Mutex<Vec<Exchange>>>,
     }
 
     pub struct Proxy {
         pub url: String,
-        shared: Arc<Shared>,
-        accept: tokio::task::JoinHandle<()>,
-    }
-
-    impl Drop for Proxy {
-        fn drop(&mut self) {
-            // Connection tasks end with their client or with the test's runtime.
-            self.accept.abort();
-        }
+        log: Arc<Mutex<Vec<Exchange>>>,
+        server: Server,
     }
 
     impl Proxy {
@@ -122,163 +109,82 @@ mod proxy {
             upstream: String,
             policy: impl FnMut(&Request) -> Fault + Send + 'static,
         ) -> Proxy {
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("binding the test proxy on loopback");
-            let url = format!("http://{}", listener.local_addr().expect("local address"));
-            let shared = Arc::new(Shared {
+            let log = Arc::new(Mutex::default());
+            let server = Server::start(Forwarder {
                 upstream,
                 policy: Mutex::new(Box::new(policy)),
-                log: Mutex::default(),
-                problems: Mutex::default(),
-            });
-            let for_accept = shared.clone();
-            let accept = tokio::spawn(async move {
-                while let Ok((stream, _)) = listener.accept().await {
-                    let shared = for_accept.clone();
-                    tokio::spawn(async move {
-                        let inner = tokio::spawn(serve(stream, shared.clone())).await;
-                        let problem = match inner {
-                            Ok(Ok(())) => None,
-                            Ok(Err(e)) => Some(format!("test proxy: {e}")),
-                            Err(e) => Some(format!("test proxy: {e}")),
-                        };
-                        if let Some(problem) = problem {
-                            shared.problems.lock().unwrap().push(problem);
-                        }
-                    });
-                }
-            });
+                log: log.clone(),
+            })
+            .await;
             Proxy {
-                url,
-                shared,
-                accept,
+                url: server.url.clone(),
+                log,
+                server,
             }
         }
 
         /// Every request so far, in the order they arrived.
         pub fn exchanges(&self) -> Vec<Exchange> {
-            self.shared.log.lock().unwrap().clone()
+            self.log.lock().unwrap().clone()
         }
 
         /// The proxy itself worked (a failing proxy would make any retry
         /// assertion meaningless).
         pub fn assert_healthy(&self) {
-            let problems = self.shared.problems.lock().unwrap();
-            assert!(problems.is_empty(), "{problems:#?}");
+            self.server.assert_healthy();
         }
     }
 
-    fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-        headers
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-    }
+    impl Handler for Forwarder {
+        /// The connection to OpenSearch this client connection's requests
+        /// go on.
+        type Connection = Option<BufReader<TcpStream>>;
 
-    fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
-        headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
+        async fn handle(
+            &self,
+            upstream: &mut Self::Connection,
+            request: Request,
+        ) -> io::Result<Reply> {
+            let fault = (self.policy.lock().unwrap())(&request);
+            let (answer, injected) = match fault {
+                Fault::Respond(status, body) => (Response::json(status, &body), true),
+                Fault::Forward => (forward(upstream, &self.upstream, &request).await?, false),
+                Fault::Rewrite(rewrite) => {
+                    let mut answer = forward(upstream, &self.upstream, &request).await?;
+                    let (status, body) = rewrite(answer.status, std::mem::take(&mut answer.body));
+                    answer.status = status;
+                    answer.body = body;
+                    (answer, false)
+                }
+                Fault::LoseAnswer => {
+                    forward(upstream, &self.upstream, &request).await?;
+                    self.log.lock().unwrap().push(Exchange {
+                        request,
+                        status: None,
+                        injected: false,
+                    });
+                    return Ok(Reply::Close);
+                }
+            };
+            self.log.lock().unwrap().push(Exchange {
+                request,
+                status: Some(answer.status),
+                injected,
+            });
+            Ok(Reply::Respond(answer))
+        }
     }
 
     fn bad(message: String) -> io::Error {
         io::Error::new(io::ErrorKind::InvalidData, message)
     }
 
-    /// The start line and headers; `None` on a clean EOF before any byte.
-    async fn read_head<R: AsyncRead + Unpin>(
-        r: &mut BufReader<R>,
-    ) -> io::Result<Option<(String, Vec<(String, String)>)>> {
-        let mut start = String::new();
-        if r.read_line(&mut start).await? == 0 {
-            return Ok(None);
-        }
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).await? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let line = line.trim_end_matches(['\r', '\n']);
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line
-                .split_once(':')
-                .ok_or_else(|| bad(format!("a header line without a colon: {line:?}")))?;
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-        Ok(Some((start.trim_end().to_string(), headers)))
-    }
-
-    async fn read_chunked<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> io::Result<Vec<u8>> {
-        let mut body = Vec::new();
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).await? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let size = line.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size, 16)
-                .map_err(|_| bad(format!("a bad chunk size line: {line:?}")))?;
-            if size == 0 {
-                // Trailers, up to the blank line.
-                loop {
-                    let mut trailer = String::new();
-                    if r.read_line(&mut trailer).await? == 0 || trailer.trim_end().is_empty() {
-                        return Ok(body);
-                    }
-                }
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            r.read_exact(&mut body[start..]).await?;
-            let mut crlf = [0u8; 2];
-            r.read_exact(&mut crlf).await?;
-            if &crlf != b"\r\n" {
-                return Err(bad("a chunk not followed by CRLF".into()));
-            }
-        }
-    }
-
-    pub(super) async fn read_sized<R: AsyncRead + Unpin>(
-        r: &mut BufReader<R>,
-        headers: &[(String, String)],
-    ) -> io::Result<Option<Vec<u8>>> {
-        if has_token(headers, "transfer-encoding", "chunked") {
-            return read_chunked(r).await.map(Some);
-        }
-        match header(headers, "content-length") {
-            Some(length) => {
-                let length: usize = length
-                    .parse()
-                    .map_err(|_| bad(format!("content-length {length:?}")))?;
-                let mut body = vec![0; length];
-                r.read_exact(&mut body).await?;
-                Ok(Some(body))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// What OpenSearch answered.
-    struct Answer {
-        status: u16,
-        reason: String,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-        /// The upstream connection cannot be used again.
-        close: bool,
-    }
-
+    /// What OpenSearch answered, and whether the upstream connection can
+    /// be used again.
     async fn exchange(
         upstream: &mut BufReader<TcpStream>,
         request: &Request,
-    ) -> io::Result<Answer> {
+    ) -> io::Result<(Response, bool)> {
         let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
         for (name, value) in &request.headers {
             if !["content-length", "transfer-encoding", "connection"]
@@ -288,7 +194,7 @@ mod proxy {
                 head.push_str(&format!("{name}: {value}\r\n"));
             }
         }
-        if !request.body.is_empty() || header(&request.headers, "content-length").is_some() {
+        if !request.body.is_empty() || request.headers.get("content-length").is_some() {
             head.push_str(&format!("content-length: {}\r\n", request.body.len()));
         }
         head.push_str("\r\n");
@@ -297,7 +203,7 @@ mod proxy {
         stream.write_all(&request.body).await?;
         stream.flush().await?;
 
-        let (start, headers) = read_head(upstream)
+        let (start, headers) = http::read_head(upstream)
             .await?
             .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
         let mut parts = start.splitn(3, ' ');
@@ -307,11 +213,11 @@ mod proxy {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| bad(format!("a bad status line: {start:?}")))?;
         let reason = parts.next().unwrap_or("").to_string();
-        let mut close = version != "HTTP/1.1" || has_token(&headers, "connection", "close");
+        let mut close = version != "HTTP/1.1" || headers.has_token("connection", "close");
         let body = if request.method == "HEAD" || status < 200 || status == 204 || status == 304 {
             Vec::new()
         } else {
-            match read_sized(upstream, &headers).await? {
+            match http::read_body(upstream, &headers).await? {
                 Some(body) => body,
                 None => {
                     // Delimited by the end of the connection.
@@ -322,13 +228,13 @@ mod proxy {
                 }
             }
         };
-        Ok(Answer {
+        let answer = Response {
             status,
-            reason,
+            reason: Some(reason),
             headers,
             body,
-            close,
-        })
+        };
+        Ok((answer, close))
     }
 
     /// Forwards on the connection's upstream, opening one if needed; a
@@ -338,7 +244,7 @@ mod proxy {
         upstream: &mut Option<BufReader<TcpStream>>,
         address: &str,
         request: &Request,
-    ) -> io::Result<Answer> {
+    ) -> io::Result<Response> {
         loop {
             let reused = upstream.is_some();
             let connection = match upstream {
@@ -346,8 +252,8 @@ mod proxy {
                 None => upstream.insert(BufReader::new(TcpStream::connect(address).await?)),
             };
             match exchange(connection, request).await {
-                Ok(answer) => {
-                    if answer.close {
+                Ok((answer, close)) => {
+                    if close {
                         *upstream = None;
                     }
                     return Ok(answer);
@@ -361,127 +267,6 @@ mod proxy {
             }
         }
     }
-
-    async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
-        let mut client = BufReader::new(client);
-        let mut upstream: Option<BufReader<TcpStream>> = None;
-        loop {
-            let Some((start, headers)) = read_head(&mut client).await? else {
-                return Ok(());
-            };
-            let mut parts = start.split(' ');
-            let (Some(method), Some(path), Some(version)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(bad(format!("a bad request line: {start:?}")));
-            };
-            let close = version != "HTTP/1.1" || has_token(&headers, "connection", "close");
-            let body = read_sized(&mut client, &headers).await?.unwrap_or_default();
-            let request = Request {
-                method: method.to_string(),
-                path: path.to_string(),
-                headers,
-                body,
-            };
-            let fault = (shared.policy.lock().unwrap())(&request);
-            let (answer, injected) = match fault {
-                Fault::Respond(status, body) => {
-                    let reason = http::StatusCode::from_u16(status)
-                        .ok()
-                        .and_then(|s| s.canonical_reason())
-                        .unwrap_or("Injected")
-                        .to_string();
-                    let answer = Answer {
-                        status,
-                        reason,
-                        headers: vec![("content-type".into(), "application/json".into())],
-                        body: serde_json::to_vec(&body).expect("JSON"),
-                        close: false,
-                    };
-                    (answer, true)
-                }
-                Fault::Forward => (
-                    forward(&mut upstream, &shared.upstream, &request).await?,
-                    false,
-                ),
-                Fault::Rewrite(rewrite) => {
-                    let mut answer = forward(&mut upstream, &shared.upstream, &request).await?;
-                    let (status, body) = rewrite(answer.status, std::mem::take(&mut answer.body));
-                    answer.status = status;
-                    answer.body = body;
-                    (answer, false)
-                }
-                Fault::LoseAnswer => {
-                    forward(&mut upstream, &shared.upstream, &request).await?;
-                    shared.log.lock().unwrap().push(Exchange {
-                        request,
-                        status: None,
-                        injected: false,
-                    });
-                    // Dropping `client` closes the connection unanswered.
-                    return Ok(());
-                }
-            };
-            let mut head = format!("HTTP/1.1 {} {}\r\n", answer.status, answer.reason);
-            for (name, value) in &answer.headers {
-                if !["content-length", "transfer-encoding", "connection"]
-                    .iter()
-                    .any(|h| name.eq_ignore_ascii_case(h))
-                {
-                    head.push_str(&format!("{name}: {value}\r\n"));
-                }
-            }
-            if request.method == "HEAD" {
-                if let Some(length) = header(&answer.headers, "content-length") {
-                    head.push_str(&format!("content-length: {length}\r\n"));
-                }
-            } else {
-                head.push_str(&format!("content-length: {}\r\n", answer.body.len()));
-            }
-            if close {
-                head.push_str("connection: close\r\n");
-            }
-            head.push_str("\r\n");
-            let status = answer.status;
-            shared.log.lock().unwrap().push(Exchange {
-                request,
-                status: Some(status),
-                injected,
-            });
-            let stream = client.get_mut();
-            stream.write_all(head.as_bytes()).await?;
-            stream.write_all(&answer.body).await?;
-            stream.flush().await?;
-            if close {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// OpenSearch 3.6 answers with `content-length` (checked on `/`, `_bulk`,
-/// `_mget`, `_nodes`, `_cluster/state`, gzip or not), so the proxy's
-/// chunked path is checked here, without a server.
-#[tokio::test]
-async fn the_proxy_reads_chunked_and_sized_bodies() {
-    let te = vec![("Transfer-Encoding".to_string(), "chunked".to_string())];
-    let wire: &[u8] =
-        b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nD\r\nin\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\nNEXT";
-    let mut reader = tokio::io::BufReader::new(wire);
-    let body = proxy::read_sized(&mut reader, &te).await.unwrap();
-    assert_eq!(body.as_deref(), Some(&b"Wikipedia in\r\n\r\nchunks."[..]));
-    let mut rest = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut reader, &mut rest)
-        .await
-        .unwrap();
-    assert_eq!(rest, "NEXT", "stops after the trailers");
-
-    let cl = vec![("Content-Length".to_string(), "3".to_string())];
-    let mut reader = tokio::io::BufReader::new(&b"abcdef"[..]);
-    let body = proxy::read_sized(&mut reader, &cl).await.unwrap();
-    assert_eq!(body.as_deref(), Some(&b"abc"[..]));
-    let body = proxy::read_sized(&mut reader, &[]).await.unwrap();
-    assert_eq!(body, None, "no length: delimited by the connection");
 }
 
 /// `host:port` of the test OpenSearch, which the proxy forwards to.
