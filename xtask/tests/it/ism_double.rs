@@ -15,9 +15,8 @@ use crate::support;
 
 use processor::opensearch::{Auth, OpenSearch};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
+use support::http::{Request, Response, Server};
 use xtask::deploy::opensearch_resources::{Api, IsmPolicy};
 use xtask::deploy::plan::Action;
 use xtask::deploy::render::{DocumentKind, load_documents};
@@ -62,81 +61,41 @@ fn as_stored(id: &str, body: &Value, seq_no: u64) -> Value {
     json!({"_id": id, "_version": seq_no + 1, "_seq_no": seq_no, "_primary_term": 1, "policy": policy})
 }
 
-fn respond(stream: &mut std::net::TcpStream, status: u16, body: &Value) {
-    let text = body.to_string();
-    let reason = match status {
-        200 => "OK",
-        201 => "Created",
-        404 => "Not Found",
-        409 => "Conflict",
-        _ => "Bad Request",
-    };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-        text.len()
-    );
-}
-
-fn handle(stream: std::net::TcpStream, store: &Mutex<Store>) {
-    let mut stream = stream;
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let mut parts = request_line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+/// The plugin's answer to one request.
+fn handle(request: Request, store: &Mutex<Store>) -> Response {
+    let respond = Response::json;
+    let (path, query) = request.path.split_once('?').unwrap_or((&request.path, ""));
     let Some(id) = path.strip_prefix("/_plugins/_ism/policies/") else {
         return respond(
-            &mut stream,
             400,
             &json!({"error": format!("no handler found for uri [{path}]")}),
         );
     };
     let mut store = store.lock().unwrap();
-    match method {
+    match request.method.as_str() {
         "GET" => match &store.policy {
-            Some(policy) => respond(&mut stream, 200, policy),
+            Some(policy) => respond(200, policy),
             None => respond(
-                &mut stream,
                 404,
                 &json!({"error": {"type": "status_exception", "reason": "Policy not found"}, "status": 404}),
             ),
         },
         "PUT" => {
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
             let if_seq_no = query
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("if_seq_no="))
                 .and_then(|v| v.parse::<u64>().ok());
             match (&store.policy, if_seq_no) {
                 (Some(_), None) => respond(
-                    &mut stream,
                     409,
                     &json!({"error": {"type": "version_conflict_engine_exception", "reason": "document already exists"}, "status": 409}),
                 ),
                 (Some(_), Some(seq)) if seq != store.seq_no => respond(
-                    &mut stream,
                     409,
                     &json!({"error": {"type": "version_conflict_engine_exception", "reason": "stale seq_no"}, "status": 409}),
                 ),
-                (None, Some(_)) => respond(&mut stream, 404, &json!({"status": 404})),
+                (None, Some(_)) => respond(404, &json!({"status": 404})),
                 (existing, _) => {
                     let seq_no = if existing.is_some() {
                         store.seq_no + 1
@@ -146,38 +105,34 @@ fn handle(stream: std::net::TcpStream, store: &Mutex<Store>) {
                     let stored = as_stored(id, &body, seq_no);
                     store.seq_no = seq_no;
                     store.policy = Some(stored.clone());
-                    respond(&mut stream, if seq_no == 0 { 201 } else { 200 }, &stored);
+                    respond(if seq_no == 0 { 201 } else { 200 }, &stored)
                 }
             }
         }
-        _ => respond(&mut stream, 400, &json!({"error": "unsupported"})),
+        _ => respond(400, &json!({"error": "unsupported"})),
     }
 }
 
-/// Serves the ISM policies API on a loopback port until the test ends.
-fn start_double() -> (String, Arc<Mutex<Store>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let url = format!("http://{}", listener.local_addr().unwrap());
+/// Serves the ISM policies API on a loopback port until the server is
+/// dropped.
+async fn start_double() -> (Server, Arc<Mutex<Store>>) {
     let store = Arc::new(Mutex::new(Store::default()));
     let shared = store.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            handle(stream, &shared);
-        }
-    });
-    (url, store)
+    let server = Server::start_fn(move |request| handle(request, &shared)).await;
+    (server, store)
 }
 
 #[tokio::test]
 async fn an_edited_ism_policy_is_found_by_field_and_put_back() {
-    let (url, store) = start_double();
+    let (double, store) = start_double().await;
+    let url = &double.url;
     let env = xtask::env::Environment::load(&support::root(), "local").unwrap();
     let document = load_documents(&support::root(), &env)
         .unwrap()
         .into_iter()
         .find(|d| d.kind == DocumentKind::IsmPolicy)
         .expect("mappings/ declares an ISM policy");
-    let api = Api::new(OpenSearch::new(&url, Auth::None).unwrap());
+    let api = Api::new(OpenSearch::new(url, Auth::None).unwrap());
     let policy = IsmPolicy::new(api.clone(), document.name.clone(), document.body.clone());
     let resources: Vec<&dyn Resource> = vec![&policy];
 
