@@ -25,22 +25,13 @@ use crate::support;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use support::http::{Request, Response, Server};
 use xtask::dashboards::client::Dashboards;
 use xtask::dashboards::resource::{SavedObjectResource, checked_objects};
 use xtask::dashboards::{SavedObject, resources};
 use xtask::deploy::Action;
 use xtask::deploy::resource::{Resource, apply, plan};
 use xtask::env::{DashboardsConfig, Environment};
-
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
-}
 
 #[derive(Default)]
 struct State {
@@ -49,43 +40,32 @@ struct State {
     writes: u64,
 }
 
-#[derive(Clone)]
 struct Double {
     url: String,
     state: Arc<Mutex<State>>,
+    _server: Server,
 }
 
 impl Double {
     async fn start() -> Double {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    break;
-                };
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let Some(request) = read_request(&mut socket).await else {
-                        return;
-                    };
-                    let (status, body) = handle(&state, &request);
-                    state.lock().unwrap().requests.push(request);
-                    let body = serde_json::to_vec(&body).unwrap();
-                    let head = format!(
-                        "HTTP/1.1 {status} {}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        if status < 300 { "OK" } else { "Error" },
-                        body.len()
-                    );
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    let _ = socket.write_all(&body).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
-        Double { url, state }
+        let server = Server::start_fn(move |request| {
+            let (status, body) = handle(&shared, &request);
+            shared.lock().unwrap().requests.push(request);
+            let mut response = Response::json(status, &body);
+            response.reason = Some(if status < 300 { "OK" } else { "Error" }.into());
+            response.headers = [("content-type", "application/json; charset=utf-8")]
+                .into_iter()
+                .collect();
+            response
+        })
+        .await;
+        Double {
+            url: server.url.clone(),
+            state,
+            _server: server,
+        }
     }
 
     fn stored(&self, kind: &str, id: &str) -> Option<Value> {
@@ -120,47 +100,6 @@ impl Double {
     fn writes(&self) -> u64 {
         self.state.lock().unwrap().writes
     }
-}
-
-async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Request> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, path) = (first.next()?.to_string(), first.next()?.to_string());
-    let headers: BTreeMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = socket.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    })
 }
 
 fn not_found(kind: &str, id: &str) -> (u16, Value) {
