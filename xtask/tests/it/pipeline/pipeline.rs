@@ -801,7 +801,10 @@ async fn an_unreachable_opensearch_says_how_to_start_it() {
         processor::opensearch::Auth::None,
     )
     .unwrap();
-    let err = client.json(::http::Method::GET, "/", None).await.unwrap_err();
+    let err = client
+        .json(::http::Method::GET, "/", None)
+        .await
+        .unwrap_err();
     assert!(err.is_transient());
     assert!(err.to_string().contains("cargo xtask local up"), "{err}");
 }

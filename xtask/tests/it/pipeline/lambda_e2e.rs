@@ -8,7 +8,7 @@
 //!
 //! Why the package and not a build of its own: what runs here is what
 //! Lambda runs (release, xtask's rustflags, the bytes in the zip), and this
-//! test compiles nothing. `tests/build.rs` builds the same package earlier
+//! test compiles nothing. `tools/build.rs` builds the same package earlier
 //! in the same `cargo test` run, so `build_lambda_zip` finds it up to date;
 //! run alone on a fresh checkout, it compiles the release dependencies once
 //! (minutes on 2 CPUs). A debug `cargo lambda build` of its own would
@@ -44,7 +44,7 @@ use support::{all_documents, cleanup, count, require_opensearch, root, test_envi
 use xtask::build::{BuildOptions, BuiltZip, build_lambda_zip};
 
 /// A cold release build compiles every dependency (about 6 minutes on 2
-/// CPUs); after `tests/build.rs` it is a freshness check of seconds.
+/// CPUs); after `tools/build.rs` it is a freshness check of seconds.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(25 * 60);
 /// How long the first invocation may take: the function is already
 /// running, so this only covers a slow machine.
