@@ -10,6 +10,7 @@ pub mod cargo;
 pub mod dashboards;
 pub mod demo;
 pub mod deploy;
+pub mod engine;
 pub mod env;
 pub mod genlogs;
 pub mod local;

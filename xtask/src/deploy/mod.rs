@@ -1,7 +1,7 @@
 //! `cargo xtask deploy --env <name>`: plan, confirm, apply, plan again.
 //!
 //! The desired state is declared in `mappings/*.yaml` (rendered for the
-//! environment by [`render`]); each declared thing is a [`resource::Resource`]
+//! environment by [`render`]); each declared thing is a [`crate::engine::Resource`]
 //! that reads its actual state through the API. Both states are normalised
 //! ([`normalize`]) and diffed into a [`Plan`] (data: printed for people, JSON
 //! for machines). Applying is idempotent: an unchanged resource makes no
@@ -12,16 +12,22 @@ pub mod aws;
 pub mod normalize;
 pub mod opensearch_resources;
 pub mod opensearch_security;
-pub mod plan;
 pub mod render;
-pub mod resource;
 pub mod stack;
 
+// The engine at the paths it had when it lived here, for the integration
+// tests that still name them.
+pub use crate::engine::plan;
+pub mod resource {
+    pub use crate::engine::resource::*;
+    pub use crate::engine::run::*;
+}
+
+use crate::engine::{self, Resource};
+pub use crate::engine::{Action, Change, FieldChange, Plan};
 use crate::env::{Environment, IsmMode};
 use anyhow::Context as _;
 use opensearch_resources::Api;
-pub use plan::{Action, Change, FieldChange, Plan};
-use resource::Resource;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
@@ -158,28 +164,28 @@ impl OpenSearchResources {
     /// Reads every resource and diffs it against its declaration.
     pub async fn plan(&self) -> anyhow::Result<Plan> {
         let targets = self.targets().await?;
-        Ok(resource::plan(&targets.resources).await?.plan)
+        Ok(engine::plan(&targets.resources).await?.plan)
     }
 
     /// Plans, applies whatever differs, and plans again; fails unless the
     /// second plan is empty.
     pub async fn deploy(&self) -> anyhow::Result<Deployment> {
         let targets = self.targets().await?;
-        let planned = resource::plan(&targets.resources).await?;
+        let planned = engine::plan(&targets.resources).await?;
         self.apply(&targets, planned).await
     }
 
     async fn apply(
         &self,
         targets: &Targets<'_>,
-        planned: resource::Planned,
+        planned: engine::Planned,
     ) -> anyhow::Result<Deployment> {
         let writes_before = self.api.writes().len();
-        let applied = resource::apply(&targets.resources, &planned).await?;
+        let applied = engine::apply(&targets.resources, &planned).await?;
         let after = if applied.is_empty() {
             planned.plan.clone()
         } else {
-            resource::plan(&targets.resources).await?.plan
+            engine::plan(&targets.resources).await?.plan
         };
         let writes = self.api.writes()[writes_before..].to_vec();
         if !after.is_empty() {

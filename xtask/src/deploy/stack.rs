@@ -4,10 +4,9 @@
 //! only happens once the subscription filter streams).
 
 use super::aws::{self as aws_resources, Context, LambdaCode};
-use super::plan::Plan;
-use super::resource::{self, Resource};
 use super::{Deployment, OpenSearchResources};
 use crate::aws::{AwsClients, resolve_opensearch_endpoint};
+use crate::engine::{self, Plan, Resource};
 use crate::env::Environment;
 use std::path::Path;
 use std::sync::Arc;
@@ -129,7 +128,7 @@ impl Stack {
     pub async fn plan(&self) -> anyhow::Result<(Plan, Vec<String>)> {
         let orphans = self.orphans().await?;
         let (targets, skipped) = self.targets(&orphans).await?;
-        Ok((resource::plan(&targets).await?.plan, skipped))
+        Ok((engine::plan(&targets).await?.plan, skipped))
     }
 
     /// Checks the account, plans, asks `confirm` (skipped when nothing
@@ -143,7 +142,7 @@ impl Stack {
         self.check_account().await?;
         let orphans = self.orphans().await?;
         let (targets, skipped) = self.targets(&orphans).await?;
-        let planned = resource::plan(&targets).await?;
+        let planned = engine::plan(&targets).await?;
         on_plan(&planned.plan, &skipped);
         let writes_before = self.write_marks();
         if planned.plan.is_empty() {
@@ -156,8 +155,8 @@ impl Stack {
             });
         }
         confirm()?;
-        let applied = resource::apply(&targets, &planned).await?;
-        let after = resource::plan(&targets).await?.plan;
+        let applied = engine::apply(&targets, &planned).await?;
+        let after = engine::plan(&targets).await?.plan;
         let writes = self.writes_since(writes_before);
         if !after.is_empty() {
             anyhow::bail!(
@@ -185,7 +184,7 @@ impl Stack {
         self.check_account().await?;
         let orphans = self.orphans().await?;
         let (targets, _skipped) = self.targets(&orphans).await?;
-        let destroy = resource::plan_destroy(&targets).await?;
+        let destroy = engine::plan_destroy(&targets).await?;
         let data = if delete_data {
             self.opensearch.data_indices().await?
         } else {
@@ -211,7 +210,7 @@ impl Stack {
         }
         confirm()?;
         let writes_before = self.write_marks();
-        resource::apply(&destroy.resources, &destroy.planned).await?;
+        engine::apply(&destroy.resources, &destroy.planned).await?;
         self.opensearch.delete_indices(&data).await?;
         Ok(Destruction {
             plan: destroy.planned.plan,

@@ -1,78 +1,9 @@
-//! The resource model: each managed thing knows how to read its actual
-//! state (normalised), and how to create or update itself. The engine plans
-//! (read everything, diff against desired) and applies, in order.
-//!
-//! There is no state file: a resource is found by its name through the API.
+//! The engine: plan (read every resource and diff it against its desired
+//! state), apply the plan in order, and plan a destroy. It knows resources
+//! only through [`Resource`].
 
 use super::plan::{Action, Change, Plan};
-use serde_json::Value;
-use std::future::Future;
-use std::pin::Pin;
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What a read found.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
-    /// The actual state, normalised like [`Resource::desired`].
-    pub state: Value,
-    /// What an update must send back for optimistic concurrency (ISM:
-    /// `_seq_no` and `_primary_term`); null when the API has none.
-    pub version: Value,
-    /// Whether xtask may delete it: it carries the managed-by tag, or (for
-    /// what cannot be tagged) it hangs off something that does.
-    pub owned: bool,
-}
-
-impl Observed {
-    /// A read without concurrency token, owned by xtask.
-    pub fn owned(state: Value) -> Self {
-        Observed {
-            state,
-            version: Value::Null,
-            owned: true,
-        }
-    }
-}
-
-/// How to find a resource outside xtask (console, CLI).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Identifiers {
-    pub arn: Option<String>,
-    /// An id that is neither the name nor an ARN (a queue URL, a statement id).
-    pub id: Option<String>,
-}
-
-pub trait Resource: Send + Sync {
-    /// The resource type, such as `opensearch_index_template`.
-    fn kind(&self) -> &'static str;
-    /// The name the API knows it by.
-    fn name(&self) -> &str;
-    /// The desired state, normalised.
-    fn desired(&self) -> &Value;
-    /// The actual state, or None when the resource does not exist.
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>>;
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>>;
-    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>>;
-    /// Removes it (`destroy`).
-    fn delete<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>>;
-
-    /// ARN or id, when the resource has more than its name.
-    fn identifiers(&self) -> Identifiers {
-        Identifiers::default()
-    }
-
-    /// False for something xtask made that the environment no longer
-    /// declares (a log group taken out of `logs.log_groups`): the plan
-    /// deletes it when it exists.
-    fn wanted(&self) -> bool {
-        true
-    }
-
-    fn address(&self) -> String {
-        format!("{}.{}", self.kind(), self.name())
-    }
-}
+use super::resource::{Observed, Resource};
 
 /// A plan with what was observed, so apply needs no second read.
 pub struct Planned {
