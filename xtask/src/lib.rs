@@ -14,6 +14,7 @@ pub mod engine;
 pub mod env;
 pub mod genlogs;
 pub mod local;
+pub mod mappings;
 pub mod metrics;
 pub mod pgo;
 pub mod replay;

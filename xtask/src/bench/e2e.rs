@@ -523,9 +523,9 @@ impl Bench<'_> {
         let env = self.env.with_index_prefix(&prefix)?;
         // The environment's index templates under the bench names; not its
         // retention policy or security role: these indices live minutes.
-        let templates: Vec<_> = crate::deploy::render::load_documents(self.root, &env)?
+        let templates: Vec<_> = crate::mappings::load_documents(self.root, &env)?
             .into_iter()
-            .filter(|doc| doc.kind == crate::deploy::render::DocumentKind::IndexTemplate)
+            .filter(|doc| doc.kind == crate::mappings::DocumentKind::IndexTemplate)
             .collect();
         let names: Vec<String> = templates.iter().map(|doc| doc.name.clone()).collect();
         let result = async {

@@ -13,7 +13,7 @@
 //!   columns exist.
 
 use super::{EMBEDDED_JSON, Rendered};
-use crate::deploy::render::{Document, DocumentKind};
+use crate::mappings::{Document, DocumentKind};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -318,7 +318,7 @@ mod tests {
         let root = crate::project_root();
         let env = Environment::load(&root, "local").unwrap();
         let objects = load(&root, &env).unwrap();
-        let docs = crate::deploy::render::load_documents(&root, &env).unwrap();
+        let docs = crate::mappings::load_documents(&root, &env).unwrap();
         (objects, index_mappings(&docs))
     }
 

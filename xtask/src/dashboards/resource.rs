@@ -150,7 +150,7 @@ pub fn skipped_note(env: &Environment) -> Option<String> {
 /// The rendered objects, in import order, after every check passed.
 pub fn checked_objects(env: &Environment, root: &Path) -> anyhow::Result<Vec<SavedObject>> {
     let rendered = load(root, env)?;
-    let mappings = check::index_mappings(&crate::deploy::render::load_documents(root, env)?);
+    let mappings = check::index_mappings(&crate::mappings::load_documents(root, env)?);
     let problems = check::check(&rendered, &mappings);
     if !problems.is_empty() {
         bail!(

@@ -1,7 +1,7 @@
 //! `cargo xtask deploy --env <name>`: plan, confirm, apply, plan again.
 //!
 //! The desired state is declared in `mappings/*.yaml` (rendered for the
-//! environment by [`render`]); each declared thing is a [`crate::engine::Resource`]
+//! environment by [`crate::mappings`]); each declared thing is a [`crate::engine::Resource`]
 //! that reads its actual state through the API. Both states are normalised
 //! ([`normalize`]) and diffed into a [`Plan`] (data: printed for people, JSON
 //! for machines). Applying is idempotent: an unchanged resource makes no
@@ -12,12 +12,12 @@ pub mod aws;
 pub mod normalize;
 pub mod opensearch_resources;
 pub mod opensearch_security;
-pub mod render;
 pub mod stack;
 
 // The engine at the paths it had when it lived here, for the integration
 // tests that still name them.
 pub use crate::engine::plan;
+pub use crate::mappings as render;
 pub mod resource {
     pub use crate::engine::resource::*;
     pub use crate::engine::run::*;
@@ -79,7 +79,7 @@ impl OpenSearchResources {
     /// Renders `mappings/*.yaml` for `env` and makes its client; no API
     /// call yet, so every configuration error surfaces first.
     pub fn new(env: &Environment, root: &Path) -> anyhow::Result<Self> {
-        let documents = render::load_documents(root, env)?;
+        let documents = crate::mappings::load_documents(root, env)?;
         let api = Api::new(env.opensearch_client()?);
         let mut resources: Vec<Box<dyn Resource>> = documents
             .iter()

@@ -308,8 +308,8 @@ fn is_empty(value: &Value) -> bool {
 mod tests {
     use super::*;
     use crate::deploy::plan::diff;
-    use crate::deploy::render::{DocumentKind, load_documents};
     use crate::env::Environment;
+    use crate::mappings::{DocumentKind, load_documents};
     use serde_json::json;
 
     fn shipped(kind: DocumentKind, name: &str) -> Value {

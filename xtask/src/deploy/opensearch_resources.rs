@@ -2,8 +2,8 @@
 //! through the HTTP API.
 
 use super::normalize;
-use super::render::{Document, DocumentKind};
 use super::resource::{BoxFuture, Observed, Resource};
+use crate::mappings::{Document, DocumentKind};
 use processor::opensearch::{OpenSearch, Response};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
