@@ -5,7 +5,7 @@
 
 use super::resource::{SavedObjectResource, checked_objects};
 use super::{client::Dashboards, to_ndjson};
-use crate::deploy::resource::{Resource, apply, plan};
+use crate::engine::{Resource, apply, plan};
 use crate::env::Environment;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};

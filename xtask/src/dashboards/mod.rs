@@ -7,7 +7,7 @@
 //! - [`check`] — what must hold before anything is imported (index patterns,
 //!   fields in the mappings, embedded JSON, references);
 //! - [`client`] — the saved-objects API (import, read back, delete; SigV4);
-//! - [`resource`] — each object as a deploy [`crate::deploy::resource::Resource`];
+//! - [`resource`] — each object as a resource of [`crate::engine`];
 //! - [`command`] — `cargo xtask dashboards` (NDJSON out, or plan/apply).
 
 pub mod check;

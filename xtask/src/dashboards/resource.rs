@@ -1,11 +1,11 @@
-//! Each saved object as a deploy resource: read back through the API and
-//! normalised ([`super::normalize`]), created or updated by importing it
-//! with overwrite. The lead's deploy engine plans and applies them like the
-//! index templates; [`resources`] is the entry point.
+//! Each saved object as a resource of the engine ([`crate::engine`]): read
+//! back through the API and normalised ([`super::normalize`]), created or
+//! updated by importing it with overwrite. The engine plans and applies them
+//! like the index templates; [`resources`] is the entry point.
 
 use super::client::Dashboards;
 use super::{SavedObject, check, load, normalize};
-use crate::deploy::resource::{BoxFuture, Observed, Resource};
+use crate::engine::{Crud, Meta, Observed, Resource};
 use crate::env::Environment;
 use anyhow::bail;
 use serde_json::Value;
@@ -13,11 +13,10 @@ use std::path::Path;
 
 /// One saved object of `dashboards/objects/`.
 pub struct SavedObjectResource {
+    /// Named by the object's id (the kind names its type).
+    meta: Meta,
     client: Dashboards,
     object: SavedObject,
-    /// The object's id (the kind names its type).
-    name: String,
-    desired: Value,
 }
 
 /// The resource kind of a saved-object type.
@@ -44,8 +43,7 @@ fn rank(saved_object_type: &str) -> u8 {
 impl SavedObjectResource {
     pub fn new(client: Dashboards, object: SavedObject) -> Self {
         SavedObjectResource {
-            name: object.id.clone(),
-            desired: object.normalized(),
+            meta: Meta::new(kind_of(&object.kind), &object.id, object.normalized()),
             client,
             object,
         }
@@ -69,7 +67,7 @@ impl SavedObjectResource {
         if imported.success_count != 1 {
             bail!(
                 "importing {}: Dashboards reported {} objects imported, expected 1",
-                self.name,
+                self.meta.name,
                 imported.success_count
             );
         }
@@ -77,49 +75,39 @@ impl SavedObjectResource {
     }
 }
 
-impl Resource for SavedObjectResource {
-    fn kind(&self) -> &'static str {
-        kind_of(&self.object.kind)
+impl Crud for SavedObjectResource {
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
 
-    fn name(&self) -> &str {
-        &self.name
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
+        let Some(found) = self.client.get(&self.object.kind, &self.object.id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Observed {
+            state: normalize(
+                &self.object.kind,
+                &self.object.id,
+                &found["attributes"],
+                &found["references"],
+            ),
+            version: found.get("version").cloned().unwrap_or(Value::Null),
+            // Every id of dashboards/objects/ is this project's (`ironman-usage-…`).
+            owned: true,
+        }))
     }
 
-    fn desired(&self) -> &Value {
-        &self.desired
+    async fn create(&self) -> anyhow::Result<()> {
+        self.import().await
     }
 
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(async move {
-            let Some(found) = self.client.get(&self.object.kind, &self.object.id).await? else {
-                return Ok(None);
-            };
-            Ok(Some(Observed {
-                state: normalize(
-                    &self.object.kind,
-                    &self.object.id,
-                    &found["attributes"],
-                    &found["references"],
-                ),
-                version: found.get("version").cloned().unwrap_or(Value::Null),
-                // Every id of dashboards/objects/ is this project's (`ironman-usage-…`).
-                owned: true,
-            }))
-        })
-    }
-
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(self.import())
-    }
-
-    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+    async fn update(&self, _observed: &Observed) -> anyhow::Result<()> {
         // Import with overwrite replaces the whole object, whatever its version.
-        Box::pin(self.import())
+        self.import().await
     }
 
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move { self.remove().await.map(|_| ()) })
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        self.remove().await.map(|_| ())
     }
 }
 
