@@ -1,33 +1,39 @@
-//! `cargo xtask deploy --env <name>`: plan, confirm, apply, plan again.
+//! `cargo xtask diff`, `deploy` and `destroy`: plan, confirm, apply, plan
+//! again. This module owns the commands and the resources they drive, one
+//! file each: the AWS ones in [`aws`], the OpenSearch ones in [`opensearch`]
+//! (with their canonical forms in [`normalize`]); [`stack`] puts them and the
+//! Dashboards saved objects ([`crate::dashboards`]) in one ordered list. The
+//! engine that plans and applies them is [`crate::engine`].
 //!
-//! The desired state is declared in `mappings/*.yaml` (rendered for the
-//! environment by [`crate::mappings`]); each declared thing is a [`crate::engine::Resource`]
-//! that reads its actual state through the API. Both states are normalised
-//! ([`normalize`]) and diffed into a [`Plan`] (data: printed for people, JSON
-//! for machines). Applying is idempotent: an unchanged resource makes no
-//! write call, and a deploy succeeds only when planning again finds nothing
-//! left to do.
+//! The desired state is declared in the environment and in `mappings/*.yaml`
+//! (rendered by [`crate::mappings`]); each declared thing is a resource that
+//! reads its actual state through the API. Both states are normalised and
+//! diffed into a [`Plan`] (data: printed for people, JSON for machines).
+//! Applying is idempotent: an unchanged resource makes no write call, and a
+//! deploy succeeds only when planning again finds nothing left to do.
 
 pub mod aws;
 pub mod normalize;
-pub mod opensearch_resources;
-pub mod opensearch_security;
+pub mod opensearch;
 pub mod stack;
 
-// The engine at the paths it had when it lived here, for the integration
-// tests that still name them.
+// What moved out of deploy (the engine, `mappings/` rendering) and the
+// OpenSearch resources' former module, at their former paths: integration
+// tests still name them.
 pub use crate::engine::plan;
 pub use crate::mappings as render;
+pub mod opensearch_resources {
+    pub use super::opensearch::{Api, IndexTemplate, IsmPolicy};
+}
 pub mod resource {
     pub use crate::engine::resource::*;
     pub use crate::engine::run::*;
 }
 
-use crate::engine::{self, Resource};
 pub use crate::engine::{Action, Change, FieldChange, Plan};
-use crate::env::{Environment, IsmMode};
+use crate::env::Environment;
 use anyhow::Context as _;
-use opensearch_resources::Api;
+pub use opensearch::OpenSearchResources;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
@@ -58,150 +64,6 @@ pub struct Deployment {
     /// Declared resources left out, and why (the ISM policy on a cluster
     /// without the plugin, with `opensearch.ism: if_installed`).
     pub skipped: Vec<String>,
-}
-
-/// The OpenSearch resources of one environment: its index templates and
-/// ISM policy, ready to plan and apply.
-pub struct OpenSearchResources {
-    api: Api,
-    resources: Vec<Box<dyn Resource>>,
-    ism: IsmMode,
-    indices: processor::config::Indices,
-}
-
-/// The resources that apply to this cluster, with what was left out.
-struct Targets<'a> {
-    resources: Vec<&'a dyn Resource>,
-    skipped: Vec<String>,
-}
-
-impl OpenSearchResources {
-    /// Renders `mappings/*.yaml` for `env` and makes its client; no API
-    /// call yet, so every configuration error surfaces first.
-    pub fn new(env: &Environment, root: &Path) -> anyhow::Result<Self> {
-        let documents = crate::mappings::load_documents(root, env)?;
-        let api = Api::new(env.opensearch_client()?);
-        let mut resources: Vec<Box<dyn Resource>> = documents
-            .iter()
-            .map(|doc| opensearch_resources::resource_for(&api, doc))
-            .collect();
-        if env.opensearch.fine_grained_access_control {
-            resources.push(Box::new(opensearch_security::SecurityDocument::role(
-                api.clone(),
-                env,
-            )));
-            resources.push(Box::new(opensearch_security::SecurityDocument::mapping(
-                api.clone(),
-                env,
-            )));
-        }
-        Ok(OpenSearchResources {
-            api,
-            resources,
-            ism: env.opensearch.ism,
-            indices: env.indices().clone(),
-        })
-    }
-
-    /// The client, with its log of calls.
-    pub fn api(&self) -> &Api {
-        &self.api
-    }
-
-    pub fn endpoint(&self) -> &str {
-        self.api.endpoint()
-    }
-
-    /// The data indices that exist: the daily request events, the session
-    /// summaries and the dead letters.
-    pub async fn data_indices(&self) -> anyhow::Result<Vec<String>> {
-        let i = &self.indices;
-        let path = format!(
-            "/{}*,{},{}/_settings?ignore_unavailable=true&allow_no_indices=true&expand_wildcards=all",
-            i.request_events_prefix, i.session_summaries, i.dead_letters
-        );
-        let answer = self.api.get_json(&path).await?;
-        let mut names: Vec<String> = answer
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        names.sort();
-        Ok(names)
-    }
-
-    /// Deletes these indices and their documents.
-    pub async fn delete_indices(&self, names: &[String]) -> anyhow::Result<()> {
-        for name in names {
-            self.api.delete(&format!("/{name}")).await?;
-        }
-        Ok(())
-    }
-
-    async fn targets(&self) -> anyhow::Result<Targets<'_>> {
-        let mut targets = Targets {
-            resources: Vec::new(),
-            skipped: Vec::new(),
-        };
-        let ism_missing = match self.ism {
-            IsmMode::Required => false,
-            IsmMode::IfInstalled => !self.api.has_ism_plugin().await?,
-        };
-        for resource in &self.resources {
-            if ism_missing && resource.kind() == opensearch_resources::ISM_POLICY {
-                targets.skipped.push(format!(
-                    "{}: skipped: the Index State Management plugin is not installed on {} \
-                     (opensearch.ism: if_installed), so indices are kept until deleted by hand",
-                    resource.address(),
-                    self.endpoint()
-                ));
-            } else {
-                targets.resources.push(resource.as_ref());
-            }
-        }
-        Ok(targets)
-    }
-
-    /// Reads every resource and diffs it against its declaration.
-    pub async fn plan(&self) -> anyhow::Result<Plan> {
-        let targets = self.targets().await?;
-        Ok(engine::plan(&targets.resources).await?.plan)
-    }
-
-    /// Plans, applies whatever differs, and plans again; fails unless the
-    /// second plan is empty.
-    pub async fn deploy(&self) -> anyhow::Result<Deployment> {
-        let targets = self.targets().await?;
-        let planned = engine::plan(&targets.resources).await?;
-        self.apply(&targets, planned).await
-    }
-
-    async fn apply(
-        &self,
-        targets: &Targets<'_>,
-        planned: engine::Planned,
-    ) -> anyhow::Result<Deployment> {
-        let writes_before = self.api.writes().len();
-        let applied = engine::apply(&targets.resources, &planned).await?;
-        let after = if applied.is_empty() {
-            planned.plan.clone()
-        } else {
-            engine::plan(&targets.resources).await?.plan
-        };
-        let writes = self.api.writes()[writes_before..].to_vec();
-        if !after.is_empty() {
-            anyhow::bail!(
-                "{}: still differs after applying; the server does not keep what was sent (a normalisation missing in xtask/src/deploy/normalize.rs?):\n{after}",
-                self.endpoint()
-            );
-        }
-        Ok(Deployment {
-            plan: planned.plan,
-            applied,
-            writes,
-            after,
-            skipped: targets.skipped.clone(),
-        })
-    }
 }
 
 /// The plan for the environment's OpenSearch resources (read only).

@@ -1,10 +1,11 @@
-//! Fine-grained access control (the security plugin): a role that may
-//! write only the pipeline's indices, and the mapping of the processor's
-//! IAM role to it. Deployed only when `opensearch.fine_grained_access_control`
+//! `opensearch_security_role` and `opensearch_role_mapping`: fine-grained
+//! access control (the security plugin), a role that may write only the
+//! pipeline's indices, and the mapping of the processor's IAM role to it;
+//! one resource, a document of the security REST API, of either kind. Deployed only when `opensearch.fine_grained_access_control`
 //! is set: without it, the domain's access policy and the IAM policy decide.
 
-use super::opensearch_resources::Api;
-use super::resource::{BoxFuture, Observed, Resource};
+use super::api::Api;
+use crate::engine::{Crud, Meta, Observed};
 use crate::env::Environment;
 use serde_json::{Map, Value, json};
 
@@ -67,12 +68,11 @@ pub fn normalize(answer: &Value) -> Value {
 
 /// One document of the security REST API (`roles/<name>`, `rolesmapping/<name>`).
 pub struct SecurityDocument {
+    /// Named by the function.
+    meta: Meta,
     api: Api,
-    kind: &'static str,
-    name: String,
     path: String,
     body: Value,
-    desired: Value,
 }
 
 impl SecurityDocument {
@@ -88,19 +88,23 @@ impl SecurityDocument {
         let name = env.lambda.function_name.clone();
         SecurityDocument {
             api,
-            kind,
             path: format!("/_plugins/_security/api/{collection}/{name}"),
-            name,
-            desired: normalize(&body),
+            meta: Meta::new(kind, name, normalize(&body)),
             body,
         }
     }
+}
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+impl Crud for SecurityDocument {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         match self.api.get_json_or_404(&self.path).await? {
             None => Ok(None),
             Some(answer) => {
-                let state = normalize(&answer[&self.name]);
+                let state = normalize(&answer[&self.meta.name]);
                 let owned = true;
                 Ok(Some(Observed {
                     state,
@@ -110,38 +114,20 @@ impl SecurityDocument {
             }
         }
     }
-}
 
-impl Resource for SecurityDocument {
-    fn kind(&self) -> &'static str {
-        self.kind
+    async fn create(&self) -> anyhow::Result<()> {
+        self.api.put_json(&self.path, &self.body).await?;
+        Ok(())
     }
-    fn name(&self) -> &str {
-        &self.name
+
+    async fn update(&self, _observed: &Observed) -> anyhow::Result<()> {
+        self.api.put_json(&self.path, &self.body).await?;
+        Ok(())
     }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            self.api.put_json(&self.path, &self.body).await?;
-            Ok(())
-        })
-    }
-    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            self.api.put_json(&self.path, &self.body).await?;
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            self.api.delete(&self.path).await?;
-            Ok(())
-        })
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        self.api.delete(&self.path).await?;
+        Ok(())
     }
 }
 
