@@ -16,7 +16,7 @@
 
 use super::{Context, is_managed, tag_changes};
 use crate::aws::sdk_error;
-use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use crate::engine::{Crud, Meta, Observed};
 use crate::env::Environment;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic, Tag};
 use serde_json::{Map, Value, json};
@@ -157,11 +157,10 @@ pub fn alarm_specs(env: &Environment) -> Vec<AlarmSpec> {
 }
 
 pub struct MetricAlarm {
+    meta: Meta,
     ctx: Arc<Context>,
     spec: AlarmSpec,
-    name: String,
     arn: String,
-    desired: Value,
 }
 
 /// Tags as a sorted JSON object.
@@ -203,23 +202,76 @@ impl MetricAlarm {
             "tags": super::tags_value(&ctx.env.resource_tags()),
         });
         MetricAlarm {
+            meta: Meta::new(METRIC_ALARM, name, desired).arn(&arn),
             ctx,
             spec,
-            name,
             arn,
-            desired,
         }
     }
 
     fn what(&self) -> String {
-        format!("CloudWatch alarm `{}`", self.name)
+        format!("CloudWatch alarm `{}`", self.meta.name)
     }
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+    /// Sends the whole desired configuration (with tags, which only a
+    /// creation takes).
+    async fn put(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let spec = &self.spec;
+        let topic = self.ctx.env.alarm_topic_arn();
+        let tags = self
+            .ctx
+            .env
+            .resource_tags()
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let request = aws
+            .cloudwatch
+            .put_metric_alarm()
+            .alarm_name(&self.meta.name)
+            .alarm_description(&spec.description)
+            .namespace(spec.namespace)
+            .metric_name(spec.metric_name)
+            .dimensions(
+                Dimension::builder()
+                    .name(spec.dimension.0)
+                    .value(&spec.dimension.1)
+                    .build(),
+            )
+            .statistic(Statistic::from(spec.statistic))
+            .period(spec.period_seconds as i32)
+            .evaluation_periods(spec.evaluation_periods as i32)
+            .threshold(spec.threshold)
+            .comparison_operator(ComparisonOperator::from(spec.comparison))
+            .treat_missing_data(spec.treat_missing_data)
+            .actions_enabled(true)
+            .alarm_actions(&topic)
+            .ok_actions(&topic)
+            .set_insufficient_data_actions(Some(Vec::new()))
+            .set_tags(Some(tags))
+            .send();
+        aws.write(
+            "cloudwatch:PutMetricAlarm",
+            &self.meta.name,
+            &self.what(),
+            request,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Crud for MetricAlarm {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let cw = &self.ctx.aws.cloudwatch;
         let found = cw
             .describe_alarms()
-            .alarm_names(&self.name)
+            .alarm_names(&self.meta.name)
             .alarm_types(AlarmType::MetricAlarm)
             .send()
             .await
@@ -227,7 +279,7 @@ impl MetricAlarm {
         let Some(alarm) = found
             .metric_alarms()
             .iter()
-            .find(|a| a.alarm_name() == Some(self.name.as_str()))
+            .find(|a| a.alarm_name() == Some(self.meta.name.as_str()))
         else {
             return Ok(None);
         };
@@ -271,135 +323,75 @@ impl MetricAlarm {
         }))
     }
 
-    /// Sends the whole desired configuration (with tags, which only a
-    /// creation takes).
-    async fn put(&self) -> anyhow::Result<()> {
+    async fn create(&self) -> anyhow::Result<()> {
+        self.put().await
+    }
+
+    async fn update(&self, observed: &Observed) -> anyhow::Result<()> {
+        let without_tags = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("tags");
+            }
+            v
+        };
+        if without_tags(&observed.state) != without_tags(&self.meta.desired) {
+            self.put().await?;
+        }
         let aws = &self.ctx.aws;
-        let spec = &self.spec;
-        let topic = self.ctx.env.alarm_topic_arn();
-        let tags = self
-            .ctx
-            .env
-            .resource_tags()
-            .into_iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
+        if !set.is_empty() {
+            let request = aws
+                .cloudwatch
+                .tag_resource()
+                .resource_arn(&self.arn)
+                .set_tags(Some(
+                    set.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .send();
+            aws.write(
+                "cloudwatch:TagResource",
+                &self.meta.name,
+                &self.what(),
+                request,
+            )
+            .await?;
+        }
+        if !remove.is_empty() {
+            let request = aws
+                .cloudwatch
+                .untag_resource()
+                .resource_arn(&self.arn)
+                .set_tag_keys(Some(remove))
+                .send();
+            aws.write(
+                "cloudwatch:UntagResource",
+                &self.meta.name,
+                &self.what(),
+                request,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
         let request = aws
             .cloudwatch
-            .put_metric_alarm()
-            .alarm_name(&self.name)
-            .alarm_description(&spec.description)
-            .namespace(spec.namespace)
-            .metric_name(spec.metric_name)
-            .dimensions(
-                Dimension::builder()
-                    .name(spec.dimension.0)
-                    .value(&spec.dimension.1)
-                    .build(),
-            )
-            .statistic(Statistic::from(spec.statistic))
-            .period(spec.period_seconds as i32)
-            .evaluation_periods(spec.evaluation_periods as i32)
-            .threshold(spec.threshold)
-            .comparison_operator(ComparisonOperator::from(spec.comparison))
-            .treat_missing_data(spec.treat_missing_data)
-            .actions_enabled(true)
-            .alarm_actions(&topic)
-            .ok_actions(&topic)
-            .set_insufficient_data_actions(Some(Vec::new()))
-            .set_tags(Some(tags))
+            .delete_alarms()
+            .alarm_names(&self.meta.name)
             .send();
         aws.write(
-            "cloudwatch:PutMetricAlarm",
-            &self.name,
+            "cloudwatch:DeleteAlarms",
+            &self.meta.name,
             &self.what(),
             request,
         )
         .await?;
         Ok(())
-    }
-}
-
-impl Resource for MetricAlarm {
-    fn kind(&self) -> &'static str {
-        METRIC_ALARM
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.arn.clone()),
-            id: None,
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(self.put())
-    }
-    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let without_tags = |v: &Value| {
-                let mut v = v.clone();
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("tags");
-                }
-                v
-            };
-            if without_tags(&observed.state) != without_tags(&self.desired) {
-                self.put().await?;
-            }
-            let aws = &self.ctx.aws;
-            let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
-            if !set.is_empty() {
-                let request = aws
-                    .cloudwatch
-                    .tag_resource()
-                    .resource_arn(&self.arn)
-                    .set_tags(Some(
-                        set.into_iter()
-                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                            .collect(),
-                    ))
-                    .send();
-                aws.write("cloudwatch:TagResource", &self.name, &self.what(), request)
-                    .await?;
-            }
-            if !remove.is_empty() {
-                let request = aws
-                    .cloudwatch
-                    .untag_resource()
-                    .resource_arn(&self.arn)
-                    .set_tag_keys(Some(remove))
-                    .send();
-                aws.write(
-                    "cloudwatch:UntagResource",
-                    &self.name,
-                    &self.what(),
-                    request,
-                )
-                .await?;
-            }
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            let request = aws
-                .cloudwatch
-                .delete_alarms()
-                .alarm_names(&self.name)
-                .send();
-            aws.write("cloudwatch:DeleteAlarms", &self.name, &self.what(), request)
-                .await?;
-            Ok(())
-        })
     }
 }
 

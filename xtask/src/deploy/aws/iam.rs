@@ -2,7 +2,7 @@
 
 use super::{Context, is_managed, policies, tag_changes, tags_value};
 use crate::aws::sdk_error;
-use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use crate::engine::{Crud, Meta, Observed};
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -17,9 +17,8 @@ const DESCRIPTION: &str =
     "IronMan usage analytics processor: writes the pipeline's OpenSearch indices";
 
 pub struct Role {
+    meta: Meta,
     ctx: Arc<Context>,
-    name: String,
-    desired: Value,
 }
 
 impl Role {
@@ -30,16 +29,34 @@ impl Role {
             "description": DESCRIPTION,
             "tags": tags_value(&ctx.env.resource_tags()),
         });
-        Role { ctx, name, desired }
+        Role {
+            meta: Meta::new(ROLE, name, desired).arn(ctx.env.role_arn()),
+            ctx,
+        }
     }
 
     fn what(&self) -> String {
-        format!("IAM role `{}`", self.name)
+        format!("IAM role `{}`", self.meta.name)
     }
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+    fn tags(&self) -> anyhow::Result<Vec<Tag>> {
+        self.ctx
+            .env
+            .resource_tags()
+            .into_iter()
+            .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
+            .collect()
+    }
+}
+
+impl Crud for Role {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let iam = &self.ctx.aws.iam;
-        let role = match iam.get_role().role_name(&self.name).send().await {
+        let role = match iam.get_role().role_name(&self.meta.name).send().await {
             Ok(out) => out.role,
             Err(err)
                 if err
@@ -62,7 +79,7 @@ impl Role {
         };
         let tags = iam
             .list_role_tags()
-            .role_name(&self.name)
+            .role_name(&self.meta.name)
             .send()
             .await
             .map_err(|e| sdk_error("iam:ListRoleTags", &self.what(), e))?;
@@ -83,126 +100,92 @@ impl Role {
         }))
     }
 
-    fn tags(&self) -> anyhow::Result<Vec<Tag>> {
-        self.ctx
-            .env
-            .resource_tags()
-            .into_iter()
-            .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
-            .collect()
+    async fn create(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .iam
+            .create_role()
+            .role_name(&self.meta.name)
+            .assume_role_policy_document(policies::trust_policy().to_string())
+            .description(DESCRIPTION)
+            .set_tags(Some(self.tags()?))
+            .send();
+        aws.write("iam:CreateRole", &self.meta.name, &self.what(), request)
+            .await?;
+        Ok(())
     }
-}
 
-impl Resource for Role {
-    fn kind(&self) -> &'static str {
-        ROLE
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.ctx.env.role_arn()),
-            id: None,
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
+    async fn update(&self, observed: &Observed) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        if observed.state["assume_role_policy"] != self.meta.desired["assume_role_policy"] {
             let request = aws
                 .iam
-                .create_role()
-                .role_name(&self.name)
-                .assume_role_policy_document(policies::trust_policy().to_string())
-                .description(DESCRIPTION)
-                .set_tags(Some(self.tags()?))
+                .update_assume_role_policy()
+                .role_name(&self.meta.name)
+                .policy_document(policies::trust_policy().to_string())
                 .send();
-            aws.write("iam:CreateRole", &self.name, &self.what(), request)
+            aws.write(
+                "iam:UpdateAssumeRolePolicy",
+                &self.meta.name,
+                &self.what(),
+                request,
+            )
+            .await?;
+        }
+        if observed.state["description"] != self.meta.desired["description"] {
+            let request = aws
+                .iam
+                .update_role()
+                .role_name(&self.meta.name)
+                .description(DESCRIPTION)
+                .send();
+            aws.write("iam:UpdateRole", &self.meta.name, &self.what(), request)
                 .await?;
-            Ok(())
-        })
+        }
+        let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
+        if !set.is_empty() {
+            let tags = set
+                .into_iter()
+                .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let request = aws
+                .iam
+                .tag_role()
+                .role_name(&self.meta.name)
+                .set_tags(Some(tags))
+                .send();
+            aws.write("iam:TagRole", &self.meta.name, &self.what(), request)
+                .await?;
+        }
+        if !remove.is_empty() {
+            let request = aws
+                .iam
+                .untag_role()
+                .role_name(&self.meta.name)
+                .set_tag_keys(Some(remove))
+                .send();
+            aws.write("iam:UntagRole", &self.meta.name, &self.what(), request)
+                .await?;
+        }
+        Ok(())
     }
-    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            if observed.state["assume_role_policy"] != self.desired["assume_role_policy"] {
-                let request = aws
-                    .iam
-                    .update_assume_role_policy()
-                    .role_name(&self.name)
-                    .policy_document(policies::trust_policy().to_string())
-                    .send();
-                aws.write(
-                    "iam:UpdateAssumeRolePolicy",
-                    &self.name,
-                    &self.what(),
-                    request,
-                )
-                .await?;
-            }
-            if observed.state["description"] != self.desired["description"] {
-                let request = aws
-                    .iam
-                    .update_role()
-                    .role_name(&self.name)
-                    .description(DESCRIPTION)
-                    .send();
-                aws.write("iam:UpdateRole", &self.name, &self.what(), request)
-                    .await?;
-            }
-            let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
-            if !set.is_empty() {
-                let tags = set
-                    .into_iter()
-                    .map(|(k, v)| Ok(Tag::builder().key(k).value(v).build()?))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                let request = aws
-                    .iam
-                    .tag_role()
-                    .role_name(&self.name)
-                    .set_tags(Some(tags))
-                    .send();
-                aws.write("iam:TagRole", &self.name, &self.what(), request)
-                    .await?;
-            }
-            if !remove.is_empty() {
-                let request = aws
-                    .iam
-                    .untag_role()
-                    .role_name(&self.name)
-                    .set_tag_keys(Some(remove))
-                    .send();
-                aws.write("iam:UntagRole", &self.name, &self.what(), request)
-                    .await?;
-            }
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            let request = aws.iam.delete_role().role_name(&self.name).send();
-            aws.write("iam:DeleteRole", &self.name, &self.what(), request)
-                .await?;
-            Ok(())
-        })
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws.iam.delete_role().role_name(&self.meta.name).send();
+        aws.write("iam:DeleteRole", &self.meta.name, &self.what(), request)
+            .await?;
+        Ok(())
     }
 }
 
 /// The role's inline policy. Owned through the role: its name is ours on a
 /// role xtask made.
 pub struct RolePolicy {
+    meta: Meta,
     ctx: Arc<Context>,
     role: String,
-    name: String,
     document: Value,
-    desired: Value,
 }
 
 impl RolePolicy {
@@ -211,11 +194,12 @@ impl RolePolicy {
         let document = policies::processor_policy(&ctx.env);
         let desired = json!({"policy": policies::normalize(&document)});
         RolePolicy {
-            name: format!("{role}/{POLICY_NAME}"),
+            meta: Meta::new(ROLE_POLICY, format!("{role}/{POLICY_NAME}"), desired)
+                .arn(ctx.env.role_arn())
+                .id(POLICY_NAME),
             ctx,
             role,
             document,
-            desired,
         }
     }
 
@@ -223,7 +207,27 @@ impl RolePolicy {
         format!("inline policy `{POLICY_NAME}` of IAM role `{}`", self.role)
     }
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+    async fn put(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .iam
+            .put_role_policy()
+            .role_name(&self.role)
+            .policy_name(POLICY_NAME)
+            .policy_document(self.document.to_string())
+            .send();
+        aws.write("iam:PutRolePolicy", &self.meta.name, &self.what(), request)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Crud for RolePolicy {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let answer = self
             .ctx
             .aws
@@ -251,58 +255,29 @@ impl RolePolicy {
         )))
     }
 
-    async fn put(&self) -> anyhow::Result<()> {
+    async fn create(&self) -> anyhow::Result<()> {
+        self.put().await
+    }
+
+    async fn update(&self, _observed: &Observed) -> anyhow::Result<()> {
+        self.put().await
+    }
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
         let aws = &self.ctx.aws;
         let request = aws
             .iam
-            .put_role_policy()
+            .delete_role_policy()
             .role_name(&self.role)
             .policy_name(POLICY_NAME)
-            .policy_document(self.document.to_string())
             .send();
-        aws.write("iam:PutRolePolicy", &self.name, &self.what(), request)
-            .await?;
+        aws.write(
+            "iam:DeleteRolePolicy",
+            &self.meta.name,
+            &self.what(),
+            request,
+        )
+        .await?;
         Ok(())
-    }
-}
-
-impl Resource for RolePolicy {
-    fn kind(&self) -> &'static str {
-        ROLE_POLICY
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.ctx.env.role_arn()),
-            id: Some(POLICY_NAME.to_string()),
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(self.put())
-    }
-    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.put())
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            let request = aws
-                .iam
-                .delete_role_policy()
-                .role_name(&self.role)
-                .policy_name(POLICY_NAME)
-                .send();
-            aws.write("iam:DeleteRolePolicy", &self.name, &self.what(), request)
-                .await?;
-            Ok(())
-        })
     }
 }

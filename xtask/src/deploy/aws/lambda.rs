@@ -4,7 +4,7 @@
 
 use super::{Context, is_managed, retry_transient, tag_changes, tags_value};
 use crate::aws::sdk_error;
-use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use crate::engine::{Crud, Meta, Observed};
 use crate::env::{Architecture, AuthKind};
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::primitives::Blob;
@@ -30,10 +30,9 @@ const DESCRIPTION: &str =
 const SETTLE_PATIENCE: Duration = Duration::from_secs(300);
 
 pub struct Function {
+    meta: Meta,
     ctx: Arc<Context>,
-    name: String,
     variables: BTreeMap<String, String>,
-    desired: Value,
 }
 
 /// The variables `processor::handler::LambdaSettings::from_env` reads.
@@ -104,66 +103,14 @@ impl Function {
             "tags": tags_value(&env.resource_tags()),
         });
         Function {
-            name: env.lambda.function_name.clone(),
+            meta: Meta::new(FUNCTION, &env.lambda.function_name, desired).arn(env.function_arn()),
             ctx,
             variables,
-            desired,
         }
     }
 
     fn what(&self) -> String {
-        format!("Lambda function `{}`", self.name)
-    }
-
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
-        let out = match self
-            .ctx
-            .aws
-            .lambda
-            .get_function()
-            .function_name(&self.name)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-            {
-                return Ok(None);
-            }
-            Err(err) => return Err(sdk_error("lambda:GetFunction", &self.what(), err)),
-        };
-        let Some(config) = out.configuration() else {
-            anyhow::bail!(
-                "lambda:GetFunction on {}: no configuration in the answer",
-                self.what()
-            );
-        };
-        let variables = config
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|vars| tags_value(vars.iter()))
-            .unwrap_or_else(|| json!({}));
-        let tags = tags_value(out.tags().into_iter().flatten());
-        Ok(Some(Observed {
-            owned: is_managed(&tags),
-            state: json!({
-                "runtime": config.runtime().map(|r| r.as_str()),
-                "handler": config.handler(),
-                "description": config.description().unwrap_or_default(),
-                "role": config.role(),
-                "memory_size": config.memory_size(),
-                "timeout": config.timeout(),
-                "architectures": config.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-                "environment": variables,
-                "code_sha256": config.code_sha256(),
-                "reserved_concurrency": out.concurrency().and_then(|c| c.reserved_concurrent_executions()),
-                "tags": tags,
-            }),
-            version: Value::Null,
-        }))
+        format!("Lambda function `{}`", self.meta.name)
     }
 
     fn lambda_environment(&self) -> LambdaEnvironment {
@@ -183,7 +130,7 @@ impl Function {
                 .aws
                 .lambda
                 .get_function_configuration()
-                .function_name(&self.name)
+                .function_name(&self.meta.name)
                 .send()
                 .await
                 .map_err(|e| sdk_error("lambda:GetFunctionConfiguration", &self.what(), e))?;
@@ -232,12 +179,12 @@ impl Function {
                 let request = aws
                     .lambda
                     .put_function_concurrency()
-                    .function_name(&self.name)
+                    .function_name(&self.meta.name)
                     .reserved_concurrent_executions(n as i32)
                     .send();
                 aws.write(
                     "lambda:PutFunctionConcurrency",
-                    &self.name,
+                    &self.meta.name,
                     &self.what(),
                     request,
                 )
@@ -247,11 +194,11 @@ impl Function {
                 let request = aws
                     .lambda
                     .delete_function_concurrency()
-                    .function_name(&self.name)
+                    .function_name(&self.meta.name)
                     .send();
                 aws.write(
                     "lambda:DeleteFunctionConcurrency",
-                    &self.name,
+                    &self.meta.name,
                     &self.what(),
                     request,
                 )
@@ -269,7 +216,7 @@ impl Function {
         let request = retry_transient(&what, Duration::from_secs(90), is_role_not_ready, || {
             aws.lambda
                 .create_function()
-                .function_name(&self.name)
+                .function_name(&self.meta.name)
                 .runtime(Runtime::from(RUNTIME))
                 .handler(HANDLER)
                 .description(DESCRIPTION)
@@ -286,7 +233,7 @@ impl Function {
                 .set_tags(Some(env.resource_tags().into_iter().collect()))
                 .send()
         });
-        aws.write("lambda:CreateFunction", &self.name, &what, request)
+        aws.write("lambda:CreateFunction", &self.meta.name, &what, request)
             .await?;
         self.settle().await?;
         if env.lambda.reserved_concurrency.is_some() {
@@ -299,7 +246,7 @@ impl Function {
         let env = &self.ctx.env;
         let aws = &self.ctx.aws;
         let what = self.what();
-        if configuration_fields(&observed.state) != configuration_fields(&self.desired) {
+        if configuration_fields(&observed.state) != configuration_fields(&self.meta.desired) {
             self.settle().await?;
             let request = retry_transient(
                 &what,
@@ -308,7 +255,7 @@ impl Function {
                 || {
                     aws.lambda
                         .update_function_configuration()
-                        .function_name(&self.name)
+                        .function_name(&self.meta.name)
                         .runtime(Runtime::from(RUNTIME))
                         .handler(HANDLER)
                         .description(DESCRIPTION)
@@ -321,15 +268,15 @@ impl Function {
             );
             aws.write(
                 "lambda:UpdateFunctionConfiguration",
-                &self.name,
+                &self.meta.name,
                 &what,
                 request,
             )
             .await?;
             self.settle().await?;
         }
-        if observed.state["code_sha256"] != self.desired["code_sha256"]
-            || observed.state["architectures"] != self.desired["architectures"]
+        if observed.state["code_sha256"] != self.meta.desired["code_sha256"]
+            || observed.state["architectures"] != self.meta.desired["architectures"]
         {
             self.settle().await?;
             let request = retry_transient(
@@ -339,17 +286,17 @@ impl Function {
                 || {
                     aws.lambda
                         .update_function_code()
-                        .function_name(&self.name)
+                        .function_name(&self.meta.name)
                         .zip_file(Blob::new(self.ctx.code.zip.as_slice()))
                         .architectures(architecture(env.lambda.architecture))
                         .send()
                 },
             );
-            aws.write("lambda:UpdateFunctionCode", &self.name, &what, request)
+            aws.write("lambda:UpdateFunctionCode", &self.meta.name, &what, request)
                 .await?;
             self.settle().await?;
         }
-        if observed.state["reserved_concurrency"] != self.desired["reserved_concurrency"] {
+        if observed.state["reserved_concurrency"] != self.meta.desired["reserved_concurrency"] {
             self.put_concurrency().await?;
         }
         let (set, remove) = tag_changes(&observed.state["tags"], &env.resource_tags());
@@ -360,7 +307,7 @@ impl Function {
                 .resource(env.function_arn())
                 .set_tags(Some(set))
                 .send();
-            aws.write("lambda:TagResource", &self.name, &what, request)
+            aws.write("lambda:TagResource", &self.meta.name, &what, request)
                 .await?;
         }
         if !remove.is_empty() {
@@ -370,7 +317,7 @@ impl Function {
                 .resource(env.function_arn())
                 .set_tag_keys(Some(remove))
                 .send();
-            aws.write("lambda:UntagResource", &self.name, &what, request)
+            aws.write("lambda:UntagResource", &self.meta.name, &what, request)
                 .await?;
         }
         Ok(())
@@ -393,52 +340,94 @@ fn is_update_in_progress<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
         .is_some_and(|e| e.code() == Some("ResourceConflictException"))
 }
 
-impl Resource for Function {
-    fn kind(&self) -> &'static str {
-        FUNCTION
+impl Crud for Function {
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
-    fn name(&self) -> &str {
-        &self.name
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
+        let out = match self
+            .ctx
+            .aws
+            .lambda
+            .get_function()
+            .function_name(&self.meta.name)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_error("lambda:GetFunction", &self.what(), err)),
+        };
+        let Some(config) = out.configuration() else {
+            anyhow::bail!(
+                "lambda:GetFunction on {}: no configuration in the answer",
+                self.what()
+            );
+        };
+        let variables = config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|vars| tags_value(vars.iter()))
+            .unwrap_or_else(|| json!({}));
+        let tags = tags_value(out.tags().into_iter().flatten());
+        Ok(Some(Observed {
+            owned: is_managed(&tags),
+            state: json!({
+                "runtime": config.runtime().map(|r| r.as_str()),
+                "handler": config.handler(),
+                "description": config.description().unwrap_or_default(),
+                "role": config.role(),
+                "memory_size": config.memory_size(),
+                "timeout": config.timeout(),
+                "architectures": config.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                "environment": variables,
+                "code_sha256": config.code_sha256(),
+                "reserved_concurrency": out.concurrency().and_then(|c| c.reserved_concurrent_executions()),
+                "tags": tags,
+            }),
+            version: Value::Null,
+        }))
     }
-    fn desired(&self) -> &Value {
-        &self.desired
+
+    async fn create(&self) -> anyhow::Result<()> {
+        self.create_function().await
     }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.ctx.env.function_arn()),
-            id: None,
-        }
+
+    async fn update(&self, observed: &Observed) -> anyhow::Result<()> {
+        self.update_function(observed).await
     }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(self.create_function())
-    }
-    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.update_function(observed))
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            let request = aws
-                .lambda
-                .delete_function()
-                .function_name(&self.name)
-                .send();
-            aws.write("lambda:DeleteFunction", &self.name, &self.what(), request)
-                .await?;
-            Ok(())
-        })
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .lambda
+            .delete_function()
+            .function_name(&self.meta.name)
+            .send();
+        aws.write(
+            "lambda:DeleteFunction",
+            &self.meta.name,
+            &self.what(),
+            request,
+        )
+        .await?;
+        Ok(())
     }
 }
 
 /// Retries and the on-failure destination of asynchronous invocations
 /// (CloudWatch Logs invokes asynchronously).
 pub struct EventInvokeConfig {
+    /// Named by the function.
+    meta: Meta,
     ctx: Arc<Context>,
-    name: String,
-    desired: Value,
 }
 
 impl EventInvokeConfig {
@@ -448,26 +437,66 @@ impl EventInvokeConfig {
             "on_failure_destination": ctx.env.failure_queue_arn(),
         });
         EventInvokeConfig {
-            name: ctx.env.lambda.function_name.clone(),
+            meta: Meta::new(EVENT_INVOKE_CONFIG, &ctx.env.lambda.function_name, desired)
+                .arn(ctx.env.function_arn()),
             ctx,
-            desired,
         }
     }
 
     fn what(&self) -> String {
         format!(
             "asynchronous invoke settings of Lambda function `{}`",
-            self.name
+            self.meta.name
         )
     }
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+    async fn put(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let what = self.what();
+        let request = retry_transient(
+            &what,
+            Duration::from_secs(90),
+            is_update_in_progress,
+            || {
+                aws.lambda
+                    .put_function_event_invoke_config()
+                    .function_name(&self.meta.name)
+                    .maximum_retry_attempts(self.ctx.env.lambda.retry_attempts as i32)
+                    .destination_config(
+                        DestinationConfig::builder()
+                            .on_failure(
+                                OnFailure::builder()
+                                    .destination(self.ctx.env.failure_queue_arn())
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .send()
+            },
+        );
+        aws.write(
+            "lambda:PutFunctionEventInvokeConfig",
+            &self.meta.name,
+            &what,
+            request,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Crud for EventInvokeConfig {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let out = match self
             .ctx
             .aws
             .lambda
             .get_function_event_invoke_config()
-            .function_name(&self.name)
+            .function_name(&self.meta.name)
             .send()
             .await
         {
@@ -496,34 +525,25 @@ impl EventInvokeConfig {
         }))))
     }
 
-    async fn put(&self) -> anyhow::Result<()> {
+    async fn create(&self) -> anyhow::Result<()> {
+        self.put().await
+    }
+
+    async fn update(&self, _observed: &Observed) -> anyhow::Result<()> {
+        self.put().await
+    }
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
         let aws = &self.ctx.aws;
-        let what = self.what();
-        let request = retry_transient(
-            &what,
-            Duration::from_secs(90),
-            is_update_in_progress,
-            || {
-                aws.lambda
-                    .put_function_event_invoke_config()
-                    .function_name(&self.name)
-                    .maximum_retry_attempts(self.ctx.env.lambda.retry_attempts as i32)
-                    .destination_config(
-                        DestinationConfig::builder()
-                            .on_failure(
-                                OnFailure::builder()
-                                    .destination(self.ctx.env.failure_queue_arn())
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .send()
-            },
-        );
+        let request = aws
+            .lambda
+            .delete_function_event_invoke_config()
+            .function_name(&self.meta.name)
+            .send();
         aws.write(
-            "lambda:PutFunctionEventInvokeConfig",
-            &self.name,
-            &what,
+            "lambda:DeleteFunctionEventInvokeConfig",
+            &self.meta.name,
+            &self.what(),
             request,
         )
         .await?;
@@ -531,60 +551,14 @@ impl EventInvokeConfig {
     }
 }
 
-impl Resource for EventInvokeConfig {
-    fn kind(&self) -> &'static str {
-        EVENT_INVOKE_CONFIG
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.ctx.env.function_arn()),
-            id: None,
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(self.put())
-    }
-    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.put())
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            let request = aws
-                .lambda
-                .delete_function_event_invoke_config()
-                .function_name(&self.name)
-                .send();
-            aws.write(
-                "lambda:DeleteFunctionEventInvokeConfig",
-                &self.name,
-                &self.what(),
-                request,
-            )
-            .await?;
-            Ok(())
-        })
-    }
-}
-
 /// Lets CloudWatch Logs invoke the function for one log group of this
 /// account, and nothing else.
 pub struct LogsPermission {
+    /// Named `<function>/<statement id>`.
+    meta: Meta,
     ctx: Arc<Context>,
     function: String,
     statement_id: String,
-    name: String,
-    desired: Value,
-    wanted: bool,
 }
 
 /// The prefix of the statements xtask adds (see [`statement_id`]).
@@ -630,20 +604,25 @@ impl LogsPermission {
             "source_account": env.aws.account_id,
         });
         LogsPermission {
+            meta: Meta::new(
+                PERMISSION,
+                format!("{}/{statement_id}", env.lambda.function_name),
+                desired,
+            )
+            .arn(env.function_arn())
+            .id(&statement_id),
             function: env.lambda.function_name.clone(),
-            name: format!("{}/{statement_id}", env.lambda.function_name),
             statement_id,
             ctx,
-            desired,
-            wanted: true,
         }
     }
 
     /// The permission for a log group the environment no longer lists.
     pub fn orphan(ctx: Arc<Context>, group: String) -> Self {
+        let permission = Self::new(ctx, group);
         LogsPermission {
-            wanted: false,
-            ..Self::new(ctx, group)
+            meta: permission.meta.unwanted(),
+            ..permission
         }
     }
 
@@ -652,14 +631,6 @@ impl LogsPermission {
             "permission `{}` on Lambda function `{}`",
             self.statement_id, self.function
         )
-    }
-
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
-        let statements = policy_statements(&self.ctx, &self.what()).await?;
-        Ok(statements
-            .iter()
-            .find(|s| s["Sid"] == self.statement_id.as_str())
-            .map(|s| Observed::owned(permission_state(s))))
     }
 
     async fn add(&self) -> anyhow::Result<()> {
@@ -676,12 +647,12 @@ impl LogsPermission {
                     .statement_id(&self.statement_id)
                     .action("lambda:InvokeFunction")
                     .principal("logs.amazonaws.com")
-                    .source_arn(self.desired["source_arn"].as_str().unwrap_or_default())
+                    .source_arn(self.meta.desired["source_arn"].as_str().unwrap_or_default())
                     .source_account(&self.ctx.env.aws.account_id)
                     .send()
             },
         );
-        aws.write("lambda:AddPermission", &self.name, &what, request)
+        aws.write("lambda:AddPermission", &self.meta.name, &what, request)
             .await?;
         Ok(())
     }
@@ -694,8 +665,13 @@ impl LogsPermission {
             .function_name(&self.function)
             .statement_id(&self.statement_id)
             .send();
-        aws.write("lambda:RemovePermission", &self.name, &self.what(), request)
-            .await?;
+        aws.write(
+            "lambda:RemovePermission",
+            &self.meta.name,
+            &self.what(),
+            request,
+        )
+        .await?;
         Ok(())
     }
 }
@@ -784,40 +760,31 @@ fn permission_state(statement: &Value) -> Value {
     })
 }
 
-impl Resource for LogsPermission {
-    fn kind(&self) -> &'static str {
-        PERMISSION
+impl Crud for LogsPermission {
+    fn meta(&self) -> &Meta {
+        &self.meta
     }
-    fn wanted(&self) -> bool {
-        self.wanted
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
+        let statements = policy_statements(&self.ctx, &self.what()).await?;
+        Ok(statements
+            .iter()
+            .find(|s| s["Sid"] == self.statement_id.as_str())
+            .map(|s| Observed::owned(permission_state(s))))
     }
-    fn name(&self) -> &str {
-        &self.name
+
+    async fn create(&self) -> anyhow::Result<()> {
+        self.add().await
     }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.ctx.env.function_arn()),
-            id: Some(self.statement_id.clone()),
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(self.add())
-    }
-    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
+
+    async fn update(&self, _observed: &Observed) -> anyhow::Result<()> {
         // Lambda has no update for a statement: replace it.
-        Box::pin(async move {
-            self.remove().await?;
-            self.add().await
-        })
+        self.remove().await?;
+        self.add().await
     }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.remove())
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        self.remove().await
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::{Context, is_managed, retry_transient, tag_changes, tags_value};
 use crate::aws::sdk_error;
-use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use crate::engine::{Crud, Meta, Observed};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +13,9 @@ pub const LOG_GROUP: &str = "cloudwatch_log_group";
 pub const SUBSCRIPTION_FILTER: &str = "cloudwatch_subscription_filter";
 
 pub struct LogGroup {
+    meta: Meta,
     ctx: Arc<Context>,
-    name: String,
     retention_days: Option<u32>,
-    desired: Value,
 }
 
 impl LogGroup {
@@ -28,33 +27,74 @@ impl LogGroup {
             "tags": tags_value(&ctx.env.resource_tags()),
         });
         LogGroup {
+            meta: Meta::new(LOG_GROUP, &name, desired).arn(ctx.env.log_group_arn(&name)),
             ctx,
-            name,
             retention_days,
-            desired,
         }
     }
 
     fn what(&self) -> String {
-        format!("log group `{}`", self.name)
+        format!("log group `{}`", self.meta.name)
     }
 
     fn arn(&self) -> String {
-        self.ctx.env.log_group_arn(&self.name)
+        self.ctx.env.log_group_arn(&self.meta.name)
     }
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+    async fn put_retention(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        match self.retention_days {
+            Some(days) => {
+                let request = aws
+                    .logs
+                    .put_retention_policy()
+                    .log_group_name(&self.meta.name)
+                    .retention_in_days(days as i32)
+                    .send();
+                aws.write(
+                    "logs:PutRetentionPolicy",
+                    &self.meta.name,
+                    &self.what(),
+                    request,
+                )
+                .await?;
+            }
+            None => {
+                let request = aws
+                    .logs
+                    .delete_retention_policy()
+                    .log_group_name(&self.meta.name)
+                    .send();
+                aws.write(
+                    "logs:DeleteRetentionPolicy",
+                    &self.meta.name,
+                    &self.what(),
+                    request,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Crud for LogGroup {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let logs = &self.ctx.aws.logs;
         let found = logs
             .describe_log_groups()
-            .log_group_name_prefix(&self.name)
+            .log_group_name_prefix(&self.meta.name)
             .send()
             .await
             .map_err(|e| sdk_error("logs:DescribeLogGroups", &self.what(), e))?;
         let Some(group) = found
             .log_groups()
             .iter()
-            .find(|g| g.log_group_name() == Some(self.name.as_str()))
+            .find(|g| g.log_group_name() == Some(self.meta.name.as_str()))
         else {
             return Ok(None);
         };
@@ -75,127 +115,80 @@ impl LogGroup {
         }))
     }
 
-    async fn put_retention(&self) -> anyhow::Result<()> {
+    async fn create(&self) -> anyhow::Result<()> {
         let aws = &self.ctx.aws;
-        match self.retention_days {
-            Some(days) => {
-                let request = aws
-                    .logs
-                    .put_retention_policy()
-                    .log_group_name(&self.name)
-                    .retention_in_days(days as i32)
-                    .send();
-                aws.write("logs:PutRetentionPolicy", &self.name, &self.what(), request)
-                    .await?;
-            }
-            None => {
-                let request = aws
-                    .logs
-                    .delete_retention_policy()
-                    .log_group_name(&self.name)
-                    .send();
-                aws.write(
-                    "logs:DeleteRetentionPolicy",
-                    &self.name,
-                    &self.what(),
-                    request,
-                )
-                .await?;
-            }
+        let request = aws
+            .logs
+            .create_log_group()
+            .log_group_name(&self.meta.name)
+            .set_tags(Some(self.ctx.env.resource_tags().into_iter().collect()))
+            .send();
+        aws.write(
+            "logs:CreateLogGroup",
+            &self.meta.name,
+            &self.what(),
+            request,
+        )
+        .await?;
+        if self.retention_days.is_some() {
+            self.put_retention().await?;
         }
         Ok(())
     }
-}
 
-impl Resource for LogGroup {
-    fn kind(&self) -> &'static str {
-        LOG_GROUP
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.arn()),
-            id: None,
+    async fn update(&self, observed: &Observed) -> anyhow::Result<()> {
+        if observed.state["retention_in_days"] != self.meta.desired["retention_in_days"] {
+            self.put_retention().await?;
         }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
+        let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
+        let aws = &self.ctx.aws;
+        if !set.is_empty() {
             let request = aws
                 .logs
-                .create_log_group()
-                .log_group_name(&self.name)
-                .set_tags(Some(self.ctx.env.resource_tags().into_iter().collect()))
+                .tag_resource()
+                .resource_arn(self.arn())
+                .set_tags(Some(set))
                 .send();
-            aws.write("logs:CreateLogGroup", &self.name, &self.what(), request)
+            aws.write("logs:TagResource", &self.meta.name, &self.what(), request)
                 .await?;
-            if self.retention_days.is_some() {
-                self.put_retention().await?;
-            }
-            Ok(())
-        })
-    }
-    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            if observed.state["retention_in_days"] != self.desired["retention_in_days"] {
-                self.put_retention().await?;
-            }
-            let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
-            let aws = &self.ctx.aws;
-            if !set.is_empty() {
-                let request = aws
-                    .logs
-                    .tag_resource()
-                    .resource_arn(self.arn())
-                    .set_tags(Some(set))
-                    .send();
-                aws.write("logs:TagResource", &self.name, &self.what(), request)
-                    .await?;
-            }
-            if !remove.is_empty() {
-                let request = aws
-                    .logs
-                    .untag_resource()
-                    .resource_arn(self.arn())
-                    .set_tag_keys(Some(remove))
-                    .send();
-                aws.write("logs:UntagResource", &self.name, &self.what(), request)
-                    .await?;
-            }
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
+        }
+        if !remove.is_empty() {
             let request = aws
                 .logs
-                .delete_log_group()
-                .log_group_name(&self.name)
+                .untag_resource()
+                .resource_arn(self.arn())
+                .set_tag_keys(Some(remove))
                 .send();
-            aws.write("logs:DeleteLogGroup", &self.name, &self.what(), request)
+            aws.write("logs:UntagResource", &self.meta.name, &self.what(), request)
                 .await?;
-            Ok(())
-        })
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .logs
+            .delete_log_group()
+            .log_group_name(&self.meta.name)
+            .send();
+        aws.write(
+            "logs:DeleteLogGroup",
+            &self.meta.name,
+            &self.what(),
+            request,
+        )
+        .await?;
+        Ok(())
     }
 }
 
 /// The subscription filter that streams one application log group to the
 /// processor. Owned through its name and destination.
 pub struct SubscriptionFilter {
+    meta: Meta,
     ctx: Arc<Context>,
     group: String,
-    name: String,
-    desired: Value,
-    wanted: bool,
 }
 
 impl SubscriptionFilter {
@@ -205,20 +198,22 @@ impl SubscriptionFilter {
             "filter_pattern": filter.pattern,
             "destination_arn": ctx.env.function_arn(),
         });
-        SubscriptionFilter {
-            name: format!("{group}/{}", filter.name),
-            ctx,
-            group,
+        let meta = Meta::new(
+            SUBSCRIPTION_FILTER,
+            format!("{group}/{}", filter.name),
             desired,
-            wanted: true,
-        }
+        )
+        .arn(ctx.env.log_group_arn(&group))
+        .id(&filter.name);
+        SubscriptionFilter { meta, ctx, group }
     }
 
     /// The filter on a log group the environment no longer lists.
     pub fn orphan(ctx: Arc<Context>, group: String) -> Self {
+        let filter = Self::new(ctx, group);
         SubscriptionFilter {
-            wanted: false,
-            ..Self::new(ctx, group)
+            meta: filter.meta.unwanted(),
+            ..filter
         }
     }
 
@@ -234,7 +229,49 @@ impl SubscriptionFilter {
         )
     }
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+    async fn put(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let what = self.what();
+        // Right after the invoke permission is added, CloudWatch Logs may not
+        // see it yet and refuses the filter; that settles within seconds.
+        let request = retry_transient(
+            &what,
+            Duration::from_secs(60),
+            |err: &aws_sdk_cloudwatchlogs::error::SdkError<_, _>| {
+                err.as_service_error().is_some_and(
+                    |e: &aws_sdk_cloudwatchlogs::operation::put_subscription_filter::PutSubscriptionFilterError| {
+                        e.is_invalid_parameter_exception()
+                            && e.to_string().contains("permission")
+                    },
+                )
+            },
+            || {
+                aws.logs
+                    .put_subscription_filter()
+                    .log_group_name(&self.group)
+                    .filter_name(self.filter_name())
+                    .filter_pattern(&self.ctx.env.logs.subscription_filter.pattern)
+                    .destination_arn(self.ctx.env.function_arn())
+                    .send()
+            },
+        );
+        aws.write(
+            "logs:PutSubscriptionFilter",
+            &self.meta.name,
+            &what,
+            request,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Crud for SubscriptionFilter {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let answer = self
             .ctx
             .aws
@@ -253,7 +290,7 @@ impl SubscriptionFilter {
             {
                 // Created earlier in the same apply (`logs.create_log_groups`),
                 // or, for a group no longer listed, gone with its filter.
-                if self.ctx.env.logs.create_log_groups || !self.wanted {
+                if self.ctx.env.logs.create_log_groups || !self.meta.wanted {
                     return Ok(None);
                 }
                 anyhow::bail!(
@@ -284,83 +321,29 @@ impl SubscriptionFilter {
         }))
     }
 
-    async fn put(&self) -> anyhow::Result<()> {
-        let aws = &self.ctx.aws;
-        let what = self.what();
-        // Right after the invoke permission is added, CloudWatch Logs may not
-        // see it yet and refuses the filter; that settles within seconds.
-        let request = retry_transient(
-            &what,
-            Duration::from_secs(60),
-            |err: &aws_sdk_cloudwatchlogs::error::SdkError<_, _>| {
-                err.as_service_error().is_some_and(
-                    |e: &aws_sdk_cloudwatchlogs::operation::put_subscription_filter::PutSubscriptionFilterError| {
-                        e.is_invalid_parameter_exception()
-                            && e.to_string().contains("permission")
-                    },
-                )
-            },
-            || {
-                aws.logs
-                    .put_subscription_filter()
-                    .log_group_name(&self.group)
-                    .filter_name(self.filter_name())
-                    .filter_pattern(&self.ctx.env.logs.subscription_filter.pattern)
-                    .destination_arn(self.ctx.env.function_arn())
-                    .send()
-            },
-        );
-        aws.write("logs:PutSubscriptionFilter", &self.name, &what, request)
-            .await?;
-        Ok(())
+    async fn create(&self) -> anyhow::Result<()> {
+        self.put().await
     }
-}
 
-impl Resource for SubscriptionFilter {
-    fn kind(&self) -> &'static str {
-        SUBSCRIPTION_FILTER
+    async fn update(&self, _observed: &Observed) -> anyhow::Result<()> {
+        self.put().await
     }
-    fn wanted(&self) -> bool {
-        self.wanted
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.ctx.env.log_group_arn(&self.group)),
-            id: Some(self.filter_name().to_string()),
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(self.put())
-    }
-    fn update<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(self.put())
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            let request = aws
-                .logs
-                .delete_subscription_filter()
-                .log_group_name(&self.group)
-                .filter_name(self.filter_name())
-                .send();
-            aws.write(
-                "logs:DeleteSubscriptionFilter",
-                &self.name,
-                &self.what(),
-                request,
-            )
-            .await?;
-            Ok(())
-        })
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .logs
+            .delete_subscription_filter()
+            .log_group_name(&self.group)
+            .filter_name(self.filter_name())
+            .send();
+        aws.write(
+            "logs:DeleteSubscriptionFilter",
+            &self.meta.name,
+            &self.what(),
+            request,
+        )
+        .await?;
+        Ok(())
     }
 }

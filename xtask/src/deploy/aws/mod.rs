@@ -16,8 +16,8 @@ pub mod policies;
 pub mod sns;
 pub mod sqs;
 
-use super::resource::Resource;
 use crate::aws::AwsClients;
+use crate::engine::Resource;
 use crate::env::{Environment, MANAGED_BY_TAG};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};

@@ -12,7 +12,7 @@
 
 use super::{Context, is_managed, tag_changes};
 use crate::aws::sdk_error;
-use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use crate::engine::{Crud, Meta, Observed};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -23,10 +23,9 @@ pub const TOPIC: &str = "sns_topic";
 pub const PENDING_CONFIRMATION: &str = "PendingConfirmation";
 
 pub struct AlarmTopic {
+    meta: Meta,
     ctx: Arc<Context>,
-    name: String,
     arn: String,
-    desired: Value,
 }
 
 /// One listed subscription: (protocol, endpoint, subscription ARN).
@@ -66,15 +65,14 @@ impl AlarmTopic {
             "tags": super::tags_value(&ctx.env.resource_tags()),
         });
         AlarmTopic {
+            meta: Meta::new(TOPIC, name, desired).arn(&arn),
             ctx,
-            name,
             arn,
-            desired,
         }
     }
 
     fn what(&self) -> String {
-        format!("SNS topic `{}`", self.name)
+        format!("SNS topic `{}`", self.meta.name)
     }
 
     fn wanted_emails(&self) -> BTreeSet<String> {
@@ -110,7 +108,52 @@ impl AlarmTopic {
         Ok(out)
     }
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+    fn sns_tags(
+        tags: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Vec<aws_sdk_sns::types::Tag>> {
+        tags.into_iter()
+            .map(|(k, v)| {
+                aws_sdk_sns::types::Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(anyhow::Error::from)
+            })
+            .collect()
+    }
+
+    /// Subscribes every wanted address not in `present`.
+    async fn subscribe_missing(&self, present: &BTreeSet<String>) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        for email in self.wanted_emails() {
+            if present.contains(&email) {
+                continue;
+            }
+            let request = aws
+                .sns
+                .subscribe()
+                .topic_arn(&self.arn)
+                .protocol("email")
+                .endpoint(&email)
+                .send();
+            aws.write(
+                "sns:Subscribe",
+                &format!("{} {email}", self.meta.name),
+                &self.what(),
+                request,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Crud for AlarmTopic {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let sns = &self.ctx.aws.sns;
         match sns.get_topic_attributes().topic_arn(&self.arn).send().await {
             Ok(_) => {}
@@ -148,135 +191,72 @@ impl AlarmTopic {
         }))
     }
 
-    fn sns_tags(
-        tags: impl IntoIterator<Item = (String, String)>,
-    ) -> anyhow::Result<Vec<aws_sdk_sns::types::Tag>> {
-        tags.into_iter()
-            .map(|(k, v)| {
-                aws_sdk_sns::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(anyhow::Error::from)
-            })
-            .collect()
+    async fn create(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .sns
+            .create_topic()
+            .name(&self.meta.name)
+            .set_tags(Some(Self::sns_tags(self.ctx.env.resource_tags())?))
+            .send();
+        aws.write("sns:CreateTopic", &self.meta.name, &self.what(), request)
+            .await?;
+        self.subscribe_missing(&BTreeSet::new()).await
     }
 
-    /// Subscribes every wanted address not in `present`.
-    async fn subscribe_missing(&self, present: &BTreeSet<String>) -> anyhow::Result<()> {
+    async fn update(&self, observed: &Observed) -> anyhow::Result<()> {
         let aws = &self.ctx.aws;
-        for email in self.wanted_emails() {
-            if present.contains(&email) {
+        let found: BTreeMap<String, Option<String>> =
+            serde_json::from_value(observed.version.clone()).unwrap_or_default();
+        let wanted = self.wanted_emails();
+        for (email, arn) in &found {
+            if wanted.contains(email) {
                 continue;
             }
-            let request = aws
-                .sns
-                .subscribe()
-                .topic_arn(&self.arn)
-                .protocol("email")
-                .endpoint(&email)
-                .send();
+            // Pending ones are not reported unless wanted: always an ARN here.
+            let Some(arn) = arn else { continue };
+            let request = aws.sns.unsubscribe().subscription_arn(arn).send();
             aws.write(
-                "sns:Subscribe",
-                &format!("{} {email}", self.name),
+                "sns:Unsubscribe",
+                &format!("{} {email}", self.meta.name),
                 &self.what(),
                 request,
             )
             .await?;
         }
-        Ok(())
-    }
-}
-
-impl Resource for AlarmTopic {
-    fn kind(&self) -> &'static str {
-        TOPIC
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.arn.clone()),
-            id: None,
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
+        self.subscribe_missing(&found.keys().cloned().collect())
+            .await?;
+        let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
+        if !set.is_empty() {
             let request = aws
                 .sns
-                .create_topic()
-                .name(&self.name)
-                .set_tags(Some(Self::sns_tags(self.ctx.env.resource_tags())?))
+                .tag_resource()
+                .resource_arn(&self.arn)
+                .set_tags(Some(Self::sns_tags(set)?))
                 .send();
-            aws.write("sns:CreateTopic", &self.name, &self.what(), request)
+            aws.write("sns:TagResource", &self.meta.name, &self.what(), request)
                 .await?;
-            self.subscribe_missing(&BTreeSet::new()).await
-        })
+        }
+        if !remove.is_empty() {
+            let request = aws
+                .sns
+                .untag_resource()
+                .resource_arn(&self.arn)
+                .set_tag_keys(Some(remove))
+                .send();
+            aws.write("sns:UntagResource", &self.meta.name, &self.what(), request)
+                .await?;
+        }
+        Ok(())
     }
-    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
-            let found: BTreeMap<String, Option<String>> =
-                serde_json::from_value(observed.version.clone()).unwrap_or_default();
-            let wanted = self.wanted_emails();
-            for (email, arn) in &found {
-                if wanted.contains(email) {
-                    continue;
-                }
-                // Pending ones are not reported unless wanted: always an ARN here.
-                let Some(arn) = arn else { continue };
-                let request = aws.sns.unsubscribe().subscription_arn(arn).send();
-                aws.write(
-                    "sns:Unsubscribe",
-                    &format!("{} {email}", self.name),
-                    &self.what(),
-                    request,
-                )
-                .await?;
-            }
-            self.subscribe_missing(&found.keys().cloned().collect())
-                .await?;
-            let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
-            if !set.is_empty() {
-                let request = aws
-                    .sns
-                    .tag_resource()
-                    .resource_arn(&self.arn)
-                    .set_tags(Some(Self::sns_tags(set)?))
-                    .send();
-                aws.write("sns:TagResource", &self.name, &self.what(), request)
-                    .await?;
-            }
-            if !remove.is_empty() {
-                let request = aws
-                    .sns
-                    .untag_resource()
-                    .resource_arn(&self.arn)
-                    .set_tag_keys(Some(remove))
-                    .send();
-                aws.write("sns:UntagResource", &self.name, &self.what(), request)
-                    .await?;
-            }
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, _observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            // Deleting a topic deletes its subscriptions.
-            let aws = &self.ctx.aws;
-            let request = aws.sns.delete_topic().topic_arn(&self.arn).send();
-            aws.write("sns:DeleteTopic", &self.name, &self.what(), request)
-                .await?;
-            Ok(())
-        })
+
+    async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
+        // Deleting a topic deletes its subscriptions.
+        let aws = &self.ctx.aws;
+        let request = aws.sns.delete_topic().topic_arn(&self.arn).send();
+        aws.write("sns:DeleteTopic", &self.meta.name, &self.what(), request)
+            .await?;
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{Context, is_managed, tag_changes, tags_value};
 use crate::aws::sdk_error;
-use crate::deploy::resource::{BoxFuture, Identifiers, Observed, Resource};
+use crate::engine::{Crud, Meta, Observed};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -14,9 +14,8 @@ pub const KIND: &str = "sqs_queue";
 const RETENTION_SECONDS: u32 = 1_209_600;
 
 pub struct FailureQueue {
+    meta: Meta,
     ctx: Arc<Context>,
-    name: String,
-    desired: Value,
 }
 
 impl FailureQueue {
@@ -26,11 +25,14 @@ impl FailureQueue {
             "message_retention_seconds": RETENTION_SECONDS,
             "tags": tags_value(&ctx.env.resource_tags()),
         });
-        FailureQueue { ctx, name, desired }
+        FailureQueue {
+            meta: Meta::new(KIND, name, desired).arn(ctx.env.failure_queue_arn()),
+            ctx,
+        }
     }
 
     fn what(&self) -> String {
-        format!("SQS queue `{}`", self.name)
+        format!("SQS queue `{}`", self.meta.name)
     }
 
     async fn url(&self) -> anyhow::Result<Option<String>> {
@@ -39,7 +41,7 @@ impl FailureQueue {
             .aws
             .sqs
             .get_queue_url()
-            .queue_name(&self.name)
+            .queue_name(&self.meta.name)
             .send()
             .await
         {
@@ -54,8 +56,14 @@ impl FailureQueue {
             Err(err) => Err(sdk_error("sqs:GetQueueUrl", &self.what(), err)),
         }
     }
+}
 
-    async fn read_state(&self) -> anyhow::Result<Option<Observed>> {
+impl Crud for FailureQueue {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    async fn read(&self) -> anyhow::Result<Option<Observed>> {
         let Some(url) = self.url().await? else {
             return Ok(None);
         };
@@ -84,99 +92,80 @@ impl FailureQueue {
             version: Value::String(url),
         }))
     }
-}
 
-impl Resource for FailureQueue {
-    fn kind(&self) -> &'static str {
-        KIND
+    async fn create(&self) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .sqs
+            .create_queue()
+            .queue_name(&self.meta.name)
+            .attributes(
+                QueueAttributeName::MessageRetentionPeriod,
+                RETENTION_SECONDS.to_string(),
+            )
+            .set_tags(Some(self.ctx.env.resource_tags().into_iter().collect()))
+            .send();
+        aws.write("sqs:CreateQueue", &self.meta.name, &self.what(), request)
+            .await?;
+        Ok(())
     }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn desired(&self) -> &Value {
-        &self.desired
-    }
-    fn identifiers(&self) -> Identifiers {
-        Identifiers {
-            arn: Some(self.ctx.env.failure_queue_arn()),
-            id: None,
-        }
-    }
-    fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>> {
-        Box::pin(self.read_state())
-    }
-    fn create(&self) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
+
+    async fn update(&self, observed: &Observed) -> anyhow::Result<()> {
+        let url = observed.version.as_str().unwrap_or_default();
+        let aws = &self.ctx.aws;
+        if observed.state["message_retention_seconds"]
+            != self.meta.desired["message_retention_seconds"]
+        {
             let request = aws
                 .sqs
-                .create_queue()
-                .queue_name(&self.name)
+                .set_queue_attributes()
+                .queue_url(url)
                 .attributes(
                     QueueAttributeName::MessageRetentionPeriod,
                     RETENTION_SECONDS.to_string(),
                 )
-                .set_tags(Some(self.ctx.env.resource_tags().into_iter().collect()))
                 .send();
-            aws.write("sqs:CreateQueue", &self.name, &self.what(), request)
-                .await?;
-            Ok(())
-        })
-    }
-    fn update<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let url = observed.version.as_str().unwrap_or_default();
-            let aws = &self.ctx.aws;
-            if observed.state["message_retention_seconds"]
-                != self.desired["message_retention_seconds"]
-            {
-                let request = aws
-                    .sqs
-                    .set_queue_attributes()
-                    .queue_url(url)
-                    .attributes(
-                        QueueAttributeName::MessageRetentionPeriod,
-                        RETENTION_SECONDS.to_string(),
-                    )
-                    .send();
-                aws.write("sqs:SetQueueAttributes", &self.name, &self.what(), request)
-                    .await?;
-            }
-            let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
-            if !set.is_empty() {
-                let request = aws
-                    .sqs
-                    .tag_queue()
-                    .queue_url(url)
-                    .set_tags(Some(set))
-                    .send();
-                aws.write("sqs:TagQueue", &self.name, &self.what(), request)
-                    .await?;
-            }
-            if !remove.is_empty() {
-                let request = aws
-                    .sqs
-                    .untag_queue()
-                    .queue_url(url)
-                    .set_tag_keys(Some(remove))
-                    .send();
-                aws.write("sqs:UntagQueue", &self.name, &self.what(), request)
-                    .await?;
-            }
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, observed: &'a Observed) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move {
-            let aws = &self.ctx.aws;
+            aws.write(
+                "sqs:SetQueueAttributes",
+                &self.meta.name,
+                &self.what(),
+                request,
+            )
+            .await?;
+        }
+        let (set, remove) = tag_changes(&observed.state["tags"], &self.ctx.env.resource_tags());
+        if !set.is_empty() {
             let request = aws
                 .sqs
-                .delete_queue()
-                .queue_url(observed.version.as_str().unwrap_or_default())
+                .tag_queue()
+                .queue_url(url)
+                .set_tags(Some(set))
                 .send();
-            aws.write("sqs:DeleteQueue", &self.name, &self.what(), request)
+            aws.write("sqs:TagQueue", &self.meta.name, &self.what(), request)
                 .await?;
-            Ok(())
-        })
+        }
+        if !remove.is_empty() {
+            let request = aws
+                .sqs
+                .untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(remove))
+                .send();
+            aws.write("sqs:UntagQueue", &self.meta.name, &self.what(), request)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, observed: &Observed) -> anyhow::Result<()> {
+        let aws = &self.ctx.aws;
+        let request = aws
+            .sqs
+            .delete_queue()
+            .queue_url(observed.version.as_str().unwrap_or_default())
+            .send();
+        aws.write("sqs:DeleteQueue", &self.meta.name, &self.what(), request)
+            .await?;
+        Ok(())
     }
 }
