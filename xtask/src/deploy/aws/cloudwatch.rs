@@ -1,4 +1,5 @@
-//! The pipeline's CloudWatch alarms, `<function_name>-<what>`, each
+//! `cloudwatch_metric_alarm`: the pipeline's CloudWatch alarms,
+//! `<function_name>-<what>`, each
 //! publishing to the alarm topic when it fires and when it recovers:
 //!
 //! - `errors`, `throttles`: the function's Errors / Throttles (Sum) reach
@@ -23,7 +24,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub const METRIC_ALARM: &str = "cloudwatch_metric_alarm";
+pub const KIND: &str = "cloudwatch_metric_alarm";
 
 /// Where the processor's embedded-metric-format documents land (one per
 /// invocation, dimension `FunctionName`, metrics named like its counters).
@@ -202,7 +203,7 @@ impl MetricAlarm {
             "tags": super::tags_value(&ctx.env.resource_tags()),
         });
         MetricAlarm {
-            meta: Meta::new(METRIC_ALARM, name, desired).arn(&arn),
+            meta: Meta::new(KIND, name, desired).arn(&arn),
             ctx,
             spec,
             arn,

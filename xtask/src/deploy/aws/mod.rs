@@ -4,15 +4,21 @@
 //! group the invoke permission and the subscription filter; then the alarm
 //! topic and the CloudWatch alarms that publish to it.
 //!
+//! One file per resource, grouped by service: `sqs.rs`, `iam/` (`role.rs`,
+//! `role_policy.rs`, and `policies.rs` for the documents), `logs/`
+//! (`log_group.rs`, `subscription_filter.rs`), `lambda/` (`function.rs`,
+//! `event_invoke_config.rs`, `permission.rs`), `sns.rs`, `cloudwatch.rs`.
+//! This module has what they share: the [`Context`] they read, the code
+//! package, tags and retries, and [`resources`], their list in apply order.
+//!
 //! Each reads its state through the SDK into the same normalised JSON its
-//! desired state is declared in, so that the engine in `resource.rs` plans
-//! and applies them like the OpenSearch resources.
+//! desired state is declared in, so that the engine ([`crate::engine`])
+//! plans and applies them like the OpenSearch resources.
 
 pub mod cloudwatch;
 pub mod iam;
 pub mod lambda;
 pub mod logs;
-pub mod policies;
 pub mod sns;
 pub mod sqs;
 

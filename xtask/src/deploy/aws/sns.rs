@@ -1,4 +1,4 @@
-//! The alarm topic: `<function_name>-alarms`, which the CloudWatch alarms
+//! `sns_topic`, the alarm topic: `<function_name>-alarms`, which the CloudWatch alarms
 //! publish to, with an email subscription per address in `alarms.emails`.
 //!
 //! The subscriptions are part of the topic's state (`email_subscriptions`,
@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-pub const TOPIC: &str = "sns_topic";
+pub const KIND: &str = "sns_topic";
 
 /// What SNS lists instead of an ARN for a subscription not yet confirmed.
 pub const PENDING_CONFIRMATION: &str = "PendingConfirmation";
@@ -65,7 +65,7 @@ impl AlarmTopic {
             "tags": super::tags_value(&ctx.env.resource_tags()),
         });
         AlarmTopic {
-            meta: Meta::new(TOPIC, name, desired).arn(&arn),
+            meta: Meta::new(KIND, name, desired).arn(&arn),
             ctx,
             arn,
         }

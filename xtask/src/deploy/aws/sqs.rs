@@ -1,4 +1,4 @@
-//! The failure queue: where Lambda puts a batch whose invocations kept
+//! `sqs_queue`, the failure queue: where Lambda puts a batch whose invocations kept
 //! failing, so that it is kept (14 days), not dropped.
 
 use super::{Context, is_managed, tag_changes, tags_value};
