@@ -117,13 +117,9 @@ pub trait Resource: Send + Sync {
     /// The desired state, normalised.
     fn desired(&self) -> &Value;
     /// ARN or id, when the resource has more than its name.
-    fn identifiers(&self) -> Identifiers {
-        Identifiers::default()
-    }
+    fn identifiers(&self) -> Identifiers;
     /// See [`Meta::wanted`].
-    fn wanted(&self) -> bool {
-        true
-    }
+    fn wanted(&self) -> bool;
     /// The actual state, or None when the resource does not exist.
     fn read(&self) -> BoxFuture<'_, anyhow::Result<Option<Observed>>>;
     fn create(&self) -> BoxFuture<'_, anyhow::Result<()>>;
