@@ -13,7 +13,7 @@
 //!   dependency's source lives, and so its panic locations) into `/cargo`;
 //!   the workspace's own crates are compiled with paths relative to the
 //!   workspace root, so the checkout's directory does not reach the binary
-//!   (`tests/it/build.rs` checks both); cargo-lambda strips symbols.
+//!   (`tests/it/tools/build.rs` checks both); cargo-lambda strips symbols.
 //! - the flags come from here, not from the caller's environment:
 //!   `RUSTFLAGS`, `CARGO_PROFILE_*` and `CARGO_INCREMENTAL` are ignored.
 

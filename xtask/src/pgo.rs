@@ -36,7 +36,7 @@ pub struct PgoArgs {
     #[arg(long, default_value_t = 200_000)]
     pub events: u64,
     /// Seed of the training corpus; not gen-logs' default seed, which the
-    /// README's benchmark corpus uses, so the benchmark does not measure
+    /// benchmark corpus of docs/performance.md uses, so the benchmark does not measure
     /// the profile on its own training data.
     #[arg(long, default_value_t = 5)]
     pub seed: u64,

@@ -3,7 +3,7 @@
 //!
 //! Why a double: Maven Central publishes no index-management plugin for
 //! the OpenSearch versions that run here, so the local cluster has no ISM
-//! (README, "What was verified where"). The double answers the way the
+//! (docs/local-stack.md, "No ISM locally"). The double answers the way the
 //! plugin documents and does (2.x and 3.x): the `_id/_seq_no/_primary_term`
 //! envelope, `policy_id`, `schema_version`, `last_updated_time`,
 //! `error_notification: null`, a default `retry` on every action,

@@ -1,6 +1,6 @@
 //! The GitHub Actions workflows: actionlint (the lint step of `cargo xtask
 //! test`) finds real mistakes, the deploy workflow keeps the promises the
-//! README makes (one deploy at a time, behind `prod`, OIDC, a final diff
+//! operating guide (docs/operating.md) makes (one deploy at a time, behind `prod`, OIDC, a final diff
 //! that must be empty), and so does the monthly usage report (read-only,
 //! the previous month computed by `.github/scripts/report-period.sh`).
 //!
