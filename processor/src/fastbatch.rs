@@ -418,8 +418,12 @@ impl<'a> Reader<'a, '_> {
                 self.at += 1;
             }
         }
-        // A fraction, an exponent or a leading zero is serde_json's to judge.
+        // A fraction, an exponent or a leading zero is serde_json's to judge,
+        // and so is `-0`, which it reads as the float -0.0 (not an i64).
         if let Some(b'0'..=b'9' | b'.' | b'e' | b'E') = self.bytes.get(self.at) {
+            return None;
+        }
+        if negative && value == 0 {
             return None;
         }
         Some(if negative { -value } else { value })
@@ -705,6 +709,22 @@ mod tests {
         ] {
             assert!(!check(&doc), "fast path taken: {doc}");
         }
+    }
+
+    /// Found by the property test (`differential_tests.rs`): serde_json
+    /// reads `-0` as the float -0.0 and refuses it as a timestamp (the
+    /// payload is `bad_payload_json`); the fast reader took it as 0.
+    #[test]
+    fn a_timestamp_of_minus_zero_is_refused_as_serde_json_refuses_it() {
+        for timestamp in ["-0", "-0 ", "-0\n"] {
+            let doc = events(&format!(
+                r#"{{"id":"1","timestamp":{timestamp},"message":"x"}}"#
+            ));
+            assert!(!check(&doc), "fast path taken: {doc}");
+            assert!(serde_json::from_str::<LogBatch>(&doc).is_err());
+        }
+        assert!(check(&events(r#"{"id":"1","timestamp":0,"message":"x"}"#)));
+        assert!(check(&events(r#"{"id":"1","timestamp":-1,"message":"x"}"#)));
     }
 
     #[test]

@@ -348,7 +348,41 @@ impl<'a, const ESC: bool> Reader<'a, ESC> {
         match self.byte()? {
             b'-' | b'0'..=b'9' => self.number(),
             b'[' => self.array(depth),
+            b'{' => self.kept_object(depth),
             _ => self.skip(depth).map(|()| Lite::Other),
+        }
+    }
+
+    /// An object that is a kept value or an element of one, validated as
+    /// the record's visitor reads it: serde_json reads its keys as strings
+    /// (a lone surrogate in one is an error) and ignores its values (where
+    /// any `\uXXXX` of hex digits is accepted).
+    #[inline(never)]
+    fn kept_object(&mut self, depth: usize) -> Option<Lite<'a>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.at += 1;
+        self.ws();
+        if self.byte()? == b'}' {
+            self.at += 1;
+            return Some(Lite::Other);
+        }
+        loop {
+            if !self.at_quote() {
+                return None;
+            }
+            self.string()?;
+            self.ws();
+            if self.byte()? != b':' {
+                return None;
+            }
+            self.at += 1;
+            self.ws();
+            self.skip(depth + 1)?;
+            if !self.next(b'}')? {
+                return Some(Lite::Other);
+            }
         }
     }
 

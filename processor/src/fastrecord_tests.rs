@@ -107,6 +107,36 @@ fn anything_else_is_left_to_serde_json() {
     }
 }
 
+/// Found by the property test (`differential_tests.rs`): in an object
+/// that is a kept value (or inside a kept array), serde_json reads the keys
+/// as strings, so a lone surrogate in one makes the line invalid; the fast
+/// reader validated them as ignored strings. Deeper keys are ignored.
+#[test]
+fn keys_of_an_object_in_a_kept_value_are_read_as_strings() {
+    for (value, valid) in [
+        (r#"{"\uD83D":1}"#, false),
+        (r#"{"a":1,"\uDC00x":[]}"#, false),
+        (r#"["x",{"\uD800\u0041":null}]"#, false),
+        (r#"{"\uD83D\uDE00":1}"#, true),
+        (r#"{"a":{"\uD83D":1}}"#, true),
+        (r#"{"a":["\uD83D"]}"#, true),
+    ] {
+        for key in ["user", "type", "assetTypes", "status"] {
+            let json = format!(r#"{{{BASE},"{key}":{value}}}"#);
+            assert_eq!(
+                parse_object_slow(&json, &Rules::builtin()).is_some(),
+                valid,
+                "{json}"
+            );
+            assert_eq!(check(&json), valid, "{json}");
+            let escaped = serde_json::to_string(&json).unwrap();
+            check_escaped(&json, &escaped[1..escaped.len() - 1]);
+        }
+        // Under a key that is not kept, the whole value is ignored.
+        assert!(check(&format!(r#"{{{BASE},"other":{value}}}"#)));
+    }
+}
+
 #[test]
 fn every_prefix_agrees_with_serde_json() {
     let json = r#"{ "type" : "page-beacon", "ts":-1.5e-3,"sessionId":12,"user":"\u00e9\uD83D\uDE00 \"x\"","url":"/a?b=c","assetTypes":["A",[1,{"k":"v"}],null],"status":"200" } "#;

@@ -10,6 +10,8 @@ pub use config::{Indices, PipelineConfig, Rules};
 pub mod batch;
 pub mod bulk;
 pub mod counts;
+#[cfg(any(test, feature = "differential"))]
+pub mod differential;
 pub mod docid;
 pub mod enrich;
 pub mod envelope;
