@@ -85,471 +85,604 @@ impl Gen<'_> {
     }
 
     fn background_line(&mut self, stream: u16, at: i64) {
-        let sid_owned = self.uuid();
-        let sid: &str = &sid_owned;
-        let bot = self.pick(&BOTS);
-        let svc = self.pick(&SERVICE_USERS);
-        let browser = self.pick(&BROWSERS);
-        let kind = self.choose(
-            dim::BACKGROUND,
-            &[
-                12, 4, 4, 4, 8, 4, 3, 2, 2, 2, 2, 8, 3, 2, 2, 2, 2, 1, 1, 1, 2, 2, 1, 1, 6, 4, 8,
-                2, 1, 1, 1, 1, 1, 1, 2,
-            ],
-        );
-        use Reason::*;
-        let r =
-            |g: &mut Gen,
-             t: Option<&str>,
-             s: Option<&str>,
-             u: Option<&str>,
-             m: Option<&str>,
-             url: Option<&str>,
-             ua: Option<&str>| { g.raw_request(t, at, s, u, m, url, Some(200), ua) };
-        let req = Some("request");
-        match kind {
-            // Load balancer health checks carry no session: no_session first.
-            0 => {
-                let url = self.pick(&HEALTH_PATHS);
-                let f = r(self, req, None, None, Some("GET"), Some(url), Some(bot));
-                self.drop_json(stream, at, f, NoSession);
-            }
-            // kube-probe with a placeholder session but no user.
-            1 => {
-                let f = r(
-                    self,
-                    req,
-                    Some("-"),
-                    None,
-                    Some("GET"),
-                    Some("/healthz"),
-                    Some("kube-probe/1.29"),
-                );
-                self.drop_json(stream, at, f, NoUser);
-            }
-            // Metrics scrape and pings: session and user, noise path.
-            2 => {
-                let f = r(
-                    self,
-                    req,
-                    Some("-"),
-                    Some("prometheus"),
-                    Some("GET"),
-                    Some("/metrics"),
-                    Some("Prometheus/2.53.1"),
-                );
-                self.drop_json(stream, at, f, NoisePath);
-            }
-            3 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some("monitor"),
-                    Some("get"),
-                    Some("/ping?source=lb"),
-                    Some("curl/8.5.0"),
-                );
-                self.drop_json(stream, at, f, NoisePath);
-            }
-            // Metrics records.
-            4 => {
-                let f = vec![
-                    ("type", Val::Str("metric".into())),
-                    (
-                        "name",
-                        Val::Str(
-                            self.pick(&["db.pool.active", "http.inflight", "jvm.heap.used"])
-                                .into(),
-                        ),
-                    ),
-                    ("value", Val::Int(self.range(0, 5000))),
-                    ("timestamp", Val::Int(at)),
-                ];
-                self.drop_json(stream, at, f, NotRequest);
-            }
-            // Audit records: complete request fields, wrong type.
-            5 => {
-                let user = SUPPORT_USERS[0];
-                let mut f = r(
-                    self,
-                    Some("audit"),
-                    Some(sid),
-                    Some(user),
-                    Some("POST"),
-                    Some("/api/v2/admin/users"),
-                    Some(browser),
-                );
-                f.push(("action", Val::Str("user.create".into())));
-                self.drop_json(stream, at, f, NotRequest);
-            }
-            // No type at all.
-            6 => {
-                let f = vec![
-                    ("level", Val::Str("info".into())),
-                    ("msg", Val::Str("cache refreshed".into())),
-                    ("entries", Val::Int(self.range(100, 5000))),
-                ];
-                self.drop_json(stream, at, f, NotRequest);
-            }
-            7 => {
-                let f = r(
-                    self,
-                    None,
-                    Some(sid),
-                    Some("maria.garcia@acme-mining.com"),
-                    Some("GET"),
-                    Some("/api/v2/assets"),
-                    Some(browser),
-                );
-                self.drop_json(stream, at, f, NotRequest);
-            }
-            8 => {
-                let t = self.pick(&[
-                    "",
-                    "requests",
-                    "page_beacon",
-                    "pagebeacon",
-                    "request-log",
-                    "Beacon",
-                ]);
-                let f = r(
-                    self,
-                    Some(t),
-                    Some(sid),
-                    Some("olivia.brown@nordmetall.de"),
-                    Some("GET"),
-                    Some("/app/dashboard"),
-                    Some(browser),
-                );
-                self.drop_json(stream, at, f, NotRequest);
-            }
-            // Unparsed: plain text.
-            9 | 10 => {
-                let text = self.pick(&[
-                    "Connection pool stats: active=3 idle=17 waiting=0",
-                    "GC pause (G1 Evacuation Pause) 12ms",
-                    "Refreshing JWKS from https://login.example.com/.well-known/jwks.json",
-                    "Slow query (2300 ms): SELECT * FROM work_orders WHERE site_id = $1",
-                    "Scheduled job maintenance-plan-rollover finished in 4.2 s",
-                    "Request failed: upstream timed out; retrying [attempt 2/3]",
-                ]);
-                self.drop_text(stream, at, text.to_string(), "INFO");
-            }
-            // Unparsed: invalid JSON.
-            11 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some("liam.walker@acme-mining.com"),
-                    Some("GET"),
-                    Some("/api/v2/work-orders"),
-                    Some(browser),
-                );
-                let mut json = String::new();
-                push_json_object(&mut json, &f, false);
-                let text = match self.below(6) {
-                    0 => {
-                        let cut = json.len() / 2;
-                        let mut cut = cut;
-                        while !json.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        json[..cut].to_string()
-                    }
-                    1 => format!("{json} [truncated]"),
-                    2 => json.replacen("\"responseTimeMs\":", "\"responseTimeMs\":NaN,\"x\":", 1),
-                    3 => json.replace('"', "'"),
-                    4 => format!("{{{json}}}"),
-                    _ => format!("{},}}", &json[..json.len() - 1]),
-                };
-                self.drop_text(stream, at, text, "INFO");
-            }
-            // Unparsed: JSON that is not an object.
-            12 => {
-                let text = self.pick(&[
-                    "[\"request\",\"GET\",\"/api/v2/assets\"]",
-                    "\"request completed\"",
-                    "42",
-                    "null",
-                    "[{\"type\":\"request\",\"sessionId\":\"x\",\"user\":\"y\",\"url\":\"/z\"}]",
-                ]);
-                self.drop_text(stream, at, text.to_string(), "INFO");
-            }
-            // Unparsed: a `{` in the prefix comes first.
-            13 => {
-                let user = "emma.jones@kiwi-rail.co.nz";
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some(user),
-                    Some("GET"),
-                    Some("/api/v2/parts"),
-                    Some(browser),
-                );
-                let msg = Msg {
-                    prefix: Prefix::BraceTag(self.below(16) as u8),
-                    body: Body::Json {
-                        fields: f,
-                        spaced: false,
-                    },
-                    trailer: "",
-                };
-                self.push(stream, at, false, msg, Outcome::Dropped(Unparsed));
-            }
-            // Unparsed: a multi-line message without an object.
-            14 => {
-                let text = "Exception in thread \"scheduler-1\" java.lang.OutOfMemoryError: Java heap space\n\tat java.util.Arrays.copyOf(Arrays.java:3512)\n\tat java.lang.StringBuilder.append(StringBuilder.java:179)";
-                self.drop_text(stream, at, text.to_string(), "ERROR");
-            }
-            // Unparsed: a very long line (rare: they are big).
-            15 if self.cover[dim::BACKGROUND] as usize <= 16 || self.chance(0.05) => {
-                let text = format!(
-                    "Dumping request headers: {}",
-                    "X-Debug-Header: abcdefghij; ".repeat(1_200)
-                );
-                self.drop_text(stream, at, text, "DEBUG");
-            }
-            // no_session variants.
-            16 => {
-                let v = self.pick(&[Some(""), Some("   "), None]);
-                let f = r(
-                    self,
-                    req,
-                    v,
-                    Some("james.smith@acme-mining.com"),
-                    Some("GET"),
-                    Some("/api/v2/reports/kpi"),
-                    Some(browser),
-                );
-                self.drop_json(stream, at, f, NoSession);
-            }
-            17 => {
-                let mut f = r(
-                    self,
-                    req,
-                    None,
-                    Some("wei.zhang@pilbara-ore.com.au"),
-                    Some("GET"),
-                    Some("/api/v2/assets"),
-                    Some(browser),
-                );
-                f.push(("SessionID", Val::Str(sid.to_string())));
-                self.drop_json(stream, at, f, NoSession);
-            }
-            // no_user variants.
-            18 => {
-                let mut f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    None,
-                    Some("GET"),
-                    Some("/api/v2/inspections"),
-                    Some(browser),
-                );
-                f.push(("User", Val::Str("priya.patel@ferrovia.cl".into())));
-                self.drop_json(stream, at, f, NoUser);
-            }
-            19 => {
-                let f = r(
-                    self,
-                    Some("page-beacon"),
-                    Some(sid),
-                    Some(""),
-                    None,
-                    Some("/app/login"),
-                    Some(browser),
-                );
-                self.drop_json(stream, at, f, NoUser);
-            }
-            // no_url variants.
-            20 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some("noah.ngata@kiwi-rail.co.nz"),
-                    Some("GET"),
-                    None,
-                    Some(browser),
-                );
-                self.drop_json(stream, at, f, NoUrl);
-            }
-            21 => {
-                let mut f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some("sofia.rossi@nordmetall.de"),
-                    Some("GET"),
-                    None,
-                    Some(browser),
-                );
-                f.push(("URL", Val::Str("/api/v2/parts".into())));
-                self.drop_json(stream, at, f, NoUrl);
-            }
-            // Filter order: method before path, user agent and user.
-            22 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some("monitor"),
-                    Some("HEAD"),
-                    Some("/health"),
-                    Some("ELB-HealthChecker/2.0"),
-                );
-                self.drop_json(stream, at, f, NoiseMethod);
-            }
-            23 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some(svc),
-                    Some("OPTIONS"),
-                    Some("/api/v2/sync"),
-                    Some(bot),
-                );
-                self.drop_json(stream, at, f, NoiseMethod);
-            }
-            // Crawlers and uptime monitors with a session and a user.
-            24 | 25 => {
-                let url = self.pick(&[
-                    "/",
-                    "/app/login",
-                    "/robots.txt",
-                    "/app/assets?page=2",
-                    "/sitemap.xml",
-                ]);
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some("anonymous"),
-                    Some("GET"),
-                    Some(url),
-                    Some(bot),
-                );
-                self.drop_json(stream, at, f, NoiseUserAgent);
-            }
-            // Service accounts.
-            26 => {
-                let url = self.pick(&[
-                    "/api/v2/sync/assets?since=2026-11-01T00:00:00Z",
-                    "/api/v2/sites/ST-0001/work-orders?assetType=pump",
-                    "/api/v2/reports/usage/export",
-                ]);
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some(svc),
-                    Some("GET"),
-                    Some(url),
-                    Some("ironman-sync/2.4 (+java 21)"),
-                );
-                self.drop_json(stream, at, f, NoiseUser);
-            }
-            // Path before user agent and user.
-            27 => {
-                let path = self.pick(&STATIC_PATHS);
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some("anonymous"),
-                    Some("GET"),
-                    Some(path),
-                    Some(bot),
-                );
-                self.drop_json(stream, at, f, NoisePath);
-            }
-            // User agent before user.
-            28 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some(svc),
-                    Some("GET"),
-                    Some("/api/v2/assets"),
-                    Some(bot),
-                );
-                self.drop_json(stream, at, f, NoiseUserAgent);
-            }
-            // Type before everything; session before user; user before url.
-            29 => {
-                let f = r(
-                    self,
-                    Some("metric"),
-                    None,
-                    None,
-                    Some("OPTIONS"),
-                    Some("/health"),
-                    Some(bot),
-                );
-                self.drop_json(stream, at, f, NotRequest);
-            }
-            30 => {
-                let f = r(self, req, None, None, None, None, Some(bot));
-                self.drop_json(stream, at, f, NoSession);
-            }
-            31 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some(" "),
-                    Some("HEAD"),
-                    None,
-                    Some(bot),
-                );
-                self.drop_json(stream, at, f, NoUser);
-            }
-            32 => {
-                let f = r(
-                    self,
-                    req,
-                    Some(sid),
-                    Some(svc),
-                    Some("OPTIONS"),
-                    None,
-                    Some(bot),
-                );
-                self.drop_json(stream, at, f, NoUrl);
-            }
-            // Noise user with a page-beacon and a fancy module.
-            33 => {
-                let mut f = r(
-                    self,
-                    Some("page-beacon"),
-                    Some(sid),
-                    Some(svc),
-                    None,
-                    Some("/app/reports"),
-                    Some("HeadlessChrome/130.0"),
-                );
-                f.push(("module", Val::Str("Reports".into())));
-                self.drop_json(stream, at, f, NoiseUser);
-            }
-            // A 500 with a stack trace outside any session.
-            _ => {
-                let f = r(
-                    self,
-                    req,
-                    None,
-                    Some("anonymous"),
-                    Some("POST"),
-                    Some("/api/v2/webhooks/sap"),
-                    Some("SAP-PI/7.5"),
-                );
-                self.drop_json(stream, at, f, NoSession);
-                self.stack_trace(stream, at + 2);
-            }
-        }
+        let line = Line {
+            stream,
+            at,
+            sid: self.uuid(),
+            bot: self.pick(&BOTS),
+            svc: self.pick(&SERVICE_USERS),
+            browser: self.pick(&BROWSERS),
+        };
+        let case = self.choose(dim::BACKGROUND, &WEIGHTS);
+        (LINES[case].1)(self, &line);
     }
+}
+
+/// One kind of background line: it draws what else it needs and pushes it.
+type Case = fn(&mut Gen<'_>, &Line);
+
+/// The background lines, each with its weight. The first draws cycle
+/// through them in this order (`Gen::choose`), so the order, not only the
+/// weights, shapes the corpus: keep it when adding one (at the end).
+const LINES: [(u32, Case); 35] = [
+    (12, health_check),
+    (4, kube_probe),
+    (4, metrics_scrape),
+    (4, ping),
+    (8, metric_record),
+    (4, audit_record),
+    (3, no_type),
+    (2, type_missing),
+    (2, type_unknown),
+    (2, plain_text),
+    (2, plain_text),
+    (8, invalid_json),
+    (3, json_not_object),
+    (2, brace_in_prefix),
+    (2, multi_line),
+    (2, long_line),
+    (2, blank_session),
+    (1, session_key_case),
+    (1, user_key_case),
+    (1, empty_user),
+    (2, no_url),
+    (2, url_key_case),
+    (1, head_health_check),
+    (1, options_sync),
+    (6, crawler),
+    (4, crawler),
+    (8, service_account),
+    (2, static_path),
+    (1, bot_service_user),
+    (1, metric_type_first),
+    (1, only_user_agent),
+    (1, blank_user_no_url),
+    (1, options_no_url),
+    (1, headless_beacon),
+    (2, server_error),
+];
+
+/// The weights of `LINES`, in its order, for `Gen::choose`.
+const WEIGHTS: [u32; LINES.len()] = {
+    let mut weights = [0; LINES.len()];
+    let mut i = 0;
+    while i < LINES.len() {
+        weights[i] = LINES[i].0;
+        i += 1;
+    }
+    weights
+};
+
+/// What every background line draws before its case is chosen: a session
+/// id, a bot, a service user and a browser (used or not).
+struct Line {
+    stream: u16,
+    at: i64,
+    sid: String,
+    bot: &'static str,
+    svc: &'static str,
+    browser: &'static str,
+}
+
+impl Line {
+    /// A request-like record at this line's time, with status 200.
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &self,
+        g: &mut Gen<'_>,
+        typ: Option<&str>,
+        sid: Option<&str>,
+        user: Option<&str>,
+        method: Option<&str>,
+        url: Option<&str>,
+        ua: Option<&str>,
+    ) -> Vec<(&'static str, Val)> {
+        g.raw_request(typ, self.at, sid, user, method, url, Some(200), ua)
+    }
+
+    fn drop_json(&self, g: &mut Gen<'_>, fields: Vec<(&'static str, Val)>, reason: Reason) {
+        g.drop_json(self.stream, self.at, fields, reason);
+    }
+
+    fn drop_text(&self, g: &mut Gen<'_>, text: String, level: &'static str) {
+        g.drop_text(self.stream, self.at, text, level);
+    }
+}
+
+const REQ: Option<&str> = Some("request");
+
+/// Load balancer health checks carry no session: no_session first.
+fn health_check(g: &mut Gen<'_>, l: &Line) {
+    let url = g.pick(&HEALTH_PATHS);
+    let f = l.request(g, REQ, None, None, Some("GET"), Some(url), Some(l.bot));
+    l.drop_json(g, f, Reason::NoSession);
+}
+
+/// kube-probe with a placeholder session but no user.
+fn kube_probe(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some("-"),
+        None,
+        Some("GET"),
+        Some("/healthz"),
+        Some("kube-probe/1.29"),
+    );
+    l.drop_json(g, f, Reason::NoUser);
+}
+
+/// Metrics scrape: session and user, noise path.
+fn metrics_scrape(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some("-"),
+        Some("prometheus"),
+        Some("GET"),
+        Some("/metrics"),
+        Some("Prometheus/2.53.1"),
+    );
+    l.drop_json(g, f, Reason::NoisePath);
+}
+
+/// Pings: session and user, noise path.
+fn ping(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some("monitor"),
+        Some("get"),
+        Some("/ping?source=lb"),
+        Some("curl/8.5.0"),
+    );
+    l.drop_json(g, f, Reason::NoisePath);
+}
+
+/// Metrics records.
+fn metric_record(g: &mut Gen<'_>, l: &Line) {
+    let f = vec![
+        ("type", Val::Str("metric".into())),
+        (
+            "name",
+            Val::Str(
+                g.pick(&["db.pool.active", "http.inflight", "jvm.heap.used"])
+                    .into(),
+            ),
+        ),
+        ("value", Val::Int(g.range(0, 5000))),
+        ("timestamp", Val::Int(l.at)),
+    ];
+    l.drop_json(g, f, Reason::NotRequest);
+}
+
+/// Audit records: complete request fields, wrong type.
+fn audit_record(g: &mut Gen<'_>, l: &Line) {
+    let user = SUPPORT_USERS[0];
+    let mut f = l.request(
+        g,
+        Some("audit"),
+        Some(&l.sid),
+        Some(user),
+        Some("POST"),
+        Some("/api/v2/admin/users"),
+        Some(l.browser),
+    );
+    f.push(("action", Val::Str("user.create".into())));
+    l.drop_json(g, f, Reason::NotRequest);
+}
+
+/// No type at all, and nothing like a request.
+fn no_type(g: &mut Gen<'_>, l: &Line) {
+    let f = vec![
+        ("level", Val::Str("info".into())),
+        ("msg", Val::Str("cache refreshed".into())),
+        ("entries", Val::Int(g.range(100, 5000))),
+    ];
+    l.drop_json(g, f, Reason::NotRequest);
+}
+
+/// A request without a type.
+fn type_missing(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        None,
+        Some(&l.sid),
+        Some("maria.garcia@acme-mining.com"),
+        Some("GET"),
+        Some("/api/v2/assets"),
+        Some(l.browser),
+    );
+    l.drop_json(g, f, Reason::NotRequest);
+}
+
+/// A request whose type is almost, but not, one the processor keeps.
+fn type_unknown(g: &mut Gen<'_>, l: &Line) {
+    let t = g.pick(&[
+        "",
+        "requests",
+        "page_beacon",
+        "pagebeacon",
+        "request-log",
+        "Beacon",
+    ]);
+    let f = l.request(
+        g,
+        Some(t),
+        Some(&l.sid),
+        Some("olivia.brown@nordmetall.de"),
+        Some("GET"),
+        Some("/app/dashboard"),
+        Some(l.browser),
+    );
+    l.drop_json(g, f, Reason::NotRequest);
+}
+
+/// Unparsed: plain text.
+fn plain_text(g: &mut Gen<'_>, l: &Line) {
+    let text = g.pick(&[
+        "Connection pool stats: active=3 idle=17 waiting=0",
+        "GC pause (G1 Evacuation Pause) 12ms",
+        "Refreshing JWKS from https://login.example.com/.well-known/jwks.json",
+        "Slow query (2300 ms): SELECT * FROM work_orders WHERE site_id = $1",
+        "Scheduled job maintenance-plan-rollover finished in 4.2 s",
+        "Request failed: upstream timed out; retrying [attempt 2/3]",
+    ]);
+    l.drop_text(g, text.to_string(), "INFO");
+}
+
+/// Unparsed: invalid JSON.
+fn invalid_json(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some("liam.walker@acme-mining.com"),
+        Some("GET"),
+        Some("/api/v2/work-orders"),
+        Some(l.browser),
+    );
+    let mut json = String::new();
+    push_json_object(&mut json, &f, false);
+    let text = match g.below(6) {
+        0 => {
+            let cut = json.len() / 2;
+            let mut cut = cut;
+            while !json.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            json[..cut].to_string()
+        }
+        1 => format!("{json} [truncated]"),
+        2 => json.replacen("\"responseTimeMs\":", "\"responseTimeMs\":NaN,\"x\":", 1),
+        3 => json.replace('"', "'"),
+        4 => format!("{{{json}}}"),
+        _ => format!("{},}}", &json[..json.len() - 1]),
+    };
+    l.drop_text(g, text, "INFO");
+}
+
+/// Unparsed: JSON that is not an object.
+fn json_not_object(g: &mut Gen<'_>, l: &Line) {
+    let text = g.pick(&[
+        "[\"request\",\"GET\",\"/api/v2/assets\"]",
+        "\"request completed\"",
+        "42",
+        "null",
+        "[{\"type\":\"request\",\"sessionId\":\"x\",\"user\":\"y\",\"url\":\"/z\"}]",
+    ]);
+    l.drop_text(g, text.to_string(), "INFO");
+}
+
+/// Unparsed: a `{` in the prefix comes first.
+fn brace_in_prefix(g: &mut Gen<'_>, l: &Line) {
+    let user = "emma.jones@kiwi-rail.co.nz";
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some(user),
+        Some("GET"),
+        Some("/api/v2/parts"),
+        Some(l.browser),
+    );
+    let msg = Msg {
+        prefix: Prefix::BraceTag(g.below(16) as u8),
+        body: Body::Json {
+            fields: f,
+            spaced: false,
+        },
+        trailer: "",
+    };
+    g.push(
+        l.stream,
+        l.at,
+        false,
+        msg,
+        Outcome::Dropped(Reason::Unparsed),
+    );
+}
+
+/// Unparsed: a multi-line message without an object.
+fn multi_line(g: &mut Gen<'_>, l: &Line) {
+    let text = "Exception in thread \"scheduler-1\" java.lang.OutOfMemoryError: Java heap space\n\tat java.util.Arrays.copyOf(Arrays.java:3512)\n\tat java.lang.StringBuilder.append(StringBuilder.java:179)";
+    l.drop_text(g, text.to_string(), "ERROR");
+}
+
+/// Unparsed: a very long line. Rare, as they are big: once while the cases
+/// are cycled through, then one draw in twenty; the others are a 500.
+fn long_line(g: &mut Gen<'_>, l: &Line) {
+    if g.cover[dim::BACKGROUND] as usize <= 16 || g.chance(0.05) {
+        let text = format!(
+            "Dumping request headers: {}",
+            "X-Debug-Header: abcdefghij; ".repeat(1_200)
+        );
+        l.drop_text(g, text, "DEBUG");
+    } else {
+        server_error(g, l);
+    }
+}
+
+/// no_session: an empty, blank or missing session id.
+fn blank_session(g: &mut Gen<'_>, l: &Line) {
+    let v = g.pick(&[Some(""), Some("   "), None]);
+    let f = l.request(
+        g,
+        REQ,
+        v,
+        Some("james.smith@acme-mining.com"),
+        Some("GET"),
+        Some("/api/v2/reports/kpi"),
+        Some(l.browser),
+    );
+    l.drop_json(g, f, Reason::NoSession);
+}
+
+/// no_session: the session id under a key of the wrong case.
+fn session_key_case(g: &mut Gen<'_>, l: &Line) {
+    let mut f = l.request(
+        g,
+        REQ,
+        None,
+        Some("wei.zhang@pilbara-ore.com.au"),
+        Some("GET"),
+        Some("/api/v2/assets"),
+        Some(l.browser),
+    );
+    f.push(("SessionID", Val::Str(l.sid.clone())));
+    l.drop_json(g, f, Reason::NoSession);
+}
+
+/// no_user: the user under a key of the wrong case.
+fn user_key_case(g: &mut Gen<'_>, l: &Line) {
+    let mut f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        None,
+        Some("GET"),
+        Some("/api/v2/inspections"),
+        Some(l.browser),
+    );
+    f.push(("User", Val::Str("priya.patel@ferrovia.cl".into())));
+    l.drop_json(g, f, Reason::NoUser);
+}
+
+/// no_user: an empty user on a page beacon.
+fn empty_user(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        Some("page-beacon"),
+        Some(&l.sid),
+        Some(""),
+        None,
+        Some("/app/login"),
+        Some(l.browser),
+    );
+    l.drop_json(g, f, Reason::NoUser);
+}
+
+/// no_url: no url at all.
+fn no_url(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some("noah.ngata@kiwi-rail.co.nz"),
+        Some("GET"),
+        None,
+        Some(l.browser),
+    );
+    l.drop_json(g, f, Reason::NoUrl);
+}
+
+/// no_url: the url under a key of the wrong case.
+fn url_key_case(g: &mut Gen<'_>, l: &Line) {
+    let mut f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some("sofia.rossi@nordmetall.de"),
+        Some("GET"),
+        None,
+        Some(l.browser),
+    );
+    f.push(("URL", Val::Str("/api/v2/parts".into())));
+    l.drop_json(g, f, Reason::NoUrl);
+}
+
+/// Filter order: method before path, user agent and user.
+fn head_health_check(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some("monitor"),
+        Some("HEAD"),
+        Some("/health"),
+        Some("ELB-HealthChecker/2.0"),
+    );
+    l.drop_json(g, f, Reason::NoiseMethod);
+}
+
+/// Filter order: method before user agent and user.
+fn options_sync(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some(l.svc),
+        Some("OPTIONS"),
+        Some("/api/v2/sync"),
+        Some(l.bot),
+    );
+    l.drop_json(g, f, Reason::NoiseMethod);
+}
+
+/// Crawlers and uptime monitors with a session and a user.
+fn crawler(g: &mut Gen<'_>, l: &Line) {
+    let url = g.pick(&[
+        "/",
+        "/app/login",
+        "/robots.txt",
+        "/app/assets?page=2",
+        "/sitemap.xml",
+    ]);
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some("anonymous"),
+        Some("GET"),
+        Some(url),
+        Some(l.bot),
+    );
+    l.drop_json(g, f, Reason::NoiseUserAgent);
+}
+
+/// Service accounts.
+fn service_account(g: &mut Gen<'_>, l: &Line) {
+    let url = g.pick(&[
+        "/api/v2/sync/assets?since=2026-11-01T00:00:00Z",
+        "/api/v2/sites/ST-0001/work-orders?assetType=pump",
+        "/api/v2/reports/usage/export",
+    ]);
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some(l.svc),
+        Some("GET"),
+        Some(url),
+        Some("ironman-sync/2.4 (+java 21)"),
+    );
+    l.drop_json(g, f, Reason::NoiseUser);
+}
+
+/// Filter order: path before user agent and user.
+fn static_path(g: &mut Gen<'_>, l: &Line) {
+    let path = g.pick(&STATIC_PATHS);
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some("anonymous"),
+        Some("GET"),
+        Some(path),
+        Some(l.bot),
+    );
+    l.drop_json(g, f, Reason::NoisePath);
+}
+
+/// Filter order: user agent before user.
+fn bot_service_user(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some(l.svc),
+        Some("GET"),
+        Some("/api/v2/assets"),
+        Some(l.bot),
+    );
+    l.drop_json(g, f, Reason::NoiseUserAgent);
+}
+
+/// Filter order: type before everything.
+fn metric_type_first(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        Some("metric"),
+        None,
+        None,
+        Some("OPTIONS"),
+        Some("/health"),
+        Some(l.bot),
+    );
+    l.drop_json(g, f, Reason::NotRequest);
+}
+
+/// Filter order: session before user.
+fn only_user_agent(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(g, REQ, None, None, None, None, Some(l.bot));
+    l.drop_json(g, f, Reason::NoSession);
+}
+
+/// Filter order: user before url (and method).
+fn blank_user_no_url(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some(" "),
+        Some("HEAD"),
+        None,
+        Some(l.bot),
+    );
+    l.drop_json(g, f, Reason::NoUser);
+}
+
+/// Filter order: url before method, user agent and user.
+fn options_no_url(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        Some(&l.sid),
+        Some(l.svc),
+        Some("OPTIONS"),
+        None,
+        Some(l.bot),
+    );
+    l.drop_json(g, f, Reason::NoUrl);
+}
+
+/// Noise user with a page-beacon and a fancy module.
+fn headless_beacon(g: &mut Gen<'_>, l: &Line) {
+    let mut f = l.request(
+        g,
+        Some("page-beacon"),
+        Some(&l.sid),
+        Some(l.svc),
+        None,
+        Some("/app/reports"),
+        Some("HeadlessChrome/130.0"),
+    );
+    f.push(("module", Val::Str("Reports".into())));
+    l.drop_json(g, f, Reason::NoiseUser);
+}
+
+/// A 500 with a stack trace outside any session.
+fn server_error(g: &mut Gen<'_>, l: &Line) {
+    let f = l.request(
+        g,
+        REQ,
+        None,
+        Some("anonymous"),
+        Some("POST"),
+        Some("/api/v2/webhooks/sap"),
+        Some("SAP-PI/7.5"),
+    );
+    l.drop_json(g, f, Reason::NoSession);
+    g.stack_trace(l.stream, l.at + 2);
 }
