@@ -589,337 +589,373 @@ impl Environment {
     /// Every problem with the values, in file order. Placeholders are
     /// accepted here (see [`Environment::ensure_filled_in`]).
     pub fn validate(&self) -> Vec<Invalid> {
-        let mut problems = Vec::new();
-        let mut bad = |field: &str, message: String| {
-            problems.push(Invalid {
-                field: field.to_string(),
-                message,
-            })
-        };
+        let mut p = Problems::default();
+        opensearch_problems(&self.opensearch, &mut p);
+        indices_problems(&self.indices, &mut p);
+        index_settings_problems(&self.index_settings, &mut p);
+        retention_problems(&self.retention, &mut p);
+        aws_problems(&self.aws, &mut p);
+        logs_problems(&self.logs, &mut p);
+        lambda_problems(&self.lambda, &mut p);
+        tags_problems(&self.tags, &mut p);
+        dashboards_problems(self.dashboards.as_ref(), &mut p);
+        alarms_problems(&self.alarms, &mut p);
+        p.0
+    }
+}
 
-        let os = &self.opensearch;
-        if !is_placeholder(&os.domain) && !is_domain_name(&os.domain) {
-            bad(
-                "opensearch.domain",
-                format!(
-                    "expected an OpenSearch Service domain name (3 to 28 characters: lowercase letters, digits and `-`, starting with a letter), got `{}`",
-                    os.domain
-                ),
-            );
-        }
-        if let Some(endpoint) = &os.endpoint
-            && !is_placeholder(endpoint)
-            && let Err(message) = check_endpoint(endpoint)
-        {
-            bad("opensearch.endpoint", message);
-        }
-        match (&os.auth, &os.region) {
-            (AuthKind::Sigv4, None) => bad(
-                "opensearch.region",
-                "required with `auth: sigv4`: the domain's AWS region, such as `eu-west-1`".into(),
+/// The problems found so far, in file order.
+#[derive(Default)]
+struct Problems(Vec<Invalid>);
+
+impl Problems {
+    fn bad(&mut self, field: &str, message: String) {
+        self.0.push(Invalid {
+            field: field.to_string(),
+            message,
+        });
+    }
+}
+
+/// `opensearch`: the domain, its endpoint and how requests are signed.
+fn opensearch_problems(os: &OpenSearchConfig, p: &mut Problems) {
+    if !is_placeholder(&os.domain) && !is_domain_name(&os.domain) {
+        p.bad(
+            "opensearch.domain",
+            format!(
+                "expected an OpenSearch Service domain name (3 to 28 characters: lowercase letters, digits and `-`, starting with a letter), got `{}`",
+                os.domain
             ),
-            (_, Some(region)) if !is_placeholder(region) && !is_region(region) => bad(
-                "opensearch.region",
-                format!("expected an AWS region such as `eu-west-1`, got `{region}`"),
+        );
+    }
+    if let Some(endpoint) = &os.endpoint
+        && !is_placeholder(endpoint)
+        && let Err(message) = check_endpoint(endpoint)
+    {
+        p.bad("opensearch.endpoint", message);
+    }
+    match (&os.auth, &os.region) {
+        (AuthKind::Sigv4, None) => p.bad(
+            "opensearch.region",
+            "required with `auth: sigv4`: the domain's AWS region, such as `eu-west-1`".into(),
+        ),
+        (_, Some(region)) if !is_placeholder(region) && !is_region(region) => p.bad(
+            "opensearch.region",
+            format!("expected an AWS region such as `eu-west-1`, got `{region}`"),
+        ),
+        _ => {}
+    }
+}
+
+/// `indices`: valid names that do not overlap.
+fn indices_problems(indices: &Indices, p: &mut Problems) {
+    for (field, name) in [
+        (
+            "indices.request_events_prefix",
+            &indices.request_events_prefix,
+        ),
+        ("indices.session_summaries", &indices.session_summaries),
+        ("indices.dead_letters", &indices.dead_letters),
+    ] {
+        if let Err(message) = check_index_name(name) {
+            p.bad(field, message);
+        }
+    }
+    let prefix = &indices.request_events_prefix;
+    for (field, name) in [
+        ("indices.session_summaries", &indices.session_summaries),
+        ("indices.dead_letters", &indices.dead_letters),
+    ] {
+        if !prefix.is_empty() && name.starts_with(prefix.as_str()) {
+            p.bad(
+                field,
+                format!(
+                    "`{name}` starts with indices.request_events_prefix `{prefix}`, so the daily request-event template and retention policy would apply to it; choose a name outside `{prefix}*`"
+                ),
+            );
+        }
+    }
+    if indices.session_summaries == indices.dead_letters {
+        p.bad(
+            "indices.dead_letters",
+            format!(
+                "must differ from indices.session_summaries (both are `{}`)",
+                indices.dead_letters
             ),
-            _ => {}
-        }
+        );
+    }
+}
 
-        let indices = &self.indices;
-        for (field, name) in [
-            (
-                "indices.request_events_prefix",
-                &indices.request_events_prefix,
+/// `index_settings`.
+fn index_settings_problems(settings: &IndexSettings, p: &mut Problems) {
+    if settings.number_of_shards == 0 {
+        p.bad(
+            "index_settings.number_of_shards",
+            "expected at least 1, got 0".into(),
+        );
+    }
+    if settings.number_of_shards > 1024 {
+        p.bad(
+            "index_settings.number_of_shards",
+            format!("expected at most 1024, got {}", settings.number_of_shards),
+        );
+    }
+    if !is_time_value(&settings.refresh_interval) {
+        p.bad(
+            "index_settings.refresh_interval",
+            format!(
+                "expected an OpenSearch time value such as `1s`, `500ms`, `1m` or `-1`, got `{}`",
+                settings.refresh_interval
             ),
-            ("indices.session_summaries", &indices.session_summaries),
-            ("indices.dead_letters", &indices.dead_letters),
-        ] {
-            if let Err(message) = check_index_name(name) {
-                bad(field, message);
-            }
-        }
-        let prefix = &indices.request_events_prefix;
-        for (field, name) in [
-            ("indices.session_summaries", &indices.session_summaries),
-            ("indices.dead_letters", &indices.dead_letters),
-        ] {
-            if !prefix.is_empty() && name.starts_with(prefix.as_str()) {
-                bad(
-                    field,
-                    format!(
-                        "`{name}` starts with indices.request_events_prefix `{prefix}`, so the daily request-event template and retention policy would apply to it; choose a name outside `{prefix}*`"
-                    ),
-                );
-            }
-        }
-        if indices.session_summaries == indices.dead_letters {
-            bad(
-                "indices.dead_letters",
-                format!(
-                    "must differ from indices.session_summaries (both are `{}`)",
-                    indices.dead_letters
-                ),
-            );
-        }
+        );
+    }
+}
 
-        let settings = &self.index_settings;
-        if settings.number_of_shards == 0 {
-            bad(
-                "index_settings.number_of_shards",
-                "expected at least 1, got 0".into(),
-            );
-        }
-        if settings.number_of_shards > 1024 {
-            bad(
-                "index_settings.number_of_shards",
-                format!("expected at most 1024, got {}", settings.number_of_shards),
-            );
-        }
-        if !is_time_value(&settings.refresh_interval) {
-            bad(
-                "index_settings.refresh_interval",
-                format!(
-                    "expected an OpenSearch time value such as `1s`, `500ms`, `1m` or `-1`, got `{}`",
-                    settings.refresh_interval
-                ),
-            );
-        }
+/// `retention`: the ISM policy's ages.
+fn retention_problems(retention: &Retention, p: &mut Problems) {
+    if retention.warm_after_days == 0 {
+        p.bad(
+            "retention.warm_after_days",
+            "expected at least 1 day, got 0".into(),
+        );
+    }
+    if retention.delete_after_days <= retention.warm_after_days {
+        p.bad(
+            "retention.delete_after_days",
+            format!(
+                "expected more than retention.warm_after_days ({}), got {}",
+                retention.warm_after_days, retention.delete_after_days
+            ),
+        );
+    }
+}
 
-        let retention = &self.retention;
-        if retention.warm_after_days == 0 {
-            bad(
-                "retention.warm_after_days",
-                "expected at least 1 day, got 0".into(),
-            );
-        }
-        if retention.delete_after_days <= retention.warm_after_days {
-            bad(
-                "retention.delete_after_days",
-                format!(
-                    "expected more than retention.warm_after_days ({}), got {}",
-                    retention.warm_after_days, retention.delete_after_days
-                ),
-            );
-        }
+/// `aws`: the account, region and API endpoint.
+fn aws_problems(aws: &AwsConfig, p: &mut Problems) {
+    let is_account_id = |id: &str| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit());
+    if !is_placeholder(&aws.account_id) && !is_account_id(&aws.account_id) {
+        p.bad(
+            "aws.account_id",
+            format!(
+                "expected 12 digits (quoted, so YAML keeps leading zeros), got `{}`",
+                aws.account_id
+            ),
+        );
+    }
+    if !is_placeholder(&aws.region) && !is_region(&aws.region) {
+        p.bad(
+            "aws.region",
+            format!(
+                "expected an AWS region such as `eu-west-1`, got `{}`",
+                aws.region
+            ),
+        );
+    }
+    if let Some(url) = &aws.endpoint_url
+        && let Err(message) = check_endpoint(url)
+    {
+        p.bad("aws.endpoint_url", message);
+    }
+}
 
-        let aws = &self.aws;
-        let is_account_id = |id: &str| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit());
-        if !is_placeholder(&aws.account_id) && !is_account_id(&aws.account_id) {
-            bad(
-                "aws.account_id",
-                format!(
-                    "expected 12 digits (quoted, so YAML keeps leading zeros), got `{}`",
-                    aws.account_id
-                ),
+/// `logs`: the log groups and their subscription filter.
+fn logs_problems(logs: &LogsConfig, p: &mut Problems) {
+    if logs.log_groups.is_empty() {
+        p.bad(
+            "logs.log_groups",
+            "expected at least one log group (the IronMan application's request logs)".into(),
+        );
+    }
+    for (i, group) in logs.log_groups.iter().enumerate() {
+        if !is_placeholder(group) && !is_log_group_name(group) {
+            p.bad(
+                &format!("logs.log_groups[{i}]"),
+                format!("expected a log group name (1 to 512 of `a-zA-Z0-9_-/.#`), got `{group}`"),
             );
         }
-        if !is_placeholder(&aws.region) && !is_region(&aws.region) {
-            bad(
-                "aws.region",
-                format!(
-                    "expected an AWS region such as `eu-west-1`, got `{}`",
-                    aws.region
-                ),
+        if logs.log_groups[..i].contains(group) {
+            p.bad(
+                &format!("logs.log_groups[{i}]"),
+                format!("`{group}` is listed twice"),
             );
         }
-        if let Some(url) = &aws.endpoint_url
-            && let Err(message) = check_endpoint(url)
-        {
-            bad("aws.endpoint_url", message);
-        }
+    }
+    let filter = &logs.subscription_filter;
+    if filter.name.is_empty() || filter.name.len() > 512 || filter.name.contains([':', '*']) {
+        p.bad(
+            "logs.subscription_filter.name",
+            format!(
+                "expected 1 to 512 characters without `:` or `*`, got `{}`",
+                filter.name
+            ),
+        );
+    }
+    if filter.pattern.len() > 1024 {
+        p.bad(
+            "logs.subscription_filter.pattern",
+            format!(
+                "expected at most 1024 characters, got {}",
+                filter.pattern.len()
+            ),
+        );
+    }
+}
 
-        let logs = &self.logs;
-        if logs.log_groups.is_empty() {
-            bad(
-                "logs.log_groups",
-                "expected at least one log group (the IronMan application's request logs)".into(),
-            );
-        }
-        for (i, group) in logs.log_groups.iter().enumerate() {
-            if !is_placeholder(group) && !is_log_group_name(group) {
-                bad(
-                    &format!("logs.log_groups[{i}]"),
-                    format!(
-                        "expected a log group name (1 to 512 of `a-zA-Z0-9_-/.#`), got `{group}`"
-                    ),
-                );
-            }
-            if logs.log_groups[..i].contains(group) {
-                bad(
-                    &format!("logs.log_groups[{i}]"),
-                    format!("`{group}` is listed twice"),
-                );
-            }
-        }
-        let filter = &logs.subscription_filter;
-        if filter.name.is_empty() || filter.name.len() > 512 || filter.name.contains([':', '*']) {
-            bad(
-                "logs.subscription_filter.name",
-                format!(
-                    "expected 1 to 512 characters without `:` or `*`, got `{}`",
-                    filter.name
-                ),
-            );
-        }
-        if filter.pattern.len() > 1024 {
-            bad(
-                "logs.subscription_filter.pattern",
-                format!(
-                    "expected at most 1024 characters, got {}",
-                    filter.pattern.len()
-                ),
-            );
-        }
+/// `lambda`: the processor function.
+fn lambda_problems(lambda: &LambdaConfig, p: &mut Problems) {
+    // The role name (`<name>-role`) is limited to 64 characters.
+    if !is_function_name(&lambda.function_name) || lambda.function_name.len() > 59 {
+        p.bad(
+            "lambda.function_name",
+            format!(
+                "expected 1 to 59 of `a-zA-Z0-9-_` (the role `<name>-role` must fit IAM's 64), got `{}`",
+                lambda.function_name
+            ),
+        );
+    }
+    if !(128..=10240).contains(&lambda.memory_mb) {
+        p.bad(
+            "lambda.memory_mb",
+            format!("expected 128 to 10240 (MB), got {}", lambda.memory_mb),
+        );
+    }
+    if !(1..=900).contains(&lambda.timeout_seconds) {
+        p.bad(
+            "lambda.timeout_seconds",
+            format!("expected 1 to 900, got {}", lambda.timeout_seconds),
+        );
+    }
+    if lambda.retry_attempts > 2 {
+        p.bad(
+            "lambda.retry_attempts",
+            format!(
+                "expected 0, 1 or 2 (Lambda's asynchronous retries), got {}",
+                lambda.retry_attempts
+            ),
+        );
+    }
+    if lambda.reserved_concurrency == Some(0) {
+        p.bad(
+            "lambda.reserved_concurrency",
+            "0 would stop every invocation: expected at least 1, or leave it out for the unreserved pool".into(),
+        );
+    }
+    if !LOG_RETENTION_DAYS.contains(&lambda.log_retention_days) {
+        p.bad(
+            "lambda.log_retention_days",
+            format!(
+                "expected one of {}, got {}",
+                LOG_RETENTION_DAYS
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                lambda.log_retention_days
+            ),
+        );
+    }
+}
 
-        let lambda = &self.lambda;
-        // The role name (`<name>-role`) is limited to 64 characters.
-        if !is_function_name(&lambda.function_name) || lambda.function_name.len() > 59 {
-            bad(
-                "lambda.function_name",
-                format!(
-                    "expected 1 to 59 of `a-zA-Z0-9-_` (the role `<name>-role` must fit IAM's 64), got `{}`",
-                    lambda.function_name
-                ),
+/// `tags`: none of xtask's own, and within AWS's limits.
+fn tags_problems(tags: &BTreeMap<String, String>, p: &mut Problems) {
+    for (key, value) in tags {
+        if key == MANAGED_BY_TAG.0 || key == "environment" {
+            p.bad(
+                &format!("tags.{key}"),
+                "is set by xtask itself (it marks what xtask owns)".into(),
+            );
+        } else if key.is_empty() || key.len() > 128 || key.starts_with("aws:") {
+            p.bad(
+                &format!("tags.{key}"),
+                "expected a tag key of 1 to 128 characters, not starting with `aws:`".into(),
+            );
+        } else if value.len() > 256 {
+            p.bad(
+                &format!("tags.{key}"),
+                format!("expected at most 256 characters, got {}", value.len()),
             );
         }
-        if !(128..=10240).contains(&lambda.memory_mb) {
-            bad(
-                "lambda.memory_mb",
-                format!("expected 128 to 10240 (MB), got {}", lambda.memory_mb),
-            );
-        }
-        if !(1..=900).contains(&lambda.timeout_seconds) {
-            bad(
-                "lambda.timeout_seconds",
-                format!("expected 1 to 900, got {}", lambda.timeout_seconds),
-            );
-        }
-        if lambda.retry_attempts > 2 {
-            bad(
-                "lambda.retry_attempts",
-                format!(
-                    "expected 0, 1 or 2 (Lambda's asynchronous retries), got {}",
-                    lambda.retry_attempts
-                ),
-            );
-        }
-        if lambda.reserved_concurrency == Some(0) {
-            bad(
-                "lambda.reserved_concurrency",
-                "0 would stop every invocation: expected at least 1, or leave it out for the unreserved pool".into(),
-            );
-        }
-        if !LOG_RETENTION_DAYS.contains(&lambda.log_retention_days) {
-            bad(
-                "lambda.log_retention_days",
-                format!(
-                    "expected one of {}, got {}",
-                    LOG_RETENTION_DAYS
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    lambda.log_retention_days
-                ),
-            );
-        }
+    }
+}
 
-        for (key, value) in &self.tags {
-            if key == MANAGED_BY_TAG.0 || key == "environment" {
-                bad(
-                    &format!("tags.{key}"),
-                    "is set by xtask itself (it marks what xtask owns)".into(),
-                );
-            } else if key.is_empty() || key.len() > 128 || key.starts_with("aws:") {
-                bad(
-                    &format!("tags.{key}"),
-                    "expected a tag key of 1 to 128 characters, not starting with `aws:`".into(),
-                );
-            } else if value.len() > 256 {
-                bad(
-                    &format!("tags.{key}"),
-                    format!("expected at most 256 characters, got {}", value.len()),
-                );
-            }
-        }
-        if let Some(dashboards) = &self.dashboards
-            && !is_placeholder(&dashboards.endpoint)
-            && let Err(message) = check_endpoint(&dashboards.endpoint)
-        {
-            bad("dashboards.endpoint", message);
-        }
+/// `dashboards`, when present: its endpoint.
+fn dashboards_problems(dashboards: Option<&DashboardsConfig>, p: &mut Problems) {
+    if let Some(dashboards) = dashboards
+        && !is_placeholder(&dashboards.endpoint)
+        && let Err(message) = check_endpoint(&dashboards.endpoint)
+    {
+        p.bad("dashboards.endpoint", message);
+    }
+}
 
-        let alarms = &self.alarms;
-        for (i, email) in alarms.emails.iter().enumerate() {
-            if !is_placeholder(email) && !is_email(email) {
-                bad(
-                    &format!("alarms.emails[{i}]"),
-                    format!(
-                        "expected an email address such as `oncall@example.com`, got `{email}`"
-                    ),
-                );
-            }
-            if alarms.emails[..i].contains(email) {
-                bad(
-                    &format!("alarms.emails[{i}]"),
-                    format!("`{email}` is listed twice"),
-                );
-            }
-        }
-        if !(1..=1440).contains(&alarms.period_minutes) {
-            bad(
-                "alarms.period_minutes",
-                format!(
-                    "expected 1 to 1440 (minutes), got {}",
-                    alarms.period_minutes
-                ),
+/// `alarms`: the subscribers and thresholds.
+fn alarms_problems(alarms: &AlarmsConfig, p: &mut Problems) {
+    for (i, email) in alarms.emails.iter().enumerate() {
+        if !is_placeholder(email) && !is_email(email) {
+            p.bad(
+                &format!("alarms.emails[{i}]"),
+                format!("expected an email address such as `oncall@example.com`, got `{email}`"),
             );
         }
-        if alarms.evaluation_periods == 0 {
-            bad(
-                "alarms.evaluation_periods",
-                "expected at least 1, got 0".into(),
-            );
-        } else if alarms
-            .period_minutes
-            .saturating_mul(alarms.evaluation_periods)
-            > 1440
-        {
-            bad(
-                "alarms.evaluation_periods",
-                format!(
-                    "alarms.period_minutes × alarms.evaluation_periods must not exceed one day (1440 minutes, CloudWatch's limit), got {} × {}",
-                    alarms.period_minutes, alarms.evaluation_periods
-                ),
+        if alarms.emails[..i].contains(email) {
+            p.bad(
+                &format!("alarms.emails[{i}]"),
+                format!("`{email}` is listed twice"),
             );
         }
-        for (field, value) in [
-            ("alarms.errors_threshold", alarms.errors_threshold),
-            ("alarms.throttles_threshold", alarms.throttles_threshold),
-        ] {
-            if value == 0 {
-                bad(
-                    field,
-                    "expected at least 1 (0 would keep the alarm firing), got 0".into(),
-                );
-            }
-        }
-        if !(1..=100).contains(&alarms.duration_percent_of_timeout) {
-            bad(
-                "alarms.duration_percent_of_timeout",
-                format!(
-                    "expected 1 to 100 (percent of lambda.timeout_seconds), got {}",
-                    alarms.duration_percent_of_timeout
-                ),
+    }
+    if !(1..=1440).contains(&alarms.period_minutes) {
+        p.bad(
+            "alarms.period_minutes",
+            format!(
+                "expected 1 to 1440 (minutes), got {}",
+                alarms.period_minutes
+            ),
+        );
+    }
+    if alarms.evaluation_periods == 0 {
+        p.bad(
+            "alarms.evaluation_periods",
+            "expected at least 1, got 0".into(),
+        );
+    } else if alarms
+        .period_minutes
+        .saturating_mul(alarms.evaluation_periods)
+        > 1440
+    {
+        p.bad(
+            "alarms.evaluation_periods",
+            format!(
+                "alarms.period_minutes × alarms.evaluation_periods must not exceed one day (1440 minutes, CloudWatch's limit), got {} × {}",
+                alarms.period_minutes, alarms.evaluation_periods
+            ),
+        );
+    }
+    for (field, value) in [
+        ("alarms.errors_threshold", alarms.errors_threshold),
+        ("alarms.throttles_threshold", alarms.throttles_threshold),
+    ] {
+        if value == 0 {
+            p.bad(
+                field,
+                "expected at least 1 (0 would keep the alarm firing), got 0".into(),
             );
         }
-        if !(1..=24).contains(&alarms.silence_hours) {
-            bad(
-                "alarms.silence_hours",
-                format!("expected 1 to 24 (hours), got {}", alarms.silence_hours),
-            );
-        }
-        problems
+    }
+    if !(1..=100).contains(&alarms.duration_percent_of_timeout) {
+        p.bad(
+            "alarms.duration_percent_of_timeout",
+            format!(
+                "expected 1 to 100 (percent of lambda.timeout_seconds), got {}",
+                alarms.duration_percent_of_timeout
+            ),
+        );
+    }
+    if !(1..=24).contains(&alarms.silence_hours) {
+        p.bad(
+            "alarms.silence_hours",
+            format!("expected 1 to 24 (hours), got {}", alarms.silence_hours),
+        );
     }
 }
 
@@ -1376,6 +1412,161 @@ mod tests {
             assert!(err.contains(&format!("field `{field}`")), "{to}: {err}");
             assert!(err.contains(expected), "{to}: {err}");
         }
+    }
+
+    /// Each section's check on its own, with the exact fields and messages
+    /// it reports, including problems no case of
+    /// `bad_values_name_field_and_expectation` produces.
+    #[test]
+    fn each_section_reports_its_own_fields() {
+        fn problems(check: impl FnOnce(&mut Problems)) -> Vec<(String, String)> {
+            let mut p = Problems::default();
+            check(&mut p);
+            p.0.into_iter().map(|i| (i.field, i.message)).collect()
+        }
+        fn one(field: &str, message: &str) -> Vec<(String, String)> {
+            vec![(field.to_string(), message.to_string())]
+        }
+        let local = Environment::load(&root(), "local").unwrap();
+        assert_eq!(local.validate(), []);
+
+        let mut os = local.opensearch.clone();
+        os.region = Some("mars".into());
+        assert_eq!(
+            problems(|p| opensearch_problems(&os, p)),
+            one(
+                "opensearch.region",
+                "expected an AWS region such as `eu-west-1`, got `mars`"
+            )
+        );
+
+        let mut indices = local.indices().clone();
+        indices.dead_letters = indices.session_summaries.clone();
+        assert_eq!(
+            problems(|p| indices_problems(&indices, p)),
+            one(
+                "indices.dead_letters",
+                "must differ from indices.session_summaries (both are `session-summaries`)"
+            )
+        );
+
+        let mut settings = local.index_settings.clone();
+        settings.number_of_shards = 2000;
+        assert_eq!(
+            problems(|p| index_settings_problems(&settings, p)),
+            one(
+                "index_settings.number_of_shards",
+                "expected at most 1024, got 2000"
+            )
+        );
+
+        let mut retention = local.retention.clone();
+        retention.warm_after_days = 0;
+        assert_eq!(
+            problems(|p| retention_problems(&retention, p)),
+            one(
+                "retention.warm_after_days",
+                "expected at least 1 day, got 0"
+            )
+        );
+
+        let mut aws = local.aws.clone();
+        aws.endpoint_url = Some("moto:5000".into());
+        assert_eq!(
+            problems(|p| aws_problems(&aws, p)),
+            one(
+                "aws.endpoint_url",
+                "expected an http(s) URL such as `https://search-name.eu-west-1.es.amazonaws.com`, got `moto:5000`"
+            )
+        );
+
+        let mut logs = local.logs.clone();
+        logs.log_groups.push(logs.log_groups[0].clone());
+        logs.subscription_filter.name = "a:b".into();
+        logs.subscription_filter.pattern = "x".repeat(1025);
+        assert_eq!(
+            problems(|p| logs_problems(&logs, p)),
+            [
+                one(
+                    "logs.log_groups[1]",
+                    "`/ironman/app/requests` is listed twice"
+                ),
+                one(
+                    "logs.subscription_filter.name",
+                    "expected 1 to 512 characters without `:` or `*`, got `a:b`"
+                ),
+                one(
+                    "logs.subscription_filter.pattern",
+                    "expected at most 1024 characters, got 1025"
+                ),
+            ]
+            .concat()
+        );
+        logs.log_groups.clear();
+        assert_eq!(
+            problems(|p| logs_problems(&logs, p))[0],
+            one(
+                "logs.log_groups",
+                "expected at least one log group (the IronMan application's request logs)"
+            )[0]
+        );
+
+        let mut lambda = local.lambda.clone();
+        lambda.reserved_concurrency = Some(0);
+        assert_eq!(
+            problems(|p| lambda_problems(&lambda, p)),
+            one(
+                "lambda.reserved_concurrency",
+                "0 would stop every invocation: expected at least 1, or leave it out for the unreserved pool"
+            )
+        );
+
+        let mut tags = local.tags.clone();
+        tags.insert("aws:x".into(), "y".into());
+        tags.insert("environment".into(), "prod".into());
+        tags.insert("long".into(), "v".repeat(257));
+        assert_eq!(
+            problems(|p| tags_problems(&tags, p)),
+            [
+                one(
+                    "tags.aws:x",
+                    "expected a tag key of 1 to 128 characters, not starting with `aws:`"
+                ),
+                one(
+                    "tags.environment",
+                    "is set by xtask itself (it marks what xtask owns)"
+                ),
+                one("tags.long", "expected at most 256 characters, got 257"),
+            ]
+            .concat()
+        );
+
+        assert_eq!(problems(|p| dashboards_problems(None, p)), []);
+        let dashboards = DashboardsConfig {
+            endpoint: "dashboards".into(),
+        };
+        assert_eq!(
+            problems(|p| dashboards_problems(Some(&dashboards), p)),
+            one(
+                "dashboards.endpoint",
+                "expected an http(s) URL such as `https://search-name.eu-west-1.es.amazonaws.com`, got `dashboards`"
+            )
+        );
+
+        let mut alarms = local.alarms.clone();
+        alarms.evaluation_periods = 0;
+        alarms.throttles_threshold = 0;
+        assert_eq!(
+            problems(|p| alarms_problems(&alarms, p)),
+            [
+                one("alarms.evaluation_periods", "expected at least 1, got 0"),
+                one(
+                    "alarms.throttles_threshold",
+                    "expected at least 1 (0 would keep the alarm firing), got 0"
+                ),
+            ]
+            .concat()
+        );
     }
 
     #[test]
