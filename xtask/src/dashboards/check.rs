@@ -12,7 +12,7 @@
 //!   type (keyword, date, numeric, boolean, ip — not text); saved-search
 //!   columns exist.
 
-use super::{EMBEDDED_JSON, Rendered};
+use super::{EMBEDDED_JSON, Reference, Rendered};
 use crate::mappings::{Document, DocumentKind};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -84,225 +84,363 @@ fn mapping_for<'a>(mappings: &'a [IndexMapping], title: &str) -> Option<&'a Inde
     })
 }
 
-/// Every problem found, each naming the file and where.
+/// Every problem found, each naming the file and where: each object goes
+/// through [`CHECKS`] in order.
 pub fn check(objects: &[Rendered], mappings: &[IndexMapping]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let find = |kind: &str, id: &str| {
-        objects
-            .iter()
-            .find(|o| o.object.kind == kind && o.object.id == id)
-    };
     let pattern_titles: BTreeMap<&str, &Rendered> = objects
         .iter()
         .filter(|o| o.object.kind == "index-pattern")
         .filter_map(|o| o.object.attributes["title"].as_str().map(|t| (t, o)))
         .collect();
-
+    let mut problems = Vec::new();
     for rendered in objects {
-        let o = &rendered.object;
-        let at = |what: &str| format!("{} ({} `{}`): {what}", rendered.origin, o.kind, o.id);
+        let object = Object::new(rendered, objects, &pattern_titles, mappings);
+        for check in CHECKS {
+            problems.extend(check(&object));
+        }
+    }
+    problems
+}
 
-        // Embedded JSON parses.
-        let mut embedded: BTreeMap<String, Value> = BTreeMap::new();
-        for path in EMBEDDED_JSON {
-            let value = path.iter().try_fold(&o.attributes, |v, k| v.get(*k));
-            match value {
-                Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
-                    Ok(parsed) => {
-                        embedded.insert(path.join("."), parsed);
-                    }
-                    Err(err) => problems.push(at(&format!(
-                        "attributes.{} is not valid JSON: {err}",
-                        path.join(".")
-                    ))),
-                },
-                Some(other) => problems.push(at(&format!(
-                    "attributes.{} must be a JSON string, got {other}",
-                    path.join(".")
-                ))),
-                None => {}
-            }
-        }
+/// A rule one object must follow; returns what breaks it.
+type Check = fn(&Object<'_>) -> Vec<String>;
 
-        // References resolve.
-        for r in &o.references {
-            if find(&r.kind, &r.id).is_none() {
-                problems.push(at(&format!(
-                    "reference `{}` points to {} `{}`, which is not declared",
-                    r.name, r.kind, r.id
-                )));
-            }
-        }
-        let reference = |name: &str| o.references.iter().find(|r| r.name == name);
-        let mut ref_names = Vec::new();
-        if let Some(search) = embedded.get("kibanaSavedObjectMeta.searchSourceJSON")
-            && let Some(name) = search["indexRefName"].as_str()
-        {
-            ref_names.push(name.to_string());
-        }
-        if let Some(Value::Array(panels)) = embedded.get("panelsJSON") {
-            for panel in panels {
-                match panel["panelRefName"].as_str() {
-                    Some(name) => ref_names.push(name.to_string()),
-                    None => problems.push(at(&format!("a panel without panelRefName: {panel}"))),
-                }
-            }
-        }
-        for name in &ref_names {
-            if reference(name).is_none() {
-                problems.push(at(&format!("`{name}` names no entry of references")));
-            }
-        }
+/// The rules, in the order their findings are reported for each object.
+const CHECKS: [Check; 6] = [
+    embedded_json_parses,
+    references_resolve,
+    reference_names_resolve,
+    has_index_pattern,
+    fields_exist,
+    tsvb_keeps_today_and_places_series,
+];
 
-        // The index pattern behind a visualization or search.
-        let via_ref = embedded
-            .get("kibanaSavedObjectMeta.searchSourceJSON")
+/// One saved object, with what its checks look up.
+struct Object<'a> {
+    rendered: &'a Rendered,
+    objects: &'a [Rendered],
+    /// Declared index patterns by title.
+    pattern_titles: &'a BTreeMap<&'a str, &'a Rendered>,
+    mappings: &'a [IndexMapping],
+    /// Each embedded JSON string present (dotted path under `attributes`):
+    /// its value, or what is wrong with it.
+    embedded: Vec<(String, Result<Value, String>)>,
+}
+
+impl<'a> Object<'a> {
+    fn new(
+        rendered: &'a Rendered,
+        objects: &'a [Rendered],
+        pattern_titles: &'a BTreeMap<&'a str, &'a Rendered>,
+        mappings: &'a [IndexMapping],
+    ) -> Self {
+        let attributes = &rendered.object.attributes;
+        let embedded = EMBEDDED_JSON
+            .iter()
+            .filter_map(|path| {
+                let parsed = match path.iter().try_fold(attributes, |v, k| v.get(*k))? {
+                    Value::String(text) => serde_json::from_str::<Value>(text)
+                        .map_err(|err| format!("is not valid JSON: {err}")),
+                    other => Err(format!("must be a JSON string, got {other}")),
+                };
+                Some((path.join("."), parsed))
+            })
+            .collect();
+        Object {
+            rendered,
+            objects,
+            pattern_titles,
+            mappings,
+            embedded,
+        }
+    }
+
+    fn kind(&self) -> &'a str {
+        &self.rendered.object.kind
+    }
+
+    fn attributes(&self) -> &'a Value {
+        &self.rendered.object.attributes
+    }
+
+    /// A finding about this object.
+    fn at(&self, what: &str) -> String {
+        let o = &self.rendered.object;
+        format!("{} ({} `{}`): {what}", self.rendered.origin, o.kind, o.id)
+    }
+
+    /// A declared object.
+    fn find(&self, kind: &str, id: &str) -> Option<&'a Rendered> {
+        self.objects
+            .iter()
+            .find(|o| o.object.kind == kind && o.object.id == id)
+    }
+
+    /// This object's reference of that name.
+    fn reference(&self, name: &str) -> Option<&'a Reference> {
+        self.rendered
+            .object
+            .references
+            .iter()
+            .find(|r| r.name == name)
+    }
+
+    /// An embedded JSON string, parsed (absent when it is missing or broken).
+    fn embedded(&self, path: &str) -> Option<&Value> {
+        self.embedded
+            .iter()
+            .find(|(p, _)| p == path)
+            .and_then(|(_, parsed)| parsed.as_ref().ok())
+    }
+
+    /// The index pattern behind a visualization or search (by reference,
+    /// or by title for TSVB); `Ok(None)` for other objects, `Err` with the
+    /// finding when it has none.
+    fn index_pattern(&self) -> Result<Option<&'a Rendered>, String> {
+        let via_ref = self
+            .embedded("kibanaSavedObjectMeta.searchSourceJSON")
             .and_then(|s| s["indexRefName"].as_str())
-            .and_then(reference)
+            .and_then(|name| self.reference(name))
             .filter(|r| r.kind == "index-pattern")
-            .and_then(|r| find("index-pattern", &r.id));
-        let vis = embedded.get("visState");
-        let tsvb_title = vis
+            .and_then(|r| self.find("index-pattern", &r.id));
+        let tsvb_title = self
+            .embedded("visState")
             .filter(|v| v["type"] == "metrics")
             .and_then(|v| v["params"]["index_pattern"].as_str());
-        let pattern = match (o.kind.as_str(), via_ref, tsvb_title) {
-            ("visualization" | "search", Some(p), _) => Some(p),
-            ("visualization", None, Some(title)) => match pattern_titles.get(title) {
-                Some(p) => Some(*p),
-                None => {
-                    problems.push(at(&format!(
-                        "visState.params.index_pattern `{title}` is the title of no declared index pattern"
-                    )));
-                    None
-                }
-            },
-            ("visualization" | "search", None, _) => {
-                problems.push(at(
-                    "no index pattern (kibanaSavedObjectMeta.searchSourceJSON.indexRefName)",
-                ));
-                None
-            }
-            _ => None,
-        };
-
-        // Fields exist, with a type that aggregates.
-        let pattern_title = match o.kind.as_str() {
-            "index-pattern" => o.attributes["title"].as_str(),
-            _ => pattern.and_then(|p| p.object.attributes["title"].as_str()),
-        };
-        let Some(title) = pattern_title else { continue };
-        let Some(mapping) = mapping_for(mappings, title) else {
-            problems.push(at(&format!(
-                "index pattern `{title}` matches no index template in mappings/"
-            )));
-            continue;
-        };
-        let mut need =
-            |field: &str, aggregatable: bool, place: String| match mapping.fields.get(field) {
-                None => problems.push(at(&format!(
-                    "{place}: field `{field}` is not in {} (fields: {})",
-                    mapping.origin,
-                    mapping
-                        .fields
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+        match (self.kind(), via_ref, tsvb_title) {
+            ("visualization" | "search", Some(p), _) => Ok(Some(p)),
+            ("visualization", None, Some(title)) => match self.pattern_titles.get(title) {
+                Some(p) => Ok(Some(*p)),
+                None => Err(self.at(&format!(
+                    "visState.params.index_pattern `{title}` is the title of no declared index pattern"
                 ))),
-                Some(t) if aggregatable && !AGGREGATABLE.contains(&t.as_str()) => {
-                    problems.push(at(&format!(
-                        "{place}: field `{field}` has type `{t}` in {}, which cannot be aggregated",
-                        mapping.origin
-                    )))
-                }
-                Some(_) => {}
+            },
+            ("visualization" | "search", None, _) => Err(self.at(
+                "no index pattern (kibanaSavedObjectMeta.searchSourceJSON.indexRefName)",
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    /// The index template behind this object's index pattern (or behind
+    /// itself, for an index pattern): `None` when it has no pattern, `Err`
+    /// with the finding when no template applies.
+    fn mapping(&self) -> Option<Result<&'a IndexMapping, String>> {
+        let title = match self.kind() {
+            "index-pattern" => self.attributes()["title"].as_str(),
+            _ => self
+                .index_pattern()
+                .ok()
+                .flatten()
+                .and_then(|p| p.object.attributes["title"].as_str()),
+        }?;
+        Some(mapping_for(self.mappings, title).ok_or_else(|| {
+            self.at(&format!(
+                "index pattern `{title}` matches no index template in mappings/"
+            ))
+        }))
+    }
+
+    /// A finding when `field` is not in `mapping`, or (when `aggregatable`)
+    /// has a type that cannot be aggregated; `place` says where it is named.
+    fn need(
+        &self,
+        mapping: &IndexMapping,
+        field: &str,
+        aggregatable: bool,
+        place: String,
+    ) -> Option<String> {
+        match mapping.fields.get(field) {
+            None => Some(self.at(&format!(
+                "{place}: field `{field}` is not in {} (fields: {})",
+                mapping.origin,
+                mapping
+                    .fields
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            Some(t) if aggregatable && !AGGREGATABLE.contains(&t.as_str()) => {
+                Some(self.at(&format!(
+                    "{place}: field `{field}` has type `{t}` in {}, which cannot be aggregated",
+                    mapping.origin
+                )))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+/// Every embedded JSON string parses.
+fn embedded_json_parses(o: &Object<'_>) -> Vec<String> {
+    o.embedded
+        .iter()
+        .filter_map(|(path, parsed)| {
+            let problem = parsed.as_ref().err()?;
+            Some(o.at(&format!("attributes.{path} {problem}")))
+        })
+        .collect()
+}
+
+/// Every reference points to a declared object of its type.
+fn references_resolve(o: &Object<'_>) -> Vec<String> {
+    o.rendered
+        .object
+        .references
+        .iter()
+        .filter(|r| o.find(&r.kind, &r.id).is_none())
+        .map(|r| {
+            o.at(&format!(
+                "reference `{}` points to {} `{}`, which is not declared",
+                r.name, r.kind, r.id
+            ))
+        })
+        .collect()
+}
+
+/// Every panel has a `panelRefName`, and every `indexRefName` and
+/// `panelRefName` names a reference of the object.
+fn reference_names_resolve(o: &Object<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut ref_names = Vec::new();
+    if let Some(search) = o.embedded("kibanaSavedObjectMeta.searchSourceJSON")
+        && let Some(name) = search["indexRefName"].as_str()
+    {
+        ref_names.push(name.to_string());
+    }
+    if let Some(Value::Array(panels)) = o.embedded("panelsJSON") {
+        for panel in panels {
+            match panel["panelRefName"].as_str() {
+                Some(name) => ref_names.push(name.to_string()),
+                None => problems.push(o.at(&format!("a panel without panelRefName: {panel}"))),
+            }
+        }
+    }
+    for name in &ref_names {
+        if o.reference(name).is_none() {
+            problems.push(o.at(&format!("`{name}` names no entry of references")));
+        }
+    }
+    problems
+}
+
+/// Every visualization and saved search has an index pattern.
+fn has_index_pattern(o: &Object<'_>) -> Vec<String> {
+    o.index_pattern().err().into_iter().collect()
+}
+
+/// Every field an object aggregates, sorts on, shows or uses as time field
+/// exists in the mapping behind its index pattern, with a type that
+/// aggregates where it must.
+fn fields_exist(o: &Object<'_>) -> Vec<String> {
+    let mapping = match o.mapping() {
+        None => return Vec::new(),
+        Some(Err(problem)) => return vec![problem],
+        Some(Ok(mapping)) => mapping,
+    };
+    let mut problems = Vec::new();
+    let mut need = |field: &str, aggregatable: bool, place: String| {
+        problems.extend(o.need(mapping, field, aggregatable, place));
+    };
+    let attributes = o.attributes();
+    match o.kind() {
+        "index-pattern" => {
+            if let Some(f) = attributes["timeFieldName"].as_str() {
+                need(f, true, "attributes.timeFieldName".into());
+            }
+        }
+        "search" => {
+            for (k, c) in attributes["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                need(
+                    c.as_str().unwrap_or_default(),
+                    false,
+                    format!("attributes.columns[{k}]"),
+                );
+            }
+            for (k, s) in attributes["sort"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                need(
+                    s[0].as_str().unwrap_or_default(),
+                    true,
+                    format!("attributes.sort[{k}]"),
+                );
+            }
+        }
+        "visualization" => {
+            let Some(vis) = o.embedded("visState") else {
+                return vec![o.at("no attributes.visState")];
             };
-        match o.kind.as_str() {
-            "index-pattern" => {
-                if let Some(f) = o.attributes["timeFieldName"].as_str() {
-                    need(f, true, "attributes.timeFieldName".into());
+            for (k, agg) in vis["aggs"].as_array().into_iter().flatten().enumerate() {
+                if let Some(f) = agg["params"]["field"].as_str() {
+                    need(f, true, format!("visState.aggs[{k}].params.field"));
                 }
             }
-            "search" => {
-                for (k, c) in o.attributes["columns"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    need(
-                        c.as_str().unwrap_or_default(),
-                        false,
-                        format!("attributes.columns[{k}]"),
-                    );
+            if vis["type"] == "metrics" {
+                let p = &vis["params"];
+                if let Some(f) = p["time_field"].as_str() {
+                    need(f, true, "visState.params.time_field".into());
                 }
-                for (k, s) in o.attributes["sort"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .enumerate()
-                {
-                    need(
-                        s[0].as_str().unwrap_or_default(),
-                        true,
-                        format!("attributes.sort[{k}]"),
-                    );
-                }
-            }
-            "visualization" => {
-                let Some(vis) = vis else {
-                    problems.push(at("no attributes.visState"));
-                    continue;
-                };
-                for (k, agg) in vis["aggs"].as_array().into_iter().flatten().enumerate() {
-                    if let Some(f) = agg["params"]["field"].as_str() {
-                        need(f, true, format!("visState.aggs[{k}].params.field"));
-                    }
-                }
-                // TSVB shape problems, added once `need` (which holds `problems`) is done.
-                let mut shape = Vec::new();
-                if vis["type"] == "metrics" {
-                    let p = &vis["params"];
-                    if let Some(f) = p["time_field"].as_str() {
-                        need(f, true, "visState.params.time_field".into());
-                    }
-                    if p["drop_last_bucket"] != 0 {
-                        // Otherwise TSVB hides today's bucket while every other panel shows it.
-                        shape.push(at("visState.params.drop_last_bucket must be 0"));
-                    }
-                    for (s, series) in p["series"].as_array().into_iter().flatten().enumerate() {
-                        // A key of TSVB's series schema: missing, every data request logs a
-                        // validation warning.
-                        if !series["axis_position"].is_string() {
-                            shape.push(at(&format!(
-                                "visState.params.series[{s}].axis_position is missing"
-                            )));
-                        }
-                        for (k, metric) in series["metrics"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .enumerate()
+                for (s, series) in p["series"].as_array().into_iter().flatten().enumerate() {
+                    for (k, metric) in series["metrics"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                    {
+                        // A math metric's `field`s name other metrics, not index fields.
+                        if metric["type"] != "math"
+                            && let Some(f) = metric["field"].as_str()
                         {
-                            // A math metric's `field`s name other metrics, not index fields.
-                            if metric["type"] != "math"
-                                && let Some(f) = metric["field"].as_str()
-                            {
-                                need(
-                                    f,
-                                    true,
-                                    format!("visState.params.series[{s}].metrics[{k}].field"),
-                                );
-                            }
-                        }
-                        if let Some(f) = series["terms_field"].as_str() {
-                            need(f, true, format!("visState.params.series[{s}].terms_field"));
+                            need(
+                                f,
+                                true,
+                                format!("visState.params.series[{s}].metrics[{k}].field"),
+                            );
                         }
                     }
+                    if let Some(f) = series["terms_field"].as_str() {
+                        need(f, true, format!("visState.params.series[{s}].terms_field"));
+                    }
                 }
-                problems.extend(shape);
             }
-            _ => {}
+        }
+        _ => {}
+    }
+    problems
+}
+
+/// A TSVB panel shows today's bucket and gives each series an axis
+/// position (checked, like its fields, once its index template is found).
+fn tsvb_keeps_today_and_places_series(o: &Object<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    if o.kind() != "visualization" || !matches!(o.mapping(), Some(Ok(_))) {
+        return problems;
+    }
+    let Some(vis) = o.embedded("visState").filter(|v| v["type"] == "metrics") else {
+        return problems;
+    };
+    let p = &vis["params"];
+    if p["drop_last_bucket"] != 0 {
+        // Otherwise TSVB hides today's bucket while every other panel shows it.
+        problems.push(o.at("visState.params.drop_last_bucket must be 0"));
+    }
+    for (s, series) in p["series"].as_array().into_iter().flatten().enumerate() {
+        // A key of TSVB's series schema: missing, every data request logs a
+        // validation warning.
+        if !series["axis_position"].is_string() {
+            problems.push(o.at(&format!(
+                "visState.params.series[{s}].axis_position is missing"
+            )));
         }
     }
     problems
