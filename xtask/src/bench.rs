@@ -167,7 +167,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
     // release directory that Lambda builds share, and a build that cleans
     // the processor's artifacts there (the reproducibility test does) must
     // not remove the executable between its build and its run.
-    let _lock = crate::build::lock_builds(root)?;
+    let _lock = crate::build::lock::lock_builds(root)?;
     eprintln!(
         "building the processor benchmark (release profile, --target {triple}, the Lambda's RUSTFLAGS)…"
     );
@@ -175,7 +175,7 @@ pub fn run(root: &Path, args: BenchArgs) -> anyhow::Result<()> {
         root,
         arch,
         &root.join("target"),
-        crate::build::encoded_rustflags(root, arch)?,
+        crate::build::rustflags::encoded_rustflags(root, arch)?,
     )?;
     eprintln!(
         "machine: {} ({} logical CPUs); one thread",

@@ -5,11 +5,11 @@
 //! it counted with `llvm-profdata` into `processor/pgo/processor.profdata`.
 //! That file is part of the checkout: every x86_64 release build of the
 //! processor (the Lambda's, `cargo xtask build`; the benchmark's) compiles
-//! with `-Cprofile-use` on it (`build::encoded_rustflags`), so builds need
-//! no LLVM tools, only training does. A profile that no longer matches a
-//! function (the code changed since) costs that function its optimisation,
-//! never correctness; rustc then warns "function control flow change
-//! detected", the cue to train again. Beside the profile, training writes
+//! with `-Cprofile-use` on it (`build::rustflags::encoded_rustflags`), so
+//! builds need no LLVM tools, only training does. A profile that no longer
+//! matches a function (the code changed since) costs that function its
+//! optimisation, never correctness; rustc then warns "function control flow
+//! change detected", the cue to train again. Beside the profile, training writes
 //! the SHA-256 of each of the processor's own sources it was trained on
 //! (`processor.profdata.sources`, `sha256sum` format), and a unit test
 //! fails as soon as one of them changes. Not covered: new versions of
@@ -82,7 +82,7 @@ pub fn run(root: &Path, args: PgoArgs) -> anyhow::Result<()> {
         root,
         arch,
         &work.join("build"),
-        crate::build::training_rustflags(arch, &raw)?,
+        crate::build::rustflags::training_rustflags(arch, &raw)?,
     )
     .context("the instrumented build failed")?;
 

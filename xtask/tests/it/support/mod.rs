@@ -169,7 +169,7 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
 /// A Lambda package (one executable entry `bootstrap`) whose bytes depend
 /// on `content`: the emulator needs a zip, not a working function.
 pub fn fake_lambda_zip(content: &[u8]) -> Vec<u8> {
-    xtask::build::zip_single_executable("bootstrap", content).expect("zipping a test package")
+    xtask::build::zip::zip_single_executable("bootstrap", content).expect("zipping a test package")
 }
 
 /// Fails the test (never skips it) when moto_server is not there.

@@ -25,7 +25,7 @@ fn two_builds_give_the_same_zip_with_one_executable_bootstrap() {
     // this target only (nothing else of the shared target directory),
     // holding the build lock so that no other test's build comes between
     // (nor rewrites the log and zip read below: it is held to the end).
-    let lock = xtask::build::lock_builds(&root).expect("the build lock");
+    let lock = xtask::build::lock::lock_builds(&root).expect("the build lock");
     let status = xtask::cargo::cargo()
         // mimalloc's C code too: it stamps the time it is compiled at
         // unless SOURCE_DATE_EPOCH says otherwise, as another machine's

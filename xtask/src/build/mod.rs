@@ -6,21 +6,31 @@
 //! machine, compression settings) would be reported as drift.
 //!
 //! What makes it reproducible:
-//! - the zip is written here, not by cargo-lambda: one entry `bootstrap`,
-//!   timestamp 1980-01-01 00:00, Unix mode 0755, no extra fields, deflate at
-//!   a pinned level through the `flate2` of `Cargo.lock`;
+//! - the zip is written here (`zip.rs`), not by cargo-lambda: one entry
+//!   `bootstrap`, timestamp 1980-01-01 00:00, Unix mode 0755, no extra
+//!   fields, deflate at a pinned level through the `flate2` of `Cargo.lock`;
 //! - the binary: `--remap-path-prefix` turns `$CARGO_HOME` (where every
 //!   dependency's source lives, and so its panic locations) into `/cargo`;
 //!   the workspace's own crates are compiled with paths relative to the
 //!   workspace root, so the checkout's directory does not reach the binary
 //!   (`tests/it/tools/build.rs` checks both); cargo-lambda strips symbols.
-//! - the flags come from here, not from the caller's environment:
-//!   `RUSTFLAGS`, `CARGO_PROFILE_*` and `CARGO_INCREMENTAL` are ignored.
+//! - the flags come from here (`rustflags.rs`), not from the caller's
+//!   environment: `RUSTFLAGS`, `CARGO_PROFILE_*` and `CARGO_INCREMENTAL` are
+//!   ignored.
+//!
+//! This module is the command itself (cargo-lambda, its log, the zip put in
+//! place); `zip.rs` writes the zip, `rustflags.rs` chooses the compiler's
+//! flags (with the PGO profile) and `lock.rs` keeps builds one at a time.
+
+pub mod lock;
+pub(crate) mod rustflags;
+pub mod zip;
 
 use crate::local;
 use crate::local::progress::Step;
 use anyhow::Context as _;
 use base64::Engine as _;
+use lock::{BuildLock, lock_builds};
 use sha2::Digest as _;
 use std::ffi::OsString;
 use std::fs::File;
@@ -56,7 +66,7 @@ impl Arch {
 
     /// The CPU cargo-lambda tunes a release build for (its own default,
     /// which our `CARGO_ENCODED_RUSTFLAGS` would otherwise replace).
-    fn target_cpu(self) -> &'static str {
+    pub(crate) fn target_cpu(self) -> &'static str {
         match self {
             Arch::X86_64 => "haswell",
             Arch::Arm64 => "neoverse-n1",
@@ -123,49 +133,6 @@ pub fn run(root: &Path, args: BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Held while a Lambda build runs: one build at a time in this process and
-/// across processes. Tests that must see a step and the build after it
-/// with no other build between (a `cargo clean`, then a rebuild) hold it
-/// across both.
-pub struct BuildLock {
-    _file: std::fs::File,
-    _in_process: std::sync::MutexGuard<'static, ()>,
-}
-
-/// Waits for the build lock. One build at a time in this process (tests
-/// call builds from several threads): cargo-lambda copies the binary to the
-/// same place after cargo's own lock is released, and one build must not
-/// read the copy another is writing. And one at a time across processes (a
-/// deploy beside a test run), through `target/lambda/.build.lock`.
-pub fn lock_builds(root: &Path) -> anyhow::Result<BuildLock> {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let in_process = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let out_dir = root.join("target").join("lambda");
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let lock_path = out_dir.join(".build.lock");
-    let file = std::fs::File::create(&lock_path)
-        .with_context(|| format!("creating {}", lock_path.display()))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!(
-                "waiting for another build in target/ to finish ({})…",
-                lock_path.display()
-            );
-            file.lock()
-                .with_context(|| format!("waiting for the build lock {}", lock_path.display()))?;
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(e)
-                .with_context(|| format!("taking the build lock {}", lock_path.display()));
-        }
-    }
-    Ok(BuildLock {
-        _file: file,
-        _in_process: in_process,
-    })
-}
-
 /// Builds `bootstrap` with cargo-lambda (release) and writes the
 /// reproducible zip; its path, size and hashes.
 pub fn build_lambda_zip(root: &Path, opts: &BuildOptions) -> anyhow::Result<BuiltZip> {
@@ -217,7 +184,10 @@ pub fn build_lambda_zip_locked(
         .current_dir(root)
         .env("PATH", local::path_with_venv(root)?)
         .env("CARGO_TARGET_DIR", root.join("target"))
-        .env("CARGO_ENCODED_RUSTFLAGS", encoded_rustflags(root, arch)?)
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            rustflags::encoded_rustflags(root, arch)?,
+        )
         .env("CARGO_INCREMENTAL", "0")
         .env("CARGO_TERM_COLOR", "never")
         // mimalloc's C code stamps __DATE__ and __TIME__ into the binary;
@@ -242,7 +212,7 @@ pub fn build_lambda_zip_locked(
         binary.display(),
         bytes.len()
     );
-    let zip = zip_single_executable("bootstrap", &bytes)
+    let zip = zip::zip_single_executable("bootstrap", &bytes)
         .with_context(|| format!("zipping {}", binary.display()))?;
 
     let path = out_dir.join(format!("processor-{}.zip", arch.lambda_name()));
@@ -261,60 +231,6 @@ pub fn build_lambda_zip_locked(
         arch,
         log,
     })
-}
-
-/// The rustc flags of the build, whatever the caller's environment says
-/// (`CARGO_ENCODED_RUSTFLAGS` wins over `RUSTFLAGS` and every config file):
-/// the target CPU, the path remapping, and for x86_64 the processor's
-/// profile (`cargo xtask pgo`) when the checkout has one.
-pub(crate) fn encoded_rustflags(root: &Path, arch: Arch) -> anyhow::Result<String> {
-    let mut flags = base_rustflags(arch)?;
-    let profile = root.join(crate::pgo::PROFILE);
-    // Trained on x86_64: an arm64 build would match it only in part.
-    if arch == Arch::X86_64 && profile.is_file() {
-        let profile = profile
-            .to_str()
-            .with_context(|| format!("{} is not UTF-8", profile.display()))?;
-        flags.push(format!("-Cprofile-use={profile}"));
-    }
-    Ok(flags.join("\x1f"))
-}
-
-/// `encoded_rustflags` without a profile, instrumented to write one into
-/// `raw_dir` (`cargo xtask pgo`): the same code but for the counters, so
-/// that the profile matches the build that uses it.
-pub(crate) fn training_rustflags(arch: Arch, raw_dir: &Path) -> anyhow::Result<String> {
-    let mut flags = base_rustflags(arch)?;
-    let raw_dir = raw_dir
-        .to_str()
-        .with_context(|| format!("{} is not UTF-8", raw_dir.display()))?;
-    flags.push(format!("-Cprofile-generate={raw_dir}"));
-    Ok(flags.join("\x1f"))
-}
-
-/// The flags every build of the processor has. Nothing in them depends on
-/// the checkout, so a build's bytes do not either.
-fn base_rustflags(arch: Arch) -> anyhow::Result<Vec<String>> {
-    let cargo_home = cargo_home()?;
-    let cargo_home = cargo_home
-        .to_str()
-        .with_context(|| format!("CARGO_HOME {} is not UTF-8", cargo_home.display()))?;
-    Ok(vec![
-        "-C".to_string(),
-        format!("target-cpu={}", arch.target_cpu()),
-        format!("--remap-path-prefix={cargo_home}=/cargo"),
-    ])
-}
-
-/// `$CARGO_HOME`, else `$HOME/.cargo`, as cargo itself finds it.
-fn cargo_home() -> anyhow::Result<PathBuf> {
-    if let Some(home) = std::env::var_os("CARGO_HOME").filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(home));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .context("neither CARGO_HOME nor HOME is set: cannot find cargo's home")?;
-    Ok(PathBuf::from(home).join(".cargo"))
 }
 
 /// Fails, saying what to install, when the Rust standard library for the
@@ -408,144 +324,9 @@ fn run_streamed(cmd: &mut Command, log: &Path, arch: Arch) -> anyhow::Result<()>
 /// the C code's `__DATE__`/`__TIME__` say.
 const SOURCE_DATE_EPOCH: &str = "315532800";
 
-/// 1980-01-01 00:00:00 in MS-DOS form, the earliest a zip can say: the same
-/// for every build.
-const DOS_TIME: u16 = 0;
-const DOS_DATE: u16 = (1 << 5) | 1;
-/// A regular file (`S_IFREG`) with mode 0755, in the high half of the
-/// external attributes, as Info-ZIP and Lambda read them.
-const UNIX_MODE: u32 = 0o100_755;
-/// "Made by" Unix (3), zip specification 2.0.
-const VERSION_MADE_BY: u16 = (3 << 8) | 20;
-const VERSION_NEEDED: u16 = 20;
-const DEFLATE: u16 = 8;
-/// Pinned: another level gives other bytes.
-const DEFLATE_LEVEL: u32 = 9;
-
-/// A zip with one entry, `name`, holding `data`: deflated, dated
-/// 1980-01-01, mode 0755, no extra fields or comments. Written by hand so
-/// that every byte is chosen here.
-pub fn zip_single_executable(name: &str, data: &[u8]) -> anyhow::Result<Vec<u8>> {
-    use flate2::write::DeflateEncoder;
-    let mut encoder = DeflateEncoder::new(
-        Vec::with_capacity(data.len() / 2),
-        flate2::Compression::new(DEFLATE_LEVEL),
-    );
-    encoder.write_all(data).context("deflating")?;
-    let compressed = encoder.finish().context("deflating")?;
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    let crc = crc.sum();
-
-    let too_big = || anyhow::anyhow!("{name} is too large for a zip without zip64 (4 GiB)");
-    let size = u32::try_from(data.len()).map_err(|_| too_big())?;
-    let csize = u32::try_from(compressed.len()).map_err(|_| too_big())?;
-    let name_len = u16::try_from(name.len()).context("entry name too long")?;
-
-    let mut zip = Vec::with_capacity(compressed.len() + 2 * name.len() + 128);
-    // Local file header.
-    put32(&mut zip, 0x0403_4b50);
-    put16(&mut zip, VERSION_NEEDED);
-    put16(&mut zip, 0); // flags: sizes known, no data descriptor
-    put16(&mut zip, DEFLATE);
-    put16(&mut zip, DOS_TIME);
-    put16(&mut zip, DOS_DATE);
-    put32(&mut zip, crc);
-    put32(&mut zip, csize);
-    put32(&mut zip, size);
-    put16(&mut zip, name_len);
-    put16(&mut zip, 0); // no extra field
-    zip.extend_from_slice(name.as_bytes());
-    zip.extend_from_slice(&compressed);
-
-    // Central directory, one entry.
-    let central_start = u32::try_from(zip.len()).map_err(|_| too_big())?;
-    put32(&mut zip, 0x0201_4b50);
-    put16(&mut zip, VERSION_MADE_BY);
-    put16(&mut zip, VERSION_NEEDED);
-    put16(&mut zip, 0);
-    put16(&mut zip, DEFLATE);
-    put16(&mut zip, DOS_TIME);
-    put16(&mut zip, DOS_DATE);
-    put32(&mut zip, crc);
-    put32(&mut zip, csize);
-    put32(&mut zip, size);
-    put16(&mut zip, name_len);
-    put16(&mut zip, 0); // extra field length
-    put16(&mut zip, 0); // comment length
-    put16(&mut zip, 0); // disk number
-    put16(&mut zip, 0); // internal attributes
-    put32(&mut zip, UNIX_MODE << 16);
-    put32(&mut zip, 0); // the local header's offset
-    zip.extend_from_slice(name.as_bytes());
-    let central_len = u32::try_from(zip.len()).map_err(|_| too_big())? - central_start;
-
-    // End of central directory.
-    put32(&mut zip, 0x0605_4b50);
-    put16(&mut zip, 0);
-    put16(&mut zip, 0);
-    put16(&mut zip, 1);
-    put16(&mut zip, 1);
-    put32(&mut zip, central_len);
-    put32(&mut zip, central_start);
-    put16(&mut zip, 0); // comment length
-    Ok(zip)
-}
-
-fn put16(out: &mut Vec<u8>, value: u16) {
-    out.extend_from_slice(&value.to_le_bytes());
-}
-
-fn put32(out: &mut Vec<u8>, value: u32) {
-    out.extend_from_slice(&value.to_le_bytes());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn u16_at(bytes: &[u8], at: usize) -> u16 {
-        u16::from_le_bytes([bytes[at], bytes[at + 1]])
-    }
-    fn u32_at(bytes: &[u8], at: usize) -> u32 {
-        u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
-    }
-
-    #[test]
-    fn the_zip_has_one_fixed_entry_and_round_trips() {
-        let data: Vec<u8> = (0..100_000u32)
-            .flat_map(|i| (i % 251).to_le_bytes())
-            .collect();
-        let zip = zip_single_executable("bootstrap", &data).unwrap();
-        assert_eq!(zip, zip_single_executable("bootstrap", &data).unwrap());
-
-        // End of central directory: one entry, where the directory starts.
-        let eocd = zip.len() - 22;
-        assert_eq!(u32_at(&zip, eocd), 0x0605_4b50);
-        assert_eq!(u16_at(&zip, eocd + 10), 1);
-        let central = u32_at(&zip, eocd + 16) as usize;
-        assert_eq!(u32_at(&zip, central), 0x0201_4b50);
-        assert_eq!(u16_at(&zip, central + 4) >> 8, 3, "made by Unix");
-        assert_eq!(u16_at(&zip, central + 12), 0, "time 00:00:00");
-        assert_eq!(u16_at(&zip, central + 14), 0x21, "date 1980-01-01");
-        assert_eq!(u32_at(&zip, central + 38) >> 16, 0o100_755);
-        assert_eq!(&zip[central + 46..central + 55], b"bootstrap");
-
-        // The local entry inflates back to the data.
-        assert_eq!(u32_at(&zip, 0), 0x0403_4b50);
-        let csize = u32_at(&zip, 18) as usize;
-        let start = 30 + 9;
-        let mut inflated = Vec::new();
-        std::io::Read::read_to_end(
-            &mut flate2::read::DeflateDecoder::new(&zip[start..start + csize]),
-            &mut inflated,
-        )
-        .unwrap();
-        assert_eq!(inflated, data);
-        let mut crc = flate2::Crc::new();
-        crc.update(&data);
-        assert_eq!(u32_at(&zip, 14), crc.sum());
-    }
 
     #[test]
     fn architectures_parse_as_lambda_spells_them() {
@@ -553,47 +334,5 @@ mod tests {
         assert_eq!("arm64".parse::<Arch>().unwrap(), Arch::Arm64);
         assert!("aarch64".parse::<Arch>().is_err());
         assert_eq!(Arch::Arm64.triple(), "aarch64-unknown-linux-gnu");
-    }
-
-    #[test]
-    fn rustflags_remap_cargo_home_and_keep_cargo_lambdas_cpu() {
-        let root = crate::project_root();
-        let flags = encoded_rustflags(&root, Arch::X86_64).unwrap();
-        let flags: Vec<&str> = flags.split('\x1f').collect();
-        assert_eq!(flags[..2], ["-C", "target-cpu=haswell"]);
-        assert!(
-            flags[2].starts_with("--remap-path-prefix=") && flags[2].ends_with("=/cargo"),
-            "{flags:?}"
-        );
-    }
-
-    #[test]
-    fn x86_64_builds_use_the_checkouts_profile_and_training_builds_make_one() {
-        let root = crate::project_root();
-        let profile = root.join(crate::pgo::PROFILE);
-        assert!(
-            profile.is_file(),
-            "{} is part of the checkout",
-            profile.display()
-        );
-        let x86 = encoded_rustflags(&root, Arch::X86_64).unwrap();
-        assert_eq!(
-            x86.split('\x1f').next_back(),
-            Some(format!("-Cprofile-use={}", profile.display()).as_str())
-        );
-        let arm = encoded_rustflags(&root, Arch::Arm64).unwrap();
-        assert!(!arm.contains("profile-use"), "{arm}");
-        // Without a profile (another checkout, say), no flag.
-        let elsewhere = std::env::temp_dir().join("not-a-checkout-of-this-project");
-        let bare = encoded_rustflags(&elsewhere, Arch::X86_64).unwrap();
-        assert!(!bare.contains("profile"), "{bare}");
-        // The training build differs only by its instrumentation.
-        let training = training_rustflags(Arch::X86_64, Path::new("/tmp/raw")).unwrap();
-        assert_eq!(
-            training.split('\x1f').collect::<Vec<_>>(),
-            bare.split('\x1f')
-                .chain(["-Cprofile-generate=/tmp/raw"])
-                .collect::<Vec<_>>()
-        );
     }
 }
