@@ -17,19 +17,6 @@ pub mod normalize;
 pub mod opensearch;
 pub mod stack;
 
-// What moved out of deploy (the engine, `mappings/` rendering) and the
-// OpenSearch resources' former module, at their former paths: integration
-// tests still name them.
-pub use crate::engine::plan;
-pub use crate::mappings as render;
-pub mod opensearch_resources {
-    pub use super::opensearch::{Api, IndexTemplate, IsmPolicy};
-}
-pub mod resource {
-    pub use crate::engine::resource::*;
-    pub use crate::engine::run::*;
-}
-
 pub use crate::engine::{Action, Change, FieldChange, Plan};
 use crate::env::Environment;
 use anyhow::Context as _;

@@ -307,7 +307,7 @@ fn is_empty(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::plan::diff;
+    use crate::engine::plan::diff;
     use crate::env::Environment;
     use crate::mappings::{DocumentKind, load_documents};
     use serde_json::json;

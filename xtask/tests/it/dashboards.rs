@@ -30,7 +30,7 @@ use xtask::dashboards::client::Dashboards;
 use xtask::dashboards::resource::{SavedObjectResource, checked_objects};
 use xtask::dashboards::{SavedObject, resources};
 use xtask::deploy::Action;
-use xtask::deploy::resource::{Resource, apply, plan};
+use xtask::engine::{Resource, apply, plan};
 use xtask::env::{DashboardsConfig, Environment};
 
 #[derive(Default)]

@@ -10,11 +10,11 @@ use processor::opensearch::OpenSearch;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
-use xtask::deploy::render::DocumentKind;
 use xtask::deploy::{
     Action, OpenSearchResources, Plan, deploy_opensearch_async, plan_opensearch_async,
 };
 use xtask::env::Environment;
+use xtask::mappings::DocumentKind;
 
 fn unique_prefix(test: &str) -> String {
     let nanos = SystemTime::now()
@@ -204,7 +204,7 @@ async fn deploy_creates_then_changes_nothing_then_repairs_drift() {
     put(&client, &template_path, &body).await;
     if ism {
         let got = client.json(Method::GET, &policy_path, None).await.unwrap();
-        let documents = xtask::deploy::render::load_documents(&root, &env).unwrap();
+        let documents = xtask::mappings::load_documents(&root, &env).unwrap();
         let declared = documents
             .iter()
             .find(|d| d.kind == DocumentKind::IsmPolicy)

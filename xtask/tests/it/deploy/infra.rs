@@ -9,8 +9,8 @@ use aws_sdk_lambda::primitives::Blob;
 use serde_json::{Value, json};
 use support::{fake_lambda_zip, root, test_stack_environment};
 use xtask::deploy::aws::LambdaCode;
-use xtask::deploy::plan::{Action, Plan};
 use xtask::deploy::stack::Stack;
+use xtask::engine::{Action, Plan};
 use xtask::env::Environment;
 
 fn code(content: &str) -> LambdaCode {
@@ -405,7 +405,7 @@ async fn the_wrong_account_stops_deploy_before_any_change() {
 #[test]
 fn plan_json_has_the_documented_shape() {
     let plan = Plan {
-        changes: vec![xtask::deploy::plan::Change::between(
+        changes: vec![xtask::engine::Change::between(
             "lambda_function",
             "f",
             Some(&json!({"memory_size": 128})),

@@ -17,10 +17,9 @@ use processor::opensearch::{Auth, OpenSearch};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use support::http::{Request, Response, Server};
-use xtask::deploy::opensearch_resources::{Api, IsmPolicy};
-use xtask::deploy::plan::Action;
-use xtask::deploy::render::{DocumentKind, load_documents};
-use xtask::deploy::resource::{self, Resource};
+use xtask::deploy::opensearch::{Api, IsmPolicy};
+use xtask::engine::{self, Action, Resource};
+use xtask::mappings::{DocumentKind, load_documents};
 
 #[derive(Default)]
 struct Store {
@@ -136,10 +135,10 @@ async fn an_edited_ism_policy_is_found_by_field_and_put_back() {
     let policy = IsmPolicy::new(api.clone(), document.name.clone(), document.body.clone());
     let resources: Vec<&dyn Resource> = vec![&policy];
 
-    let first = resource::plan(&resources).await.unwrap();
+    let first = engine::plan(&resources).await.unwrap();
     assert_eq!(first.plan.changes[0].action, Action::Create);
-    resource::apply(&resources, &first).await.unwrap();
-    let again = resource::plan(&resources).await.unwrap();
+    engine::apply(&resources, &first).await.unwrap();
+    let again = engine::plan(&resources).await.unwrap();
     assert!(
         again.plan.is_empty(),
         "what the plugin adds shows as a diff:\n{}",
@@ -156,7 +155,7 @@ async fn an_edited_ism_policy_is_found_by_field_and_put_back() {
         let seq = store.seq_no;
         store.policy.as_mut().unwrap()["_seq_no"] = json!(seq);
     }
-    let drift = resource::plan(&resources).await.unwrap();
+    let drift = engine::plan(&resources).await.unwrap();
     let change = &drift.plan.changes[0];
     assert_eq!(change.action, Action::Update, "{}", drift.plan);
     assert_eq!(change.fields.len(), 1, "{}", drift.plan);
@@ -170,8 +169,8 @@ async fn an_edited_ism_policy_is_found_by_field_and_put_back() {
         json!(format!("{}d", env.retention.delete_after_days))
     );
 
-    resource::apply(&resources, &drift).await.unwrap();
-    let repaired = resource::plan(&resources).await.unwrap();
+    engine::apply(&resources, &drift).await.unwrap();
+    let repaired = engine::plan(&resources).await.unwrap();
     assert!(repaired.plan.is_empty(), "{}", repaired.plan);
     assert!(
         api.writes().iter().any(|w| w.contains("if_seq_no=")),
