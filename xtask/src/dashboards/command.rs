@@ -1,7 +1,9 @@
 //! `cargo xtask dashboards`: the saved objects of an environment, checked,
 //! as the NDJSON Dashboards imports (stdout or a file, for a manual import
 //! through Dashboards' UI), or planned and applied through the API
-//! (`--plan`, `--apply`) until `deploy` and `diff` include them.
+//! (`--plan`, `--apply`) on their own. `deploy` and `diff` already include
+//! them: the stack plans and applies the same saved-object resources
+//! (`resource.rs`) with the rest, after the index templates.
 
 use super::resource::{SavedObjectResource, checked_objects};
 use super::{client::Dashboards, to_ndjson};
