@@ -12,6 +12,7 @@ pub mod demo;
 pub mod deploy;
 pub mod engine;
 pub mod env;
+pub mod fuzz;
 pub mod genlogs;
 pub mod local;
 pub mod mappings;

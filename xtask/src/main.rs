@@ -41,6 +41,8 @@ enum Command {
     Bench(xtask::bench::BenchArgs),
     /// Trains the processor's profile-guided optimisation (processor/pgo/processor.profdata).
     Pgo(xtask::pgo::PgoArgs),
+    /// Coverage-guided fuzzing (libFuzzer) of the processor's hand-written readers against the general path.
+    Fuzz(xtask::fuzz::FuzzArgs),
     /// The usage report (IM-8136) of a period: JSON on stdout, CSV or HTML files.
     Report(xtask::report::ReportArgs),
     /// The Dashboards saved objects of an environment: NDJSON, or plan/apply through the API.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => xtask::demo::run(&root, args),
         Command::Bench(args) => xtask::bench::run(&root, args),
         Command::Pgo(args) => xtask::pgo::run(&root, args),
+        Command::Fuzz(args) => xtask::fuzz::run(&root, args),
         Command::Report(args) => xtask::report::run(&root, args),
         Command::Dashboards(args) => xtask::dashboards::command::run(&root, args),
         Command::Test(args) => xtask::test::run(&root, args),
