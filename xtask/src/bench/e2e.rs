@@ -200,13 +200,17 @@ struct Timed {
     /// CPU seconds OpenSearch's nodes used (anything else they served then
     /// included).
     opensearch_cpu: Option<f64>,
+    /// What OpenSearch's nodes did meanwhile, by kind of work.
+    opensearch_work: Option<Work>,
 }
 
-/// CPU used so far by this process and by OpenSearch, each when known.
+/// CPU used so far by this process and by OpenSearch, each when known,
+/// and OpenSearch's work counters.
 #[derive(Clone, Copy)]
 struct CpuClock {
     client: Option<f64>,
     opensearch: Option<f64>,
+    work: Option<Work>,
 }
 
 impl CpuClock {
@@ -214,18 +218,112 @@ impl CpuClock {
         CpuClock {
             client: process_cpu_seconds(),
             opensearch: opensearch_cpu_seconds(client).await,
+            work: Work::now(client).await,
         }
     }
 
-    /// CPU seconds since `self` on each side.
-    async fn since(self, client: &OpenSearch) -> (Option<f64>, Option<f64>) {
+    /// CPU seconds since `self` on each side, and OpenSearch's work.
+    async fn since(self, client: &OpenSearch) -> (Option<f64>, Option<f64>, Option<Work>) {
         let now = CpuClock::now(client).await;
         let diff = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
         (
             diff(self.client, now.client),
             diff(self.opensearch, now.opensearch),
+            now.work
+                .zip(self.work)
+                .map(|(after, before)| after.minus(&before)),
         )
     }
+}
+
+/// OpenSearch's own counters of the work its nodes did (node stats, summed
+/// over nodes): where a measurement's server time went.
+#[derive(Clone, Copy, Default, serde::Serialize)]
+struct Work {
+    /// Documents indexed, updated or deleted, and the time spent.
+    index_ops: u64,
+    index_ms: u64,
+    /// Realtime gets (each document of an `_mget` counts).
+    get_ops: u64,
+    get_ms: u64,
+    /// Search query phases (one per shard searched).
+    query_ops: u64,
+    query_ms: u64,
+    /// Refreshes: all, those asked for from outside, and their time.
+    refreshes: u64,
+    external_refreshes: u64,
+    refresh_ms: u64,
+    merges: u64,
+    merge_ms: u64,
+}
+
+impl Work {
+    async fn now(client: &OpenSearch) -> Option<Work> {
+        let stats = client
+            .json(
+                http::Method::GET,
+                "/_nodes/stats/indices/indexing,get,search,refresh,merge",
+                None,
+            )
+            .await
+            .ok()?;
+        let mut work = Work::default();
+        for node in stats["nodes"].as_object()?.values() {
+            let i = &node["indices"];
+            let n = |section: &str, key: &str| i[section][key].as_u64().unwrap_or(0);
+            work.index_ops += n("indexing", "index_total") + n("indexing", "delete_total");
+            work.index_ms += n("indexing", "index_time_in_millis");
+            work.get_ops += n("get", "total");
+            work.get_ms += n("get", "time_in_millis");
+            work.query_ops += n("search", "query_total");
+            work.query_ms += n("search", "query_time_in_millis");
+            work.refreshes += n("refresh", "total");
+            work.external_refreshes += n("refresh", "external_total");
+            work.refresh_ms += n("refresh", "total_time_in_millis");
+            work.merges += n("merges", "total");
+            work.merge_ms += n("merges", "total_time_in_millis");
+        }
+        Some(work)
+    }
+
+    fn minus(&self, before: &Work) -> Work {
+        Work {
+            index_ops: self.index_ops.saturating_sub(before.index_ops),
+            index_ms: self.index_ms.saturating_sub(before.index_ms),
+            get_ops: self.get_ops.saturating_sub(before.get_ops),
+            get_ms: self.get_ms.saturating_sub(before.get_ms),
+            query_ops: self.query_ops.saturating_sub(before.query_ops),
+            query_ms: self.query_ms.saturating_sub(before.query_ms),
+            refreshes: self.refreshes.saturating_sub(before.refreshes),
+            external_refreshes: self
+                .external_refreshes
+                .saturating_sub(before.external_refreshes),
+            refresh_ms: self.refresh_ms.saturating_sub(before.refresh_ms),
+            merges: self.merges.saturating_sub(before.merges),
+            merge_ms: self.merge_ms.saturating_sub(before.merge_ms),
+        }
+    }
+}
+
+/// `indexed 123 (4.5 s), gets …`: one line of [`Work`].
+fn work_text(work: Option<Work>) -> String {
+    let Some(w) = work else {
+        return "OpenSearch work: ?".to_string();
+    };
+    format!(
+        "OpenSearch work: {} index ops ({:.1} s), {} gets ({:.1} s), {} shard queries ({:.1} s), {} refreshes ({} asked for, {:.1} s), {} merges ({:.1} s)",
+        w.index_ops,
+        w.index_ms as f64 / 1e3,
+        w.get_ops,
+        w.get_ms as f64 / 1e3,
+        w.query_ops,
+        w.query_ms as f64 / 1e3,
+        w.refreshes,
+        w.external_refreshes,
+        w.refresh_ms as f64 / 1e3,
+        w.merges,
+        w.merge_ms as f64 / 1e3,
+    )
 }
 
 /// User and system CPU seconds of this process, all threads
@@ -306,6 +404,7 @@ impl Bench<'_> {
                 .map(|e| format!(" (first: {e})"))
                 .unwrap_or_default()
         );
+        println!("    {}", work_text(raw.opensearch_work));
         let (pipe, pipe_stored) = self.pipeline_run(&payloads, "pipeline").await?;
         let pipe_rate = rate(payloads.log_events, pipe.seconds);
         println!(
@@ -320,6 +419,7 @@ impl Bench<'_> {
             pipe_stored.sessions,
             pipe_stored.dead_letters
         );
+        println!("    {}", work_text(pipe.opensearch_work));
         let ratio = if raw_rate > 0.0 {
             pipe_rate / raw_rate
         } else {
@@ -348,6 +448,8 @@ impl Bench<'_> {
             "pipeline_request_events": pipe_stored.request_events,
             "pipeline_sessions": pipe_stored.sessions,
             "pipeline_dead_letters": pipe_stored.dead_letters,
+            "raw_opensearch_work": raw.opensearch_work,
+            "pipeline_opensearch_work": pipe.opensearch_work,
             "index_prefixes": [raw_stored.prefix, pipe_stored.prefix],
         }});
         println!("{line}");
@@ -477,7 +579,7 @@ impl Bench<'_> {
             )
             .await?;
             let seconds = started.elapsed().as_secs_f64();
-            let (client_cpu, opensearch_cpu) = cpu.since(self.client).await;
+            let (client_cpu, opensearch_cpu, opensearch_work) = cpu.since(self.client).await;
             progress.finish_and_clear();
             if sent.requests != payloads.data_payloads {
                 bail!(
@@ -495,6 +597,7 @@ impl Bench<'_> {
                     requests: Some(sent.requests),
                     client_cpu,
                     opensearch_cpu,
+                    opensearch_work,
                 },
                 RawStored {
                     prefix: prefix.clone(),
@@ -547,7 +650,7 @@ impl Bench<'_> {
             let started = Instant::now();
             let report = replay_files(handler, &payloads.files, self.jobs, &progress).await?;
             let seconds = started.elapsed().as_secs_f64();
-            let (client_cpu, opensearch_cpu) = cpu.since(self.client).await;
+            let (client_cpu, opensearch_cpu, opensearch_work) = cpu.since(self.client).await;
             progress.finish_and_clear();
             if let Some((path, reason)) = report.bad_files.first() {
                 bail!("{}: {reason}", path.display());
@@ -566,6 +669,7 @@ impl Bench<'_> {
                     requests: requests_of(&report.counts),
                     client_cpu,
                     opensearch_cpu,
+                    opensearch_work,
                 },
                 stored,
             ))
