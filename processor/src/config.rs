@@ -402,4 +402,10 @@ impl Indices {
     pub fn request_events_pattern(&self) -> String {
         format!("{}*", self.request_events_prefix)
     }
+
+    /// The processor's own bookkeeping of sessions (their tallies and
+    /// states, `session_state`): the summaries' index name and `-state`.
+    pub fn session_state(&self) -> String {
+        format!("{}-state", self.session_summaries)
+    }
 }

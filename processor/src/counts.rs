@@ -73,19 +73,21 @@ pub struct Counts {
     /// warm state) and which went to the day's backfill index.
     pub events_backfilled: u64,
     pub sessions_touched: u64,
-    /// Summaries written with events they did not count before.
+    /// Summaries written with events they did not count before (or
+    /// written again after a deletion).
     pub sessions_written: u64,
     /// Summaries that already counted every event of the batch.
     pub sessions_unchanged: u64,
-    /// Summaries rebuilt from their stored events (deleted by hand,
-    /// unreadable, or counting an event OpenSearch then refused).
+    /// Of `sessions_written`, summaries written again over the tombstone
+    /// of their deletion (deleted by hand or by `_delete_by_query`).
     pub sessions_rebuilt: u64,
     pub dead_lettered: u64,
     pub retries: u64,
     /// HTTP requests to OpenSearch, retries included.
     pub opensearch_requests: u64,
-    /// Documents OpenSearch returned: summaries and event ids looked up by
-    /// id, and events read by a rebuild.
+    /// Documents OpenSearch returned: the tallies and states in their
+    /// updates' answers, and event ids looked up by id (a backfill, a
+    /// summary's version after a conflict).
     pub documents_read: u64,
 }
 

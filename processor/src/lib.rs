@@ -25,5 +25,5 @@ pub mod record;
 pub mod session;
 pub mod sigv4;
 pub mod sink;
-pub mod summary_merge;
+pub mod session_state;
 pub mod timefmt;

@@ -161,6 +161,36 @@ impl<'a> SessionSummary<'a> {
         summary
     }
 
+    /// A summary from its parts (a session's state read back): the sets
+    /// are modules, paths, asset types and site tokens; the span is (start,
+    /// end).
+    pub fn from_parts(
+        session_id: Cow<'a, str>,
+        user: Cow<'a, str>,
+        first_event: (i64, Cow<'a, str>),
+        [modules, paths, asset_types, site_tokens]: [StrSet<'a>; 4],
+        (start_ms, end_ms): (i64, i64),
+        event_count: u64,
+    ) -> Self {
+        SessionSummary {
+            session_id,
+            user,
+            first_event: (first_event.0, Some(first_event.1)),
+            modules,
+            paths,
+            asset_types,
+            site_tokens,
+            start_ms,
+            end_ms,
+            event_count,
+        }
+    }
+
+    /// The (timestamp, log event id) of the event `user` comes from.
+    pub fn first_event(&self) -> (i64, Option<Cow<'a, str>>) {
+        self.first_event.clone()
+    }
+
     /// Adds an event. On a tie with the earliest timestamp whose event id
     /// is unknown (see [`Self::tie_is_ambiguous`]) the user is kept.
     pub fn add(&mut self, event: EventView<'_, 'a>) {

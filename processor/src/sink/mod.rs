@@ -8,9 +8,10 @@
 //!   daily index of its own timestamp, so a redelivery is a harmless 409
 //!   (every `_id` goes through `docid::document_id`: an id OpenSearch
 //!   would refuse, empty or over 512 bytes, becomes a digest of itself);
-//! - a session summary is extended by the events it does not count yet,
-//!   written conditionally on the version read, *before* those events are
-//!   created, with them listed as pending (`sessions`, `summary_merge`).
+//! - then each stored event's id is added to its session's tally, each
+//!   tally's size folded into the session's state, and the state published
+//!   as the session's summary (`sessions`, `session_state`): merges run in
+//!   the shard, so applying one twice or two in either order is the same.
 //!
 //! Backfills: ISM makes a daily index read-only once it is old (warm).
 //! An event whose daily index refuses writes for that reason is looked up
@@ -51,7 +52,7 @@ pub enum SinkError {
     #[error("{call}: unexpected response: {message}")]
     Protocol { call: String, message: String },
     #[error(
-        "{count} session summaries still in version conflict after {rounds} rounds (e.g. `{example}`): other invocations keep writing them; the retry counts them"
+        "{count} session documents still in version conflict after {rounds} tries (e.g. `{example}`): other invocations keep writing them; the retry counts them"
     )]
     SummaryConflicts {
         count: usize,
@@ -68,24 +69,31 @@ pub enum SinkError {
 /// of that bulk request's items, then stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// After reading summaries and which events are stored, before writing.
-    AfterReads,
-    InSummaries,
-    /// After the summaries counted the events, before the events are created.
-    AfterSummaries,
     InEvents,
-    /// After the events are created: the invocation's work is done, but
-    /// Lambda sees it fail and delivers the batch again.
+    /// The events are stored, nothing is counted yet.
     AfterEvents,
+    InTallies,
+    /// The events are in their tallies; the states do not know the sizes.
+    AfterTallies,
+    InStates,
+    /// The states are up to date; no summary is published yet.
+    AfterStates,
+    InSummaries,
+    /// Everything is written, but Lambda sees the invocation fail and
+    /// delivers the batch again.
+    AfterSummaries,
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [
-        Step::AfterReads,
-        Step::InSummaries,
-        Step::AfterSummaries,
+    pub const ALL: [Step; 8] = [
         Step::InEvents,
         Step::AfterEvents,
+        Step::InTallies,
+        Step::AfterTallies,
+        Step::InStates,
+        Step::AfterStates,
+        Step::InSummaries,
+        Step::AfterSummaries,
     ];
 }
 
@@ -108,14 +116,7 @@ enum Outcome {
 
 #[derive(Debug, Deserialize)]
 struct BulkResponse {
-    items: Vec<HashMap<String, BulkItem>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct BulkItem {
-    status: u16,
-    #[serde(default)]
-    error: Value,
+    items: Vec<HashMap<String, Value>>,
 }
 
 /// A document OpenSearch will not take, or a payload that cannot be read.
@@ -184,12 +185,12 @@ impl Sink {
         body: BulkBody,
         deadline: Instant,
         counts: &mut Counts,
-    ) -> Result<Vec<(usize, Outcome)>, SinkError> {
+    ) -> Result<Vec<(usize, Outcome, Value)>, SinkError> {
         if self.crash_at != Some(step) {
-            return self.bulk(path, body, deadline, counts).await;
+            return self.bulk_items(path, body, deadline, counts).await;
         }
         let half: Vec<usize> = (0..body.items.len().div_ceil(2)).collect();
-        self.bulk(path, body.subset(&half), deadline, counts)
+        self.bulk_items(path, body.subset(&half), deadline, counts)
             .await?;
         Err(SinkError::Crashed(step))
     }
@@ -207,8 +208,8 @@ impl Sink {
         &self.indices
     }
 
-    /// One batch: its events counted into their sessions' summaries, the
-    /// events created, then the summaries' pending lists emptied.
+    /// One batch: its events created, then counted into their sessions'
+    /// states and summaries.
     pub async fn write(
         &self,
         batch: &ProcessedBatch<'_>,
@@ -243,7 +244,7 @@ impl Sink {
             let outcomes = self
                 .bulk_or_crash(Step::InEvents, "/_bulk", body, deadline, counts)
                 .await?;
-            for (position, outcome) in outcomes {
+            for (position, outcome, _) in outcomes {
                 match outcome {
                     Outcome::Written => counts.events_created += 1,
                     Outcome::Conflict => counts.events_existing += 1,
@@ -444,6 +445,23 @@ impl Sink {
         deadline: Instant,
         counts: &mut Counts,
     ) -> Result<Vec<(usize, Outcome)>, SinkError> {
+        Ok(self
+            .bulk_items(path, body, deadline, counts)
+            .await?
+            .into_iter()
+            .map(|(reference, outcome, _)| (reference, outcome))
+            .collect())
+    }
+
+    /// `bulk`, with each item's answer as OpenSearch gave it (an update's
+    /// `get`, `_seq_no` and `result`).
+    async fn bulk_items(
+        &self,
+        path: &str,
+        body: BulkBody,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Vec<(usize, Outcome, Value)>, SinkError> {
         let mut pending = body;
         let mut done = Vec::with_capacity(pending.items.len());
         let mut attempt = 0u32;
@@ -497,20 +515,27 @@ impl Sink {
                                 message: format!("bulk answer item {position} names no action"),
                             });
                         };
-                        match item.status {
-                            200..=299 => done.push((reference, Outcome::Written)),
-                            409 => done.push((reference, Outcome::Conflict)),
+                        let Some(status) = item["status"].as_u64().map(|s| s as u16) else {
+                            return Err(SinkError::Protocol {
+                                call: format!("POST {path}"),
+                                message: format!("bulk answer item {position} has no status"),
+                            });
+                        };
+                        match status {
+                            200..=299 => done.push((reference, Outcome::Written, item)),
+                            409 => done.push((reference, Outcome::Conflict, item)),
                             s if transient_status(s) => {
-                                last = format!("HTTP {s}: {}", item.error);
+                                last = format!("HTTP {s}: {}", item["error"]);
                                 retry.push(position);
                             }
-                            s => done.push((
-                                reference,
-                                Outcome::Rejected {
-                                    status: s,
-                                    error: item.error,
-                                },
-                            )),
+                            s => {
+                                let error = item["error"].clone();
+                                done.push((
+                                    reference,
+                                    Outcome::Rejected { status: s, error },
+                                    item,
+                                ))
+                            }
                         }
                     }
                     if retry.is_empty() {
@@ -536,18 +561,6 @@ impl Sink {
     ) -> Result<Value, SinkError> {
         let bytes = body.map(|b| serde_json::to_vec(b).expect("JSON values serialize"));
         self.call(method, path, bytes, deadline, counts).await
-    }
-
-    /// `call_json` with a body already serialised.
-    async fn call_raw_json(
-        &self,
-        method: Method,
-        path: &str,
-        body: Vec<u8>,
-        deadline: Instant,
-        counts: &mut Counts,
-    ) -> Result<Value, SinkError> {
-        self.call(method, path, Some(body), deadline, counts).await
     }
 
     async fn call(

@@ -86,12 +86,15 @@ impl OpenSearchResources {
     }
 
     /// The data indices that exist: the daily request events, the session
-    /// summaries and the dead letters.
+    /// summaries and their state, and the dead letters.
     pub async fn data_indices(&self) -> anyhow::Result<Vec<String>> {
         let i = &self.indices;
         let path = format!(
-            "/{}*,{},{}/_settings?ignore_unavailable=true&allow_no_indices=true&expand_wildcards=all",
-            i.request_events_prefix, i.session_summaries, i.dead_letters
+            "/{}*,{},{},{}/_settings?ignore_unavailable=true&allow_no_indices=true&expand_wildcards=all",
+            i.request_events_prefix,
+            i.session_summaries,
+            i.session_state(),
+            i.dead_letters
         );
         let answer = self.api.get_json(&path).await?;
         let mut names: Vec<String> = answer

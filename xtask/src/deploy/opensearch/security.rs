@@ -17,14 +17,15 @@ pub const ROLE_MAPPING: &str = "opensearch_role_mapping";
 pub fn role_body(env: &Environment) -> Value {
     let i = env.indices();
     json!({
-        "cluster_permissions": ["indices:data/read/scroll", "indices:data/read/scroll/clear", "indices:data/write/bulk"],
+        "cluster_permissions": ["indices:data/write/bulk"],
         "index_permissions": [{
             "index_patterns": [
                 format!("{}*", i.request_events_prefix),
                 i.session_summaries,
+                i.session_state(),
                 i.dead_letters,
             ],
-            "allowed_actions": ["crud", "create_index", "indices:admin/refresh", "indices:data/read/search", "indices:data/read/mget"]
+            "allowed_actions": ["crud", "create_index", "indices:data/read/mget"]
         }]
     })
 }

@@ -195,7 +195,7 @@ fn lambda_events(files: &[PathBuf]) -> Vec<Value> {
 
 /// Every batch's invocation dies at one step of the write path, then the
 /// batch is delivered again (in reverse order): for every step, the result
-/// is what one clean delivery gives, pending lists emptied.
+/// is what one clean delivery gives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_every_step_then_redelivery_gives_the_documents_of_one_clean_delivery() {
     let (corpus, dir) = corpus(23);
@@ -220,9 +220,7 @@ async fn a_crash_at_every_step_then_redelivery_gives_the_documents_of_one_clean_
                     crashed += 1;
                     with_events += 1;
                 }
-                // A control message, a batch with nothing kept, or one whose
-                // redelivery in the corpus found every event counted (so
-                // with no summaries or pending lists to write).
+                // A control message, or a batch with nothing kept.
                 Ok(counts) => with_events += usize::from(counts.kept > 0),
                 Err(other) => panic!("{step:?}: {other}"),
             }
@@ -233,28 +231,27 @@ async fn a_crash_at_every_step_then_redelivery_gives_the_documents_of_one_clean_
         );
         // What the crash left: the test fails if the fault was not injected.
         let stored = count(&client, &i.request_events_pattern()).await;
-        let summaries = all_documents(&client, &i.session_summaries).await;
-        let counted: u64 = summaries
-            .values()
-            .map(|(_, _, doc)| doc["event_count"].as_u64().unwrap())
-            .sum();
-        assert!(
-            summaries
-                .values()
-                .all(|(_, _, doc)| doc.get("pending_events").is_none()),
-            "{step:?}: the pending lists stay out of _source"
-        );
+        let summaries = count(&client, &i.session_summaries).await;
+        let states = count(&client, &i.session_state()).await;
+        let sessions = corpus.expected.sessions.len() as u64;
         match step {
-            Step::AfterReads => assert_eq!((stored, summaries.len()), (0, 0), "{step:?}"),
-            Step::InSummaries | Step::AfterSummaries => {
-                assert!(stored < kept / 2, "{step:?}: {stored} of {kept} stored");
-                assert!(
-                    counted > stored,
-                    "{step:?}: summaries count events before they are stored ({counted}, {stored})"
-                );
+            Step::InEvents => {
+                assert!(0 < stored && stored < kept, "{step:?}: {stored} of {kept}");
+                assert_eq!((states, summaries), (0, 0), "{step:?}");
             }
-            Step::InEvents => assert!(0 < stored && stored < kept, "{step:?}: {stored} of {kept}"),
-            Step::AfterEvents => assert_eq!((stored, counted), (kept, kept), "{step:?}"),
+            Step::AfterEvents => assert_eq!((stored, states, summaries), (kept, 0, 0)),
+            // Tallies and states share the state index.
+            Step::InTallies | Step::AfterTallies | Step::InStates => {
+                assert_eq!(stored, kept, "{step:?}");
+                assert!(states > 0, "{step:?}: tallies written");
+                assert_eq!(summaries, 0, "{step:?}");
+            }
+            Step::AfterStates => assert_eq!((stored, summaries), (kept, 0), "{step:?}"),
+            Step::InSummaries => {
+                assert_eq!(stored, kept, "{step:?}");
+                assert!(0 < summaries && summaries < sessions, "{step:?}: {summaries} of {sessions}");
+            }
+            Step::AfterSummaries => assert_eq!((stored, summaries), (kept, sessions), "{step:?}"),
         }
         for event in events.iter().rev() {
             clean.handle(event, deadline).await.expect("redelivery");
@@ -266,7 +263,7 @@ async fn a_crash_at_every_step_then_redelivery_gives_the_documents_of_one_clean_
 
 /// Sixteen invocations at once over a shuffled corpus in which about half
 /// the batches are delivered two or three times: one clean delivery's
-/// documents, and no pending list left.
+/// documents.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_invocations_with_redeliveries_give_the_model() {
     let env = test_environment("concurrent").await;
@@ -304,9 +301,10 @@ async fn sixteen_concurrent_invocations_with_redeliveries_give_the_model() {
 
 /// Summaries deleted document by document (`_delete_by_query`, as an
 /// operator resetting them would), then their batches delivered again:
-/// each is rebuilt from its stored events and keeps following its
-/// session's later events; and a summary deleted by id whose session then
-/// only brings a new event is rebuilt whole, not started afresh.
+/// each is written again, whole, over its deletion's tombstone, and keeps
+/// following its session's later events; and a summary deleted by id whose
+/// session then only brings a new event comes back whole, not started
+/// afresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
     let env = test_environment("deleted").await;
@@ -373,12 +371,8 @@ async fn summaries_deleted_by_query_are_written_again_and_keep_updating() {
         .await
         .expect("handled");
     assert_eq!(
-        (
-            counts.events_created,
-            counts.sessions_written,
-            counts.sessions_rebuilt
-        ),
-        (1, 1, 1),
+        (counts.events_created, counts.sessions_written),
+        (1, 1),
         "{counts:?}"
     );
     let (_, version, after) = all_documents(&client, &summaries).await[id].clone();
@@ -612,10 +606,10 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     let counts = handler.handle(&event, deadline).await.expect("handled");
     assert_eq!((counts.events_created, counts.dead_lettered), (1, 1));
 
-    // An event its index refuses in a session whose summary takes it:
-    // counted first, then refused, the summary is rebuilt without it. The
-    // day's index is made (before the template's mapping applies) with a
-    // `path` that only numbers fit, as a mapping changed by hand would be.
+    // An event its index refuses in a session whose other event is stored:
+    // only what is stored is counted. The day's index is made (before the
+    // template's mapping applies) with a `path` that only numbers fit, as a
+    // mapping changed by hand would be.
     client
         .json(
             ::http::Method::PUT,
@@ -632,19 +626,14 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     ]));
     let counts = handler.handle(&mixed, deadline).await.expect("handled");
     assert_eq!(
-        (
-            counts.events_created,
-            counts.dead_lettered,
-            counts.sessions_rebuilt
-        ),
-        (1, 1, 1),
+        (counts.events_created, counts.dead_lettered),
+        (1, 1),
         "{counts:?}"
     );
     let dl3 = &all_documents(&client, &env.indices().session_summaries).await["dl-3"].2;
     assert_eq!(dl3["event_count"], 1, "{dl3}");
     assert_eq!(dl3["paths"], json!(["/a"]), "{dl3}");
     assert_eq!(dl3["end_time"], "2026-11-02T10:00:00.000Z", "{dl3}");
-    assert!(dl3.get("pending_events").is_none(), "{dl3}");
 
     let broken = json!({"awslogs": {"data": "%%% not base64 %%%"}});
     let counts = handler
@@ -656,22 +645,28 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     handler.handle(&not_logs, deadline).await.expect("handled");
 
     let letters = all_documents(&client, &env.indices().dead_letters).await;
-    let reasons: BTreeMap<String, String> = letters
-        .values()
-        .map(|(_, _, d)| {
+    let reasons: BTreeMap<String, (String, String)> = letters
+        .iter()
+        .map(|(id, (_, _, d))| {
             (
-                d["reason"].as_str().unwrap().to_string(),
-                d["raw"].as_str().unwrap().to_string(),
+                id.clone(),
+                (
+                    d["reason"].as_str().unwrap().to_string(),
+                    d["raw"].as_str().unwrap().to_string(),
+                ),
             )
         })
         .collect();
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
-    // dl-2's summary is refused first (the same user): its event is not
-    // stored, and is kept here with the summary's error.
-    assert_eq!(reasons["summary_rejected"], bad);
-    assert_eq!(reasons["event_rejected"], too_big);
-    assert_eq!(reasons["bad_base64"], "%%% not base64 %%%");
-    assert!(reasons["bad_envelope"].contains("hello"));
+    assert_eq!(letters.len(), 4, "{reasons:?}");
+    // Neither refused event is counted: dl-2 has no summary at all.
+    assert_eq!(reasons["101"], ("event_rejected".into(), bad.clone()));
+    assert_eq!(reasons["201"], ("event_rejected".into(), too_big.into()));
+    let others: BTreeMap<&str, &str> = reasons
+        .values()
+        .map(|(reason, raw)| (reason.as_str(), raw.as_str()))
+        .collect();
+    assert_eq!(others["bad_base64"], "%%% not base64 %%%");
+    assert!(others["bad_envelope"].contains("hello"));
     let rejected = letters.get("101").expect("keyed by the log event id");
     assert_eq!(rejected.2["log_event_id"], "101");
     assert_eq!(rejected.2["log_stream"], "s-1");

@@ -49,9 +49,15 @@ mod proxy {
                 && first.starts_with("{\"create\"")
                 && first.contains("request-events-")
         }
-        pub fn endpoint_is(&self, method: &str, api: &str) -> bool {
-            let path = self.path.split('?').next().unwrap_or("");
-            self.method == method && path.ends_with(api)
+        /// A bulk request of updates to the state index whose first
+        /// `_id` starts with `kind` (`t:` tallies, `s:` states).
+        pub fn is_state_bulk(&self, kind: &str) -> bool {
+            let first = self.body.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            let first = String::from_utf8_lossy(first);
+            self.method == "POST"
+                && self.path == "/_bulk"
+                && first.starts_with("{\"update\"")
+                && first.contains(&format!("\"_id\":\"{kind}"))
         }
     }
 
@@ -583,17 +589,20 @@ async fn an_item_refused_inside_a_bulk_answer_is_the_only_one_sent_again() {
     cleanup(&client, &env).await;
 }
 
+/// The tallies' update applied but its answer lost, and the states' update
+/// refused as a whole: both are sent again, and the scripts, being merges,
+/// count each event once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_search_and_mget_of_the_summary_step_are_retried() {
-    let env = test_environment("retry-500").await;
+async fn tally_and_state_updates_sent_twice_count_each_event_once() {
+    let env = test_environment("retry-state").await;
     let client = env.opensearch_client().unwrap();
-    let (mut search_failed, mut mget_failed) = (false, false);
+    let (mut tallies_lost, mut states_failed) = (false, false);
     let proxy = Proxy::start(upstream_address(), move |r| {
-        if r.endpoint_is("POST", "/_search") && !search_failed {
-            search_failed = true;
-            Fault::Respond(500, rejected_json(500))
-        } else if r.endpoint_is("POST", "/_mget") && !mget_failed {
-            mget_failed = true;
+        if r.is_state_bulk("t:") && !tallies_lost {
+            tallies_lost = true;
+            Fault::LoseAnswer
+        } else if r.is_state_bulk("s:") && !states_failed {
+            states_failed = true;
             Fault::Respond(500, rejected_json(500))
         } else {
             Fault::Forward
@@ -612,14 +621,11 @@ async fn failed_search_and_mget_of_the_summary_step_are_retried() {
     assert!(counts.retries >= 2, "{counts:?}");
 
     let exchanges = proxy.exchanges();
-    // The search for the sessions' history; the summaries' `_mget`, then
-    // the events' (the first one failed, and was sent again).
-    for (api, calls_made) in [("/_search", 2), ("/_mget", 3)] {
-        let calls = only(&exchanges, |r| r.endpoint_is("POST", api));
-        assert_eq!(calls.len(), calls_made, "{api}: {calls:#?}");
-        assert_eq!((calls[0].status, calls[0].injected), (Some(500), true));
-        assert_eq!(calls[1].status, Some(200), "{api}");
-        assert_eq!(calls[0].request.path, calls[1].request.path);
+    for (kind, first_status) in [("t:", None), ("s:", Some(500))] {
+        let calls = only(&exchanges, |r| r.is_state_bulk(kind));
+        assert_eq!(calls.len(), 2, "{kind}: {calls:#?}");
+        assert_eq!(calls[0].status, first_status, "{kind}");
+        assert_eq!(calls[1].status, Some(200), "{kind}");
         assert_eq!(calls[0].request.body, calls[1].request.body);
     }
     proxy.assert_healthy();
@@ -692,7 +698,7 @@ async fn a_cluster_failing_until_the_deadline_fails_the_invocation_and_dead_lett
     );
 
     let message = err.to_string();
-    assert!(message.contains("/_mget"), "names the call: {message}");
+    assert!(message.contains("/_bulk"), "names the call: {message}");
     assert!(
         message.contains("still failing when the time ran out"),
         "says it gave up: {message}"
@@ -706,21 +712,15 @@ async fn a_cluster_failing_until_the_deadline_fails_the_invocation_and_dead_lett
     else {
         panic!("expected GaveUp, got {:?}", err.0);
     };
-    assert_eq!(
-        call,
-        &format!(
-            "POST /{}/_mget?_source=true&stored_fields=pending_events",
-            env.indices().session_summaries
-        )
-    );
+    assert_eq!(call, "POST /_bulk");
     assert!(last.contains("503"), "{last}");
 
     let exchanges = proxy.exchanges();
     assert!(
         exchanges
             .iter()
-            .all(|x| x.request.endpoint_is("POST", "/_mget")),
-        "only the first read was tried (nothing written, no dead letter): {:#?}",
+            .all(|x| x.request.is_events_bulk()),
+        "only the events' bulk was tried (nothing counted, no dead letter): {:#?}",
         exchanges
             .iter()
             .map(|x| &x.request.path)
@@ -794,7 +794,7 @@ async fn a_server_that_accepts_and_never_answers_fails_the_invocation_at_its_dea
         finished.saturating_duration_since(deadline)
     );
     let message = err.to_string();
-    assert!(message.contains("/_mget"), "names the call: {message}");
+    assert!(message.contains("/_bulk"), "names the call: {message}");
     assert!(
         !held.lock().unwrap().is_empty(),
         "the server saw no connection"

@@ -141,6 +141,7 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
     for pattern in [
         i.request_events_pattern(),
         i.session_summaries.clone(),
+        i.session_state(),
         i.dead_letters.clone(),
     ] {
         let _ = client
@@ -154,6 +155,7 @@ pub async fn cleanup(client: &OpenSearch, env: &Environment) {
     for template in [
         format!("{}template", i.request_events_prefix),
         i.session_summaries.clone(),
+        i.session_state(),
         i.dead_letters.clone(),
     ] {
         let _ = client

@@ -28,7 +28,11 @@ pub fn processor_policy(env: &Environment) -> Value {
     let domain = env.domain_arn();
     let indices = env.indices();
     let mut index_paths = vec![format!("{domain}/{}*", indices.request_events_prefix)];
-    for index in [&indices.session_summaries, &indices.dead_letters] {
+    for index in [
+        &indices.session_summaries,
+        &indices.session_state(),
+        &indices.dead_letters,
+    ] {
         index_paths.push(format!("{domain}/{index}"));
         index_paths.push(format!("{domain}/{index}/*"));
     }
@@ -43,17 +47,11 @@ pub fn processor_policy(env: &Environment) -> Value {
                 "Resource": index_paths
             },
             {
-                // `_bulk` names its indices in the body; scrolls are read by id.
-                "Sid": "BulkAndScroll",
+                // `_bulk` names its indices in the body.
+                "Sid": "Bulk",
                 "Effect": "Allow",
                 "Action": ["es:ESHttpPost"],
-                "Resource": [format!("{domain}/_bulk"), format!("{domain}/_search/scroll")]
-            },
-            {
-                "Sid": "ClearScroll",
-                "Effect": "Allow",
-                "Action": ["es:ESHttpDelete"],
-                "Resource": [format!("{domain}/_search/scroll")]
+                "Resource": [format!("{domain}/_bulk")]
             },
             {
                 "Sid": "OwnLogGroup",

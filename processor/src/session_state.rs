@@ -1,0 +1,410 @@
+//! How a batch's stored events are counted into their sessions, as data.
+//! Pure: the sink sends what this builds and reads back what it parses.
+//! Why this is exact is argued in ARCHITECTURE.md ("A session summary
+//! counts each stored event once").
+//!
+//! Two kinds of internal document live in the state index
+//! (`Indices::session_state`), both changed only by painless scripts run
+//! inside the shard (`_update` with `retry_on_conflict`):
+//!
+//! - a **tally** per (session, ten minutes of event time): the set of log
+//!   event ids counted there. Adding ids is idempotent; its size only grows.
+//! - a **state** per session: every tally's size as last reported (kept as
+//!   the largest ever reported), the earliest and latest timestamps, the
+//!   earliest event (its user), and the four sets. Every part is a max, a
+//!   min or a union, so applying the same report twice, or two reports in
+//!   either order, gives the same state.
+//!
+//! The public `session-summaries` document is rendered from the state the
+//! update returned, with an external version that grows with the state's
+//! `_seq_no`, so that an older rendering never replaces a newer one.
+
+use crate::bulk::write_str;
+use crate::docid::document_id;
+use crate::session::{EventView, SessionSummary, StrSet};
+use serde_json::{Map, Value, json};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// The span of event time one tally covers. Its set of ids is bounded by
+/// what one session does in this long, not by the session's length.
+pub const TALLY_SPAN_MS: i64 = 10 * 60 * 1000;
+
+/// Public versions are the state's `_seq_no + 1` shifted by this many
+/// bits; the low bits number the attempts to write a summary again over a
+/// deletion's tombstone (which holds the deleted version plus one).
+pub const RESTORE_BITS: u32 = 20;
+
+/// Adds a batch's ids to a tally; `ctx.op = 'none'` when none is new.
+pub const TALLY_SCRIPT: &str = "def s = ctx._source; \
+if (s.ids == null) { s.ids = new ArrayList(); } \
+Set have = new HashSet(s.ids); int added = 0; \
+for (def id : params.ids) { if (have.add(id)) { s.ids.add(id); added++; } } \
+if (added == 0) { ctx.op = 'none'; } else { s.n = s.ids.size(); }";
+
+/// Folds a batch's report into a session's state: min, max, union, and
+/// the largest size seen of each tally. `compareIds` is
+/// `session::compare_event_ids` (numeric ids by value, others as strings;
+/// Java compares strings by UTF-16 unit where Rust compares bytes, which
+/// differ only for non-numeric ids mixing characters above U+FFFF with
+/// U+E000..U+FFFF: CloudWatch Logs ids are decimal).
+pub const STATE_SCRIPT: &str = "boolean digits(String x) { if (x.length() == 0) { return false; } \
+for (int i = 0; i < x.length(); ++i) { char c = x.charAt(i); if (c < (char) '0' || c > (char) '9') { return false; } } return true; } \
+String unpad(String x) { int i = 0; while (i < x.length() && x.charAt(i) == (char) '0') { ++i; } return x.substring(i); } \
+int compareIds(String a, String b) { if (digits(a) && digits(b)) { String x = unpad(a); String y = unpad(b); \
+if (x.length() != y.length()) { return x.length() < y.length() ? -1 : 1; } return x.compareTo(y); } return a.compareTo(b); } \
+def s = ctx._source; boolean changed = false; \
+if (s.session_id == null) { s.session_id = params.session_id; } \
+long fts = ((Number) params.first_ms).longValue(); \
+if (s.first_ms == null || fts < ((Number) s.first_ms).longValue() \
+  || (fts == ((Number) s.first_ms).longValue() && compareIds(params.first_id, s.first_id) < 0)) { \
+  s.first_ms = fts; s.first_id = params.first_id; s.user = params.user; changed = true; } \
+long start = ((Number) params.start_ms).longValue(); \
+if (s.start_ms == null || start < ((Number) s.start_ms).longValue()) { s.start_ms = start; changed = true; } \
+long end = ((Number) params.end_ms).longValue(); \
+if (s.end_ms == null || end > ((Number) s.end_ms).longValue()) { s.end_ms = end; changed = true; } \
+for (String k : ['modules', 'paths', 'assetTypes', 'siteTokens']) { \
+  List have = s[k]; if (have == null) { have = new ArrayList(); s[k] = have; } \
+  Set seen = new HashSet(have); \
+  for (def v : params[k]) { if (seen.add(v)) { have.add(v); changed = true; } } } \
+Map tallies = s.tallies; if (tallies == null) { tallies = new HashMap(); s.tallies = tallies; } \
+for (def e : params.tallies.entrySet()) { def old = tallies.get(e.getKey()); long n = ((Number) e.getValue()).longValue(); \
+  if (old == null || ((Number) old).longValue() < n) { tallies.put(e.getKey(), n); changed = true; } } \
+if (changed) { long total = 0; for (def n : tallies.values()) { total += ((Number) n).longValue(); } \
+  s.event_count = total; s.last_updated_ms = ctx._now; } else { ctx.op = 'none'; }";
+
+/// The tally an event is counted in: its session and its ten minutes.
+pub fn tally_bucket(timestamp_ms: i64) -> i64 {
+    timestamp_ms.div_euclid(TALLY_SPAN_MS)
+}
+
+/// `_id` of a tally (`t:` keeps it apart from every state id).
+pub fn tally_id(session: &str, bucket: i64) -> String {
+    document_id(&format!("t:{bucket}:{session}")).into_owned()
+}
+
+/// `_id` of a session's state.
+pub fn state_id(session: &str) -> String {
+    document_id(&format!("s:{session}")).into_owned()
+}
+
+/// One session's events in a batch, as the state script takes them:
+/// everything but the tallies' sizes, which only the tally updates know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionReport<'b> {
+    pub session_id: &'b str,
+    /// The earliest event: (timestamp, log event id, user).
+    pub first: (i64, Cow<'b, str>, Cow<'b, str>),
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub modules: StrSet<'b>,
+    pub paths: StrSet<'b>,
+    pub asset_types: StrSet<'b>,
+    pub site_tokens: StrSet<'b>,
+    /// Tally bucket → the log event ids of this batch counted there.
+    pub tallies: BTreeMap<i64, Vec<Cow<'b, str>>>,
+}
+
+impl<'b> SessionReport<'b> {
+    /// The report of a session's stored events in one batch (not empty;
+    /// each log event id once).
+    pub fn of(session_id: &'b str, events: &[EventView<'_, 'b>]) -> Option<Self> {
+        let (head, rest) = events.split_first()?;
+        let mut summary = SessionSummary::new(Cow::Borrowed(session_id), head.clone());
+        let mut tallies: BTreeMap<i64, Vec<Cow<'b, str>>> = BTreeMap::new();
+        tallies
+            .entry(tally_bucket(head.timestamp_ms))
+            .or_default()
+            .push(head.id.clone());
+        for event in rest {
+            summary.add(event.clone());
+            tallies
+                .entry(tally_bucket(event.timestamp_ms))
+                .or_default()
+                .push(event.id.clone());
+        }
+        let (first_ms, first_id) = summary.first_event();
+        Some(SessionReport {
+            session_id,
+            first: (
+                first_ms,
+                first_id.expect("a fold of views knows its first id"),
+                summary.user.clone(),
+            ),
+            start_ms: summary.start_ms,
+            end_ms: summary.end_ms,
+            modules: summary.modules,
+            paths: summary.paths,
+            asset_types: summary.asset_types,
+            site_tokens: summary.site_tokens,
+            tallies,
+        })
+    }
+}
+
+/// The `_bulk` item that adds `ids` to a tally (created if missing), and
+/// asks for its size back.
+pub fn write_tally_item(out: &mut Vec<u8>, index: &str, id: &str, ids: &[Cow<'_, str>]) {
+    out.extend_from_slice(b"{\"update\":{\"_index\":");
+    write_str(out, index);
+    out.extend_from_slice(b",\"_id\":");
+    write_str(out, id);
+    out.extend_from_slice(b",\"retry_on_conflict\":");
+    out.extend_from_slice(RETRY_ON_CONFLICT.as_bytes());
+    out.extend_from_slice(b"}}\n{\"_source\":[\"n\"],\"scripted_upsert\":true,\"upsert\":{},\"script\":{\"lang\":\"painless\",\"source\":");
+    write_str(out, TALLY_SCRIPT);
+    out.extend_from_slice(b",\"params\":{\"ids\":[");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, id);
+    }
+    out.extend_from_slice(b"]}}}\n");
+}
+
+/// Shard-side retries of an `_update` that met a concurrent write: every
+/// script here is a merge that can run again on the newer document.
+const RETRY_ON_CONFLICT: &str = "64";
+
+/// A tally's size from its update's answer (`get._source.n`).
+pub fn tally_size(item: &Value) -> Option<u64> {
+    item["get"]["_source"]["n"].as_u64()
+}
+
+/// The `_bulk` item that folds a report into its session's state (created
+/// if missing), with each tally's size as its update answered.
+pub fn write_state_item(
+    out: &mut Vec<u8>,
+    index: &str,
+    report: &SessionReport<'_>,
+    sizes: &BTreeMap<i64, u64>,
+) {
+    let list = |set: &StrSet<'_>| Value::Array(set.iter().map(|s| json!(s)).collect());
+    let tallies: Map<String, Value> = sizes
+        .iter()
+        .map(|(bucket, n)| (bucket.to_string(), json!(n)))
+        .collect();
+    let body = json!({
+        "_source": {"excludes": ["tallies"]},
+        "scripted_upsert": true,
+        "upsert": {},
+        "script": {
+            "lang": "painless",
+            "source": STATE_SCRIPT,
+            "params": {
+                "session_id": report.session_id,
+                "first_ms": report.first.0,
+                "first_id": report.first.1,
+                "user": report.first.2,
+                "start_ms": report.start_ms,
+                "end_ms": report.end_ms,
+                "modules": list(&report.modules),
+                "paths": list(&report.paths),
+                "assetTypes": list(&report.asset_types),
+                "siteTokens": list(&report.site_tokens),
+                "tallies": tallies,
+            }
+        }
+    });
+    out.extend_from_slice(b"{\"update\":{\"_index\":");
+    write_str(out, index);
+    out.extend_from_slice(b",\"_id\":");
+    write_str(out, &state_id(report.session_id));
+    out.extend_from_slice(b",\"retry_on_conflict\":");
+    out.extend_from_slice(RETRY_ON_CONFLICT.as_bytes());
+    out.extend_from_slice(b"}}\n");
+    serde_json::to_writer(&mut *out, &body).expect("Vec write");
+    out.push(b'\n');
+}
+
+/// A session's state as its update answered: the summary to publish, when
+/// it last changed, and the version that orders publications.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub summary: SessionSummary<'static>,
+    pub last_updated_ms: i64,
+    /// The state document's `_seq_no`: it grows with every change.
+    pub seq_no: u64,
+}
+
+impl State {
+    /// From a `_bulk` update item (`get._source`, `_seq_no`).
+    pub fn from_update(item: &Value) -> Result<State, String> {
+        let source = &item["get"]["_source"];
+        let seq_no = item["_seq_no"]
+            .as_u64()
+            .ok_or_else(|| format!("no _seq_no in the state's update answer: {item}"))?;
+        let number = |key: &str| {
+            source[key]
+                .as_i64()
+                .ok_or_else(|| format!("state field `{key}` missing or not a number: {source}"))
+        };
+        let text = |key: &str| {
+            source[key]
+                .as_str()
+                .map(|s| Cow::Owned(s.to_string()))
+                .ok_or_else(|| format!("state field `{key}` missing or not a string: {source}"))
+        };
+        let set = |key: &str| -> Result<StrSet<'static>, String> {
+            let mut set = StrSet::new();
+            for value in source[key]
+                .as_array()
+                .ok_or_else(|| format!("state field `{key}` is not a list: {source}"))?
+            {
+                let value = value
+                    .as_str()
+                    .ok_or_else(|| format!("state field `{key}` holds a non-string: {source}"))?;
+                set.insert(&Cow::Owned(value.to_string()));
+            }
+            Ok(set)
+        };
+        let event_count = source["event_count"]
+            .as_u64()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("state field `event_count` missing or zero: {source}"))?;
+        let summary = SessionSummary::from_parts(
+            text("session_id")?,
+            text("user")?,
+            (number("first_ms")?, text("first_id")?),
+            [
+                set("modules")?,
+                set("paths")?,
+                set("assetTypes")?,
+                set("siteTokens")?,
+            ],
+            (number("start_ms")?, number("end_ms")?),
+            event_count,
+        );
+        Ok(State {
+            summary,
+            last_updated_ms: number("last_updated_ms")?,
+            seq_no,
+        })
+    }
+
+    /// The external version of the summary rendered from this state, on
+    /// the `attempt`th try over a tombstone (0 first).
+    pub fn public_version(&self, attempt: u64) -> u64 {
+        ((self.seq_no + 1) << RESTORE_BITS) + attempt
+    }
+}
+
+/// The `_bulk` item that publishes a state as its session's summary,
+/// unless a rendering of a newer state is there already.
+pub fn write_summary_item(out: &mut Vec<u8>, index: &str, state: &State, attempt: u64) {
+    out.extend_from_slice(b"{\"index\":{\"_index\":");
+    write_str(out, index);
+    out.extend_from_slice(b",\"_id\":");
+    write_str(out, &document_id(&state.summary.session_id));
+    out.extend_from_slice(b",\"version_type\":\"external_gte\",\"version\":");
+    out.extend_from_slice(
+        itoa::Buffer::new()
+            .format(state.public_version(attempt))
+            .as_bytes(),
+    );
+    out.extend_from_slice(b"}}\n");
+    state.summary.write_document(out, state.last_updated_ms);
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'e>(
+        id: &'static str,
+        ts: i64,
+        user: &'e Cow<'static, str>,
+        path: &'e Cow<'static, str>,
+    ) -> EventView<'e, 'static> {
+        EventView {
+            id: Cow::Borrowed(id),
+            timestamp_ms: ts,
+            user,
+            path,
+            module: None,
+            site_token: None,
+            asset_types: &[],
+        }
+    }
+
+    #[test]
+    fn tallies_split_at_ten_minutes_of_event_time_and_ids_never_collide() {
+        assert_eq!(tally_bucket(0), 0);
+        assert_eq!(tally_bucket(TALLY_SPAN_MS - 1), 0);
+        assert_eq!(tally_bucket(TALLY_SPAN_MS), 1);
+        assert_eq!(tally_bucket(-1), -1);
+        // A session id that looks like a tally's suffix gets another id.
+        assert_ne!(state_id("t:1:x"), tally_id("x", 1));
+        assert_ne!(tally_id("1:x", 2), tally_id("x", 21));
+        assert!(tally_id(&"s".repeat(600), 3).starts_with("sha256:"));
+    }
+
+    #[test]
+    fn a_report_holds_the_earliest_event_by_time_then_id_and_each_tally() {
+        let (a, b, p) = (Cow::from("ann"), Cow::from("bob"), Cow::from("/p"));
+        let events = [
+            view("30", 1_000, &a, &p),
+            view("7", 1_000, &b, &p),
+            view("9", TALLY_SPAN_MS + 5, &a, &p),
+        ];
+        let report = SessionReport::of("s1", &events).unwrap();
+        assert_eq!(report.first, (1_000, Cow::from("7"), Cow::from("bob")));
+        assert_eq!((report.start_ms, report.end_ms), (1_000, TALLY_SPAN_MS + 5));
+        assert_eq!(
+            report.tallies,
+            BTreeMap::from([
+                (0, vec![Cow::from("30"), Cow::from("7")]),
+                (1, vec![Cow::from("9")])
+            ])
+        );
+        assert!(SessionReport::of("s1", &[]).is_none());
+    }
+
+    #[test]
+    fn a_state_answer_renders_the_summary_and_orders_its_versions() {
+        let item = json!({"_seq_no": 41, "get": {"_source": {
+            "session_id": "s1", "user": "bob", "first_ms": 1000, "first_id": "7",
+            "start_ms": 1000, "end_ms": 61000, "modules": ["m2", "m1"], "paths": ["/p"],
+            "assetTypes": [], "siteTokens": ["t"], "event_count": 3, "last_updated_ms": 5
+        }}});
+        let state = State::from_update(&item).unwrap();
+        assert_eq!(state.summary.event_count, 3);
+        assert_eq!(state.summary.duration_seconds(), 60.0);
+        assert_eq!(
+            state.summary.modules.iter().collect::<Vec<_>>(),
+            ["m1", "m2"]
+        );
+        let newer = State {
+            seq_no: 42,
+            ..state.clone()
+        };
+        // Any number of restores of one state stays below the next state.
+        assert!(state.public_version((1 << RESTORE_BITS) - 1) < newer.public_version(0));
+        assert!(state.public_version(0) >= 1);
+
+        let mut missing = item.clone();
+        missing["get"]["_source"]
+            .as_object_mut()
+            .unwrap()
+            .remove("end_ms");
+        let error = State::from_update(&missing).unwrap_err();
+        assert!(error.contains("`end_ms`"), "{error}");
+    }
+
+    #[test]
+    fn items_are_one_action_line_and_one_body_line_of_json() {
+        let mut out = Vec::new();
+        write_tally_item(&mut out, "st", "t:1:s", &[Cow::from("a\"b"), Cow::from("c")]);
+        let lines: Vec<Value> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["update"]["_id"], "t:1:s");
+        assert_eq!(lines[1]["script"]["params"]["ids"], json!(["a\"b", "c"]));
+        assert_eq!(lines[1]["script"]["source"], TALLY_SCRIPT);
+    }
+}
