@@ -23,7 +23,7 @@ pub mod noise;
 pub mod opensearch;
 pub mod record;
 pub mod session;
+pub mod session_state;
 pub mod sigv4;
 pub mod sink;
-pub mod session_state;
 pub mod timefmt;

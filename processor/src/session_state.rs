@@ -36,14 +36,21 @@ pub const TALLY_SPAN_MS: i64 = 10 * 60 * 1000;
 pub const RESTORE_BITS: u32 = 20;
 
 /// Adds a batch's ids to a tally; `ctx.op = 'none'` when none is new.
-pub const TALLY_SCRIPT: &str = "def s = ctx._source; \
+pub const TALLY_ADD_SCRIPT: &str = "def s = ctx._source; \
 if (s.ids == null) { s.ids = new ArrayList(); } \
 Set have = new HashSet(s.ids); int added = 0; \
 for (def id : params.ids) { if (have.add(id)) { s.ids.add(id); added++; } } \
 if (added == 0) { ctx.op = 'none'; } else { s.n = s.ids.size(); }";
 
+/// Takes ids out of a tally: events OpenSearch refused after they were
+/// added with their batch's writes.
+pub const TALLY_REMOVE_SCRIPT: &str = "def s = ctx._source; \
+if (s.ids == null || !s.ids.removeAll(params.ids)) { ctx.op = 'none'; } else { s.n = s.ids.size(); }";
+
 /// Folds a batch's report into a session's state: min, max, union, and
-/// the largest size seen of each tally. `compareIds` is
+/// for each tally the size reported with its highest version (a tally's
+/// `_version` grows with every change, and its answer reads both at once).
+/// A state with no event yet is not created. `compareIds` is
 /// `session::compare_event_ids` (numeric ids by value, others as strings;
 /// Java compares strings by UTF-16 unit where Rust compares bytes, which
 /// differ only for non-numeric ids mixing characters above U+FFFF with
@@ -54,6 +61,7 @@ String unpad(String x) { int i = 0; while (i < x.length() && x.charAt(i) == (cha
 int compareIds(String a, String b) { if (digits(a) && digits(b)) { String x = unpad(a); String y = unpad(b); \
 if (x.length() != y.length()) { return x.length() < y.length() ? -1 : 1; } return x.compareTo(y); } return a.compareTo(b); } \
 def s = ctx._source; boolean changed = false; \
+if (params.first_ms != null) { \
 if (s.session_id == null) { s.session_id = params.session_id; } \
 long fts = ((Number) params.first_ms).longValue(); \
 if (s.first_ms == null || fts < ((Number) s.first_ms).longValue() \
@@ -66,12 +74,15 @@ if (s.end_ms == null || end > ((Number) s.end_ms).longValue()) { s.end_ms = end;
 for (String k : ['modules', 'paths', 'assetTypes', 'siteTokens']) { \
   List have = s[k]; if (have == null) { have = new ArrayList(); s[k] = have; } \
   Set seen = new HashSet(have); \
-  for (def v : params[k]) { if (seen.add(v)) { have.add(v); changed = true; } } } \
+  for (def v : params[k]) { if (seen.add(v)) { have.add(v); changed = true; } } } } \
 Map tallies = s.tallies; if (tallies == null) { tallies = new HashMap(); s.tallies = tallies; } \
-for (def e : params.tallies.entrySet()) { def old = tallies.get(e.getKey()); long n = ((Number) e.getValue()).longValue(); \
-  if (old == null || ((Number) old).longValue() < n) { tallies.put(e.getKey(), n); changed = true; } } \
-if (changed) { long total = 0; for (def n : tallies.values()) { total += ((Number) n).longValue(); } \
-  s.event_count = total; s.last_updated_ms = ctx._now; } else { ctx.op = 'none'; }";
+for (def e : params.tallies.entrySet()) { def old = tallies.get(e.getKey()); \
+  long v = ((Number) e.getValue().v).longValue(); \
+  if (old == null || ((Number) old.v).longValue() < v) { \
+    tallies.put(e.getKey(), ['v': v, 'n': ((Number) e.getValue().n).longValue()]); changed = true; } } \
+if (s.start_ms == null || !changed) { ctx.op = 'none'; } else { long total = 0; \
+  for (def t : tallies.values()) { total += ((Number) t.n).longValue(); } \
+  s.event_count = total; s.last_updated_ms = ctx._now; }";
 
 /// The tally an event is counted in: its session and its ten minutes.
 pub fn tally_bucket(timestamp_ms: i64) -> i64 {
@@ -142,17 +153,44 @@ impl<'b> SessionReport<'b> {
     }
 }
 
+/// A tally as one update answered: its version and its size then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TallyCount {
+    pub version: u64,
+    pub size: u64,
+}
+
 /// The `_bulk` item that adds `ids` to a tally (created if missing), and
 /// asks for its size back.
-pub fn write_tally_item(out: &mut Vec<u8>, index: &str, id: &str, ids: &[Cow<'_, str>]) {
+pub fn write_tally_add_item(out: &mut Vec<u8>, index: &str, id: &str, ids: &[Cow<'_, str>]) {
+    tally_item(out, index, id, ids, TALLY_ADD_SCRIPT, true);
+}
+
+/// The `_bulk` item that takes `ids` out of a tally.
+pub fn write_tally_remove_item(out: &mut Vec<u8>, index: &str, id: &str, ids: &[Cow<'_, str>]) {
+    tally_item(out, index, id, ids, TALLY_REMOVE_SCRIPT, false);
+}
+
+fn tally_item(
+    out: &mut Vec<u8>,
+    index: &str,
+    id: &str,
+    ids: &[Cow<'_, str>],
+    script: &str,
+    upsert: bool,
+) {
     out.extend_from_slice(b"{\"update\":{\"_index\":");
     write_str(out, index);
     out.extend_from_slice(b",\"_id\":");
     write_str(out, id);
     out.extend_from_slice(b",\"retry_on_conflict\":");
     out.extend_from_slice(RETRY_ON_CONFLICT.as_bytes());
-    out.extend_from_slice(b"}}\n{\"_source\":[\"n\"],\"scripted_upsert\":true,\"upsert\":{},\"script\":{\"lang\":\"painless\",\"source\":");
-    write_str(out, TALLY_SCRIPT);
+    out.extend_from_slice(b"}}\n{\"_source\":[\"n\"],");
+    if upsert {
+        out.extend_from_slice(b"\"scripted_upsert\":true,\"upsert\":{},");
+    }
+    out.extend_from_slice(b"\"script\":{\"lang\":\"painless\",\"source\":");
+    write_str(out, script);
     out.extend_from_slice(b",\"params\":{\"ids\":[");
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
@@ -167,50 +205,56 @@ pub fn write_tally_item(out: &mut Vec<u8>, index: &str, id: &str, ids: &[Cow<'_,
 /// script here is a merge that can run again on the newer document.
 const RETRY_ON_CONFLICT: &str = "64";
 
-/// A tally's size from its update's answer (`get._source.n`).
-pub fn tally_size(item: &Value) -> Option<u64> {
-    item["get"]["_source"]["n"].as_u64()
+/// A tally's version and size from its update's answer.
+pub fn tally_count(item: &Value) -> Option<TallyCount> {
+    Some(TallyCount {
+        version: item["_version"].as_u64()?,
+        size: item["get"]["_source"]["n"].as_u64()?,
+    })
 }
 
-/// The `_bulk` item that folds a report into its session's state (created
-/// if missing), with each tally's size as its update answered.
+/// The `_bulk` item that folds into a session's state its tallies' counts
+/// and, unless OpenSearch refused them all, its events of the batch
+/// (`report`). The state is created only with events.
 pub fn write_state_item(
     out: &mut Vec<u8>,
     index: &str,
-    report: &SessionReport<'_>,
-    sizes: &BTreeMap<i64, u64>,
+    session_id: &str,
+    report: Option<&SessionReport<'_>>,
+    tallies: &BTreeMap<i64, TallyCount>,
 ) {
     let list = |set: &StrSet<'_>| Value::Array(set.iter().map(|s| json!(s)).collect());
-    let tallies: Map<String, Value> = sizes
+    let tallies: Map<String, Value> = tallies
         .iter()
-        .map(|(bucket, n)| (bucket.to_string(), json!(n)))
+        .map(|(bucket, t)| (bucket.to_string(), json!({"v": t.version, "n": t.size})))
         .collect();
+    let mut params = json!({ "session_id": session_id, "tallies": tallies });
+    if let Some(report) = report {
+        let events = json!({
+            "first_ms": report.first.0,
+            "first_id": report.first.1,
+            "user": report.first.2,
+            "start_ms": report.start_ms,
+            "end_ms": report.end_ms,
+            "modules": list(&report.modules),
+            "paths": list(&report.paths),
+            "assetTypes": list(&report.asset_types),
+            "siteTokens": list(&report.site_tokens),
+        });
+        if let (Some(params), Value::Object(events)) = (params.as_object_mut(), events) {
+            params.extend(events);
+        }
+    }
     let body = json!({
         "_source": {"excludes": ["tallies"]},
         "scripted_upsert": true,
         "upsert": {},
-        "script": {
-            "lang": "painless",
-            "source": STATE_SCRIPT,
-            "params": {
-                "session_id": report.session_id,
-                "first_ms": report.first.0,
-                "first_id": report.first.1,
-                "user": report.first.2,
-                "start_ms": report.start_ms,
-                "end_ms": report.end_ms,
-                "modules": list(&report.modules),
-                "paths": list(&report.paths),
-                "assetTypes": list(&report.asset_types),
-                "siteTokens": list(&report.site_tokens),
-                "tallies": tallies,
-            }
-        }
+        "script": {"lang": "painless", "source": STATE_SCRIPT, "params": params}
     });
     out.extend_from_slice(b"{\"update\":{\"_index\":");
     write_str(out, index);
     out.extend_from_slice(b",\"_id\":");
-    write_str(out, &state_id(report.session_id));
+    write_str(out, &state_id(session_id));
     out.extend_from_slice(b",\"retry_on_conflict\":");
     out.extend_from_slice(RETRY_ON_CONFLICT.as_bytes());
     out.extend_from_slice(b"}}\n");
@@ -229,9 +273,13 @@ pub struct State {
 }
 
 impl State {
-    /// From a `_bulk` update item (`get._source`, `_seq_no`).
-    pub fn from_update(item: &Value) -> Result<State, String> {
+    /// From a `_bulk` update item (`get._source`, `_seq_no`); `None` when
+    /// the session has no state (every event it ever had was refused).
+    pub fn from_update(item: &Value) -> Result<Option<State>, String> {
         let source = &item["get"]["_source"];
+        if source.get("start_ms").is_none() && item["result"] == "noop" {
+            return Ok(None);
+        }
         let seq_no = item["_seq_no"]
             .as_u64()
             .ok_or_else(|| format!("no _seq_no in the state's update answer: {item}"))?;
@@ -276,11 +324,11 @@ impl State {
             (number("start_ms")?, number("end_ms")?),
             event_count,
         );
-        Ok(State {
+        Ok(Some(State {
             summary,
             last_updated_ms: number("last_updated_ms")?,
             seq_no,
-        })
+        }))
     }
 
     /// The external version of the summary rendered from this state, on
@@ -369,7 +417,7 @@ mod tests {
             "start_ms": 1000, "end_ms": 61000, "modules": ["m2", "m1"], "paths": ["/p"],
             "assetTypes": [], "siteTokens": ["t"], "event_count": 3, "last_updated_ms": 5
         }}});
-        let state = State::from_update(&item).unwrap();
+        let state = State::from_update(&item).unwrap().unwrap();
         assert_eq!(state.summary.event_count, 3);
         assert_eq!(state.summary.duration_seconds(), 60.0);
         assert_eq!(
@@ -391,12 +439,20 @@ mod tests {
             .remove("end_ms");
         let error = State::from_update(&missing).unwrap_err();
         assert!(error.contains("`end_ms`"), "{error}");
+        // Not created: the session's only events were refused.
+        let none = json!({"_seq_no": 3, "result": "noop", "get": {"_source": {}}});
+        assert_eq!(State::from_update(&none), Ok(None));
     }
 
     #[test]
     fn items_are_one_action_line_and_one_body_line_of_json() {
         let mut out = Vec::new();
-        write_tally_item(&mut out, "st", "t:1:s", &[Cow::from("a\"b"), Cow::from("c")]);
+        write_tally_add_item(
+            &mut out,
+            "st",
+            "t:1:s",
+            &[Cow::from("a\"b"), Cow::from("c")],
+        );
         let lines: Vec<Value> = out
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -405,6 +461,24 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["update"]["_id"], "t:1:s");
         assert_eq!(lines[1]["script"]["params"]["ids"], json!(["a\"b", "c"]));
-        assert_eq!(lines[1]["script"]["source"], TALLY_SCRIPT);
+        assert_eq!(lines[1]["script"]["source"], TALLY_ADD_SCRIPT);
+        assert_eq!(lines[1]["scripted_upsert"], true);
+
+        let mut out = Vec::new();
+        let tallies = BTreeMap::from([(
+            7,
+            TallyCount {
+                version: 3,
+                size: 2,
+            },
+        )]);
+        write_state_item(&mut out, "st", "s1", None, &tallies);
+        let body: Value =
+            serde_json::from_slice(out.split(|&b| b == b'\n').nth(1).unwrap()).unwrap();
+        assert_eq!(
+            body["script"]["params"],
+            json!({"session_id": "s1", "tallies": {"7": {"v": 3, "n": 2}}}),
+            "no event fields when every event was refused"
+        );
     }
 }

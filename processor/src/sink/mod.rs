@@ -8,10 +8,11 @@
 //!   daily index of its own timestamp, so a redelivery is a harmless 409
 //!   (every `_id` goes through `docid::document_id`: an id OpenSearch
 //!   would refuse, empty or over 512 bytes, becomes a digest of itself);
-//! - then each stored event's id is added to its session's tally, each
-//!   tally's size folded into the session's state, and the state published
-//!   as the session's summary (`sessions`, `session_state`): merges run in
-//!   the shard, so applying one twice or two in either order is the same.
+//! - with the events, each event's id is added to its session's tally;
+//!   then each tally's size is folded into the session's state, and the
+//!   state published as the session's summary (`sessions`,
+//!   `session_state`): merges run in the shard, so applying one twice or
+//!   two in either order is the same.
 //!
 //! Backfills: ISM makes a daily index read-only once it is old (warm).
 //! An event whose daily index refuses writes for that reason is looked up
@@ -25,7 +26,7 @@
 mod sessions;
 
 use crate::batch::ProcessedBatch;
-use crate::bulk::{BulkBody, DailyIndex, event_bodies_where, write_event_document, write_str};
+use crate::bulk::{BulkBody, DailyIndex, event_bodies, write_event_document, write_str};
 use crate::config::Indices;
 use crate::counts::Counts;
 use crate::docid::document_id;
@@ -69,12 +70,10 @@ pub enum SinkError {
 /// of that bulk request's items, then stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// In the bulk request of the events and their tallies.
     InEvents,
-    /// The events are stored, nothing is counted yet.
+    /// The events are stored and in their tallies; no state knows it.
     AfterEvents,
-    InTallies,
-    /// The events are in their tallies; the states do not know the sizes.
-    AfterTallies,
     InStates,
     /// The states are up to date; no summary is published yet.
     AfterStates,
@@ -85,16 +84,23 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 6] = [
         Step::InEvents,
         Step::AfterEvents,
-        Step::InTallies,
-        Step::AfterTallies,
         Step::InStates,
         Step::AfterStates,
         Step::InSummaries,
         Step::AfterSummaries,
     ];
+}
+
+/// What writing a batch's events left.
+#[derive(Debug, Default)]
+struct EventsWritten {
+    /// Positions of the events OpenSearch refused for good.
+    refused: Vec<usize>,
+    /// The answers to the items sent along, by reference.
+    extra: Vec<(usize, Outcome, Value)>,
 }
 
 /// Bodies are split at about this size: well under the smallest
@@ -219,32 +225,49 @@ impl Sink {
         sessions::write_batch(self, batch, deadline, counts).await
     }
 
-    /// `create` the kept events at the positions `wanted` accepts; returns
-    /// the positions OpenSearch refused for good (dead-lettered).
+    /// `create` the kept events, with `extra` items (references from
+    /// `batch.events.len()` on) sent in the last of the same requests.
+    /// Returns the positions OpenSearch refused for good (dead-lettered)
+    /// and the answers to the extra items.
     async fn write_events(
         &self,
         batch: &ProcessedBatch<'_>,
-        wanted: impl Fn(usize) -> bool,
+        extra: BulkBody,
         deadline: Instant,
         counts: &mut Counts,
-    ) -> Result<Vec<usize>, SinkError> {
+    ) -> Result<EventsWritten, SinkError> {
         let mut daily = DailyIndex::new(&self.indices.request_events_prefix);
-        let bodies = event_bodies_where(
+        let mut bodies = event_bodies(
             &batch.events,
-            wanted,
             batch.log_group,
             batch.log_stream,
             &mut daily,
             self.max_bulk_bytes,
         );
+        match bodies.last_mut() {
+            Some(last) => {
+                let offset = last.bytes.len();
+                last.bytes.extend_from_slice(&extra.bytes);
+                last.items
+                    .extend(extra.items.into_iter().map(|(range, reference)| {
+                        (range.start + offset..range.end + offset, reference)
+                    }));
+            }
+            None if !extra.is_empty() => bodies.push(extra),
+            None => {}
+        }
+        let mut written = EventsWritten::default();
         let mut letters = Vec::new();
-        let mut refused = Vec::new();
         let mut blocked = Vec::new();
         for body in bodies {
             let outcomes = self
                 .bulk_or_crash(Step::InEvents, "/_bulk", body, deadline, counts)
                 .await?;
-            for (position, outcome, _) in outcomes {
+            for (position, outcome, item) in outcomes {
+                if position >= batch.events.len() {
+                    written.extra.push((position, outcome, item));
+                    continue;
+                }
                 match outcome {
                     Outcome::Written => counts.events_created += 1,
                     Outcome::Conflict => counts.events_existing += 1,
@@ -255,7 +278,7 @@ impl Sink {
                         let kept = &batch.events[position];
                         let index = daily.name_for(kept.event.timestamp_ms).to_string();
                         letters.push(event_letter(batch, position, status, &error, index));
-                        refused.push(position);
+                        written.refused.push(position);
                     }
                 }
             }
@@ -267,12 +290,12 @@ impl Sink {
                 deadline,
                 counts,
                 &mut letters,
-                &mut refused,
+                &mut written.refused,
             )
             .await?;
         }
         self.dead_letter(letters, deadline, counts).await?;
-        Ok(refused)
+        Ok(written)
     }
 
     /// The events (by position) that their daily index refused because it
@@ -530,11 +553,7 @@ impl Sink {
                             }
                             s => {
                                 let error = item["error"].clone();
-                                done.push((
-                                    reference,
-                                    Outcome::Rejected { status: s, error },
-                                    item,
-                                ))
+                                done.push((reference, Outcome::Rejected { status: s, error }, item))
                             }
                         }
                     }

@@ -1,15 +1,16 @@
-//! The summaries' side of one batch, after its events are written: each
-//! stored event's id into its session's tally, the tallies' sizes and the
-//! events' fields into the session's state, the state published as the
-//! session's summary. Why this is exact is argued in ARCHITECTURE.md ("A
-//! session summary counts each stored event once"); what is sent is built
-//! by `session_state`.
+//! One batch's writes: its events, each with its id added to its
+//! session's tally in the same requests; then the tallies' counts and the
+//! events' fields folded into each session's state; then each state
+//! published as its session's summary. Why this is exact is argued in
+//! ARCHITECTURE.md ("A session summary counts each stored event once");
+//! what is sent is built by `session_state`.
 //!
-//! Per invocation, on every path: the events' `_bulk`, one `_bulk` of
-//! tally updates, one of state updates, one of summaries. Nothing is read
-//! but what those updates answer, nothing waits for a refresh, and every
-//! write is a merge that OpenSearch applies in the shard, so invocations
-//! sharing a session never conflict with each other.
+//! Per invocation, on every path: the `_bulk` of events and tallies, one
+//! `_bulk` of state updates, one of summaries; a fourth takes refused
+//! events out of their tallies, when OpenSearch refuses any. Nothing is
+//! read but what those updates answer, nothing waits for a refresh, and
+//! every update is a merge that OpenSearch applies in the shard, so
+//! invocations sharing a session do not conflict.
 
 use super::{DeadLetter, Outcome, Sink, SinkError, Step};
 use crate::batch::ProcessedBatch;
@@ -18,11 +19,12 @@ use crate::counts::Counts;
 use crate::docid::document_id;
 use crate::session::EventView;
 use crate::session_state::{
-    SessionReport, State, state_id, tally_id, tally_size, write_state_item, write_summary_item,
-    write_tally_item,
+    SessionReport, State, TallyCount, state_id, tally_bucket, tally_count, tally_id,
+    write_state_item, write_summary_item, write_tally_add_item, write_tally_remove_item,
 };
 use http::Method;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
@@ -39,85 +41,152 @@ pub(super) async fn write_batch<'b>(
     if batch.events.is_empty() {
         return Ok(());
     }
-    let refused: HashSet<usize> = sink
-        .write_events(batch, |_| true, deadline, counts)
-        .await?
-        .into_iter()
+    let views: Vec<EventView<'_, 'b>> = batch
+        .events
+        .iter()
+        .map(|kept| EventView {
+            id: document_id(kept.id),
+            ..kept.view()
+        })
         .collect();
-    sink.crash_point(Step::AfterEvents)?;
-
-    // What is stored counts, a redelivered event (409) included: it may be
-    // the one an earlier attempt stored and died before counting.
-    let mut by_session: BTreeMap<&'b str, Vec<EventView<'_, 'b>>> = BTreeMap::new();
+    let mut by_session: BTreeMap<&'b str, Vec<usize>> = BTreeMap::new();
     for (position, kept) in batch.events.iter().enumerate() {
-        if refused.contains(&position) {
-            continue;
-        }
         by_session
             .entry(kept.event.session_id.as_ref())
             .or_default()
-            .push(EventView {
-                id: document_id(kept.id),
-                ..kept.view()
-            });
+            .push(position);
     }
     counts.sessions_touched += by_session.len() as u64;
-    let reports: Vec<SessionReport<'b>> = by_session
-        .iter()
-        .filter_map(|(session, events)| SessionReport::of(session, events))
-        .collect();
-    if reports.is_empty() {
-        return Ok(());
+    let sessions: Vec<&'b str> = by_session.keys().copied().collect();
+    let report_of = |session: &'b str, wanted: &dyn Fn(usize) -> bool| {
+        let events: Vec<EventView<'_, 'b>> = by_session[session]
+            .iter()
+            .filter(|&&p| wanted(p))
+            .map(|&p| views[p].clone())
+            .collect();
+        SessionReport::of(session, &events)
+    };
+    let mut reports: Vec<Option<SessionReport<'b>>> =
+        sessions.iter().map(|s| report_of(s, &|_| true)).collect();
+
+    // Every event's id goes to its tally with the events themselves: a
+    // redelivered event (409) too, since it may be the one an earlier
+    // attempt stored and died before counting.
+    let state_index = sink.indices.session_state();
+    let first_tally = batch.events.len();
+    let mut tally_body = BulkBody::default();
+    let mut tally_refs: Vec<(usize, i64)> = Vec::new();
+    for (position, report) in reports.iter().enumerate() {
+        let Some(report) = report else { continue };
+        for (&bucket, ids) in &report.tallies {
+            let start = tally_body.bytes.len();
+            write_tally_add_item(
+                &mut tally_body.bytes,
+                &state_index,
+                &tally_id(report.session_id, bucket),
+                ids,
+            );
+            tally_body.items.push((
+                start..tally_body.bytes.len(),
+                first_tally + tally_refs.len(),
+            ));
+            tally_refs.push((position, bucket));
+        }
+    }
+    let written = sink
+        .write_events(batch, tally_body, deadline, counts)
+        .await?;
+    let mut tallies: Vec<BTreeMap<i64, TallyCount>> = vec![BTreeMap::new(); sessions.len()];
+    for (reference, outcome, item) in written.extra {
+        let (position, bucket) = tally_refs[reference - first_tally];
+        let item = updated(outcome, item, "tally", sessions[position])?;
+        counts.documents_read += 1;
+        tallies[position].insert(bucket, answered_count(&item, sessions[position])?);
+    }
+    sink.crash_point(Step::AfterEvents)?;
+
+    if !written.refused.is_empty() {
+        let refused: HashSet<usize> = written.refused.iter().copied().collect();
+        uncount_refused(
+            sink,
+            batch,
+            &views,
+            &sessions,
+            &refused,
+            &mut tallies,
+            deadline,
+            counts,
+        )
+        .await?;
+        for (position, session) in sessions.iter().enumerate() {
+            if by_session[session].iter().any(|p| refused.contains(p)) {
+                reports[position] = report_of(session, &|p| !refused.contains(&p));
+            }
+        }
     }
 
-    let sizes = update_tallies(sink, &reports, deadline, counts).await?;
-    sink.crash_point(Step::AfterTallies)?;
-    let states = update_states(sink, &reports, &sizes, deadline, counts).await?;
+    let states = update_states(sink, &sessions, &reports, &tallies, deadline, counts).await?;
     sink.crash_point(Step::AfterStates)?;
     publish(sink, &states, deadline, counts).await?;
     sink.crash_point(Step::AfterSummaries)
 }
 
-/// Adds each report's ids to their tallies; returns, per report, each
-/// tally's size as its update answered.
-async fn update_tallies(
+/// A tally's count from its update's answer.
+fn answered_count(item: &Value, session: &str) -> Result<TallyCount, SinkError> {
+    tally_count(item).ok_or_else(|| SinkError::Protocol {
+        call: "POST /_bulk (tallies)".into(),
+        message: format!("no version or size in the answer for session `{session}`: {item}"),
+    })
+}
+
+/// Takes the events OpenSearch refused out of the tallies they were added
+/// to, and keeps the tallies' newer counts.
+#[allow(clippy::too_many_arguments)]
+async fn uncount_refused(
     sink: &Sink,
-    reports: &[SessionReport<'_>],
+    batch: &ProcessedBatch<'_>,
+    views: &[EventView<'_, '_>],
+    sessions: &[&str],
+    refused: &HashSet<usize>,
+    tallies: &mut [BTreeMap<i64, TallyCount>],
     deadline: Instant,
     counts: &mut Counts,
-) -> Result<Vec<BTreeMap<i64, u64>>, SinkError> {
+) -> Result<(), SinkError> {
+    let mut ids: BTreeMap<(usize, i64), Vec<Cow<str>>> = BTreeMap::new();
+    for &p in refused {
+        let kept = &batch.events[p];
+        let Ok(position) = sessions.binary_search(&kept.event.session_id.as_ref()) else {
+            continue;
+        };
+        ids.entry((position, tally_bucket(kept.event.timestamp_ms)))
+            .or_default()
+            .push(views[p].id.clone());
+    }
     let index = sink.indices.session_state();
     let mut body = BulkBody::default();
-    let mut refs: Vec<(usize, i64)> = Vec::new();
-    for (position, report) in reports.iter().enumerate() {
-        for (&bucket, ids) in &report.tallies {
-            let start = body.bytes.len();
-            write_tally_item(
-                &mut body.bytes,
-                &index,
-                &tally_id(report.session_id, bucket),
-                ids,
-            );
-            body.items.push((start..body.bytes.len(), refs.len()));
-            refs.push((position, bucket));
-        }
+    let refs: Vec<(usize, i64)> = ids.keys().copied().collect();
+    for (reference, ((position, bucket), ids)) in ids.iter().enumerate() {
+        let start = body.bytes.len();
+        write_tally_remove_item(
+            &mut body.bytes,
+            &index,
+            &tally_id(sessions[*position], *bucket),
+            ids,
+        );
+        body.items.push((start..body.bytes.len(), reference));
     }
-    let mut sizes = vec![BTreeMap::new(); reports.len()];
-    for (reference, outcome, item) in sink
-        .bulk_or_crash(Step::InTallies, "/_bulk", body, deadline, counts)
-        .await?
-    {
+    for (reference, outcome, item) in sink.bulk_items("/_bulk", body, deadline, counts).await? {
         let (position, bucket) = refs[reference];
-        let session = reports[position].session_id;
+        let session = sessions[position];
+        // Deleted since (by hand): nothing of it to count.
+        if let Outcome::Rejected { status: 404, .. } = outcome {
+            tallies[position].remove(&bucket);
+            continue;
+        }
         let item = updated(outcome, item, "tally", session)?;
-        counts.documents_read += 1;
-        let size = tally_size(&item).ok_or_else(|| SinkError::Protocol {
-            call: "POST /_bulk (tallies)".into(),
-            message: format!("no size in the answer for session `{session}`: {item}"),
-        })?;
-        sizes[position].insert(bucket, size);
+        tallies[position].insert(bucket, answered_count(&item, session)?);
     }
-    Ok(sizes)
+    Ok(())
 }
 
 /// A state as its update left it, and whether the update changed it.
@@ -126,48 +195,57 @@ struct Updated {
     changed: bool,
 }
 
-/// Folds each report, with its tallies' sizes, into its session's state.
+/// Folds each session's tallies' counts and events into its state; the
+/// states that exist after it, in no particular order.
 async fn update_states(
     sink: &Sink,
-    reports: &[SessionReport<'_>],
-    sizes: &[BTreeMap<i64, u64>],
+    sessions: &[&str],
+    reports: &[Option<SessionReport<'_>>],
+    tallies: &[BTreeMap<i64, TallyCount>],
     deadline: Instant,
     counts: &mut Counts,
 ) -> Result<Vec<Updated>, SinkError> {
     let index = sink.indices.session_state();
     let mut body = BulkBody::default();
-    for (position, report) in reports.iter().enumerate() {
+    for (position, session) in sessions.iter().enumerate() {
         let start = body.bytes.len();
-        write_state_item(&mut body.bytes, &index, report, &sizes[position]);
+        write_state_item(
+            &mut body.bytes,
+            &index,
+            session,
+            reports[position].as_ref(),
+            &tallies[position],
+        );
         body.items.push((start..body.bytes.len(), position));
     }
-    let mut states: Vec<Option<Updated>> = (0..reports.len()).map(|_| None).collect();
+    let mut states = Vec::with_capacity(sessions.len());
+    let mut answered = 0;
     for (position, outcome, item) in sink
         .bulk_or_crash(Step::InStates, "/_bulk", body, deadline, counts)
         .await?
     {
-        let session = reports[position].session_id;
+        answered += 1;
+        let session = sessions[position];
         let item = updated(outcome, item, "state", session)?;
         counts.documents_read += 1;
         let state = State::from_update(&item).map_err(|message| SinkError::Protocol {
             call: format!("POST /_bulk (state of `{session}`)"),
             message,
         })?;
-        states[position] = Some(Updated {
-            state,
-            changed: item["result"] != "noop",
+        if let Some(state) = state {
+            states.push(Updated {
+                state,
+                changed: item["result"] != "noop",
+            });
+        }
+    }
+    if answered != sessions.len() {
+        return Err(SinkError::Protocol {
+            call: "POST /_bulk (states)".into(),
+            message: format!("{answered} answers for {} sessions", sessions.len()),
         });
     }
-    states
-        .into_iter()
-        .enumerate()
-        .map(|(position, state)| {
-            state.ok_or_else(|| SinkError::Protocol {
-                call: "POST /_bulk (states)".into(),
-                message: format!("no answer for `{}`", reports[position].session_id),
-            })
-        })
-        .collect()
+    Ok(states)
 }
 
 /// An update's answer, or why it is an error: every script is a merge, so
@@ -288,7 +366,13 @@ async fn public_versions(
         .collect();
     let path = format!("/{}/_mget?_source=false", sink.indices.session_summaries);
     let answer = sink
-        .call_json(Method::POST, &path, Some(&json!({ "ids": ids })), deadline, counts)
+        .call_json(
+            Method::POST,
+            &path,
+            Some(&json!({ "ids": ids })),
+            deadline,
+            counts,
+        )
         .await?;
     let docs = answer["docs"]
         .as_array()
@@ -312,7 +396,9 @@ async fn public_versions(
 /// under the session's state id, so that a redelivery overwrites it.
 fn summary_letter(index: &str, state: &State, status: u16, error: &Value) -> DeadLetter {
     let mut raw = Vec::new();
-    state.summary.write_document(&mut raw, state.last_updated_ms);
+    state
+        .summary
+        .write_document(&mut raw, state.last_updated_ms);
     DeadLetter {
         id: state_id(&state.summary.session_id),
         reason: "summary_rejected".into(),
