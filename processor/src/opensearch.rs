@@ -309,6 +309,16 @@ impl OpenSearch {
         path_and_query: &str,
         response: Response,
     ) -> Result<serde_json::Value, OpenSearchError> {
+        self.expect(method, path_and_query, response)
+    }
+
+    /// A successful answer read as `T` (straight from its bytes).
+    pub fn expect<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        response: Response,
+    ) -> Result<T, OpenSearchError> {
         let url = format!("{}{}", self.base, path_and_query);
         if !(200..300).contains(&response.status) {
             return Err(OpenSearchError::Status {
@@ -318,7 +328,7 @@ impl OpenSearch {
                 body: response.text(),
             });
         }
-        response.json().map_err(|source| OpenSearchError::BadJson {
+        serde_json::from_slice(&response.body).map_err(|source| OpenSearchError::BadJson {
             method: method.to_string(),
             url,
             source,

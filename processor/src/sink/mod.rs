@@ -100,7 +100,7 @@ struct EventsWritten {
     /// Positions of the events OpenSearch refused for good.
     refused: Vec<usize>,
     /// The answers to the items sent along, by reference.
-    extra: Vec<(usize, Outcome, Value)>,
+    extra: Vec<(usize, Outcome, BulkItem)>,
 }
 
 /// Bodies are split at about this size: well under the smallest
@@ -122,7 +122,40 @@ enum Outcome {
 
 #[derive(Debug, Deserialize)]
 struct BulkResponse {
-    items: Vec<HashMap<String, Value>>,
+    items: Vec<HashMap<String, BulkItem>>,
+}
+
+/// One item of a bulk answer: what the sink reads of it. `get` (an
+/// update's document) is the only part kept as JSON.
+#[derive(Debug, Default, Deserialize)]
+struct BulkItem {
+    status: u16,
+    #[serde(default)]
+    error: Value,
+    #[serde(default)]
+    result: Option<String>,
+    #[serde(default, rename = "_seq_no")]
+    seq_no: Option<u64>,
+    #[serde(default, rename = "_version")]
+    version: Option<u64>,
+    #[serde(default)]
+    get: Option<Value>,
+}
+
+impl BulkItem {
+    /// What the summaries' side reads of an update's answer, as JSON
+    /// (`Null` for an item without a document).
+    fn answer(self) -> Value {
+        match self.get {
+            None => Value::Null,
+            Some(get) => json!({
+                "result": self.result,
+                "_seq_no": self.seq_no,
+                "_version": self.version,
+                "get": get,
+            }),
+        }
+    }
 }
 
 /// A document OpenSearch will not take, or a payload that cannot be read.
@@ -191,7 +224,7 @@ impl Sink {
         body: BulkBody,
         deadline: Instant,
         counts: &mut Counts,
-    ) -> Result<Vec<(usize, Outcome, Value)>, SinkError> {
+    ) -> Result<Vec<(usize, Outcome, BulkItem)>, SinkError> {
         if self.crash_at != Some(step) {
             return self.bulk_items(path, body, deadline, counts).await;
         }
@@ -484,7 +517,7 @@ impl Sink {
         body: BulkBody,
         deadline: Instant,
         counts: &mut Counts,
-    ) -> Result<Vec<(usize, Outcome, Value)>, SinkError> {
+    ) -> Result<Vec<(usize, Outcome, BulkItem)>, SinkError> {
         let mut pending = body;
         let mut done = Vec::with_capacity(pending.items.len());
         let mut attempt = 0u32;
@@ -509,15 +542,10 @@ impl Sink {
                     format!("HTTP {}: {}", response.status, response.text())
                 }
                 Ok(response) => {
-                    let json = self
+                    let parsed: BulkResponse = self
                         .client
-                        .expect_json("POST", path, response)
+                        .expect("POST", path, response)
                         .map_err(SinkError::from)?;
-                    let parsed: BulkResponse =
-                        serde_json::from_value(json).map_err(|e| SinkError::Protocol {
-                            call: format!("POST {path}"),
-                            message: e.to_string(),
-                        })?;
                     if parsed.items.len() != pending.items.len() {
                         return Err(SinkError::Protocol {
                             call: format!("POST {path}"),
@@ -532,27 +560,21 @@ impl Sink {
                     let mut last = String::new();
                     for (position, item) in parsed.items.into_iter().enumerate() {
                         let reference = pending.items[position].1;
-                        let Some(item) = item.into_values().next() else {
+                        let Some(mut item) = item.into_values().next() else {
                             return Err(SinkError::Protocol {
                                 call: format!("POST {path}"),
                                 message: format!("bulk answer item {position} names no action"),
                             });
                         };
-                        let Some(status) = item["status"].as_u64().map(|s| s as u16) else {
-                            return Err(SinkError::Protocol {
-                                call: format!("POST {path}"),
-                                message: format!("bulk answer item {position} has no status"),
-                            });
-                        };
-                        match status {
+                        match item.status {
                             200..=299 => done.push((reference, Outcome::Written, item)),
                             409 => done.push((reference, Outcome::Conflict, item)),
                             s if transient_status(s) => {
-                                last = format!("HTTP {s}: {}", item["error"]);
+                                last = format!("HTTP {s}: {}", item.error);
                                 retry.push(position);
                             }
                             s => {
-                                let error = item["error"].clone();
+                                let error = std::mem::take(&mut item.error);
                                 done.push((reference, Outcome::Rejected { status: s, error }, item))
                             }
                         }

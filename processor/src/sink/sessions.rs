@@ -12,7 +12,7 @@
 //! every update is a merge that OpenSearch applies in the shard, so
 //! invocations sharing a session do not conflict.
 
-use super::{DeadLetter, Outcome, Sink, SinkError, Step};
+use super::{BulkItem, DeadLetter, Outcome, Sink, SinkError, Step};
 use crate::batch::ProcessedBatch;
 use crate::bulk::BulkBody;
 use crate::counts::Counts;
@@ -251,9 +251,14 @@ async fn update_states(
 /// An update's answer, or why it is an error: every script is a merge, so
 /// a conflict left after the shard's own retries is contention that the
 /// batch's retry will get past, and a refusal is a defect to see.
-fn updated(outcome: Outcome, item: Value, what: &str, session: &str) -> Result<Value, SinkError> {
+fn updated(
+    outcome: Outcome,
+    item: BulkItem,
+    what: &str,
+    session: &str,
+) -> Result<Value, SinkError> {
     match outcome {
-        Outcome::Written => Ok(item),
+        Outcome::Written => Ok(item.answer()),
         Outcome::Conflict => Err(SinkError::SummaryConflicts {
             count: 1,
             rounds: 1,
@@ -307,7 +312,7 @@ async fn publish(
             match outcome {
                 Outcome::Written => {
                     // Past a tombstone: deleted, and written again whole.
-                    let restored = attempt > 0 && item["result"] == "created";
+                    let restored = attempt > 0 && item.result.as_deref() == Some("created");
                     counts.sessions_rebuilt += u64::from(restored);
                     if *changed || restored {
                         counts.sessions_written += 1;
