@@ -360,6 +360,7 @@ pub fn write_summary_item(out: &mut Vec<u8>, index: &str, state: &State, attempt
 mod tests {
     use super::*;
 
+    #[allow(clippy::ptr_arg)]
     fn view<'e>(
         id: &'static str,
         ts: i64,

@@ -12,7 +12,7 @@
 //! every update is a merge that OpenSearch applies in the shard, so
 //! invocations sharing a session do not conflict.
 
-use super::{BulkItem, DeadLetter, Outcome, Sink, SinkError, Step};
+use super::{BULK, BulkItem, DeadLetter, Outcome, Sink, SinkError, Step};
 use crate::batch::ProcessedBatch;
 use crate::bulk::BulkBody;
 use crate::counts::Counts;
@@ -175,7 +175,7 @@ async fn uncount_refused(
         );
         body.items.push((start..body.bytes.len(), reference));
     }
-    for (reference, outcome, item) in sink.bulk_items("/_bulk", body, deadline, counts).await? {
+    for (reference, outcome, item) in sink.bulk_items(BULK, body, deadline, counts).await? {
         let (position, bucket) = refs[reference];
         let session = sessions[position];
         // Deleted since (by hand): nothing of it to count.
@@ -221,7 +221,7 @@ async fn update_states(
     let mut states = Vec::with_capacity(sessions.len());
     let mut answered = 0;
     for (position, outcome, item) in sink
-        .bulk_or_crash(Step::InStates, "/_bulk", body, deadline, counts)
+        .bulk_or_crash(Step::InStates, BULK, body, deadline, counts)
         .await?
     {
         answered += 1;
@@ -300,10 +300,10 @@ async fn publish(
         };
         first = false;
         let answers = if step == Step::InSummaries {
-            sink.bulk_or_crash(step, "/_bulk", body, deadline, counts)
+            sink.bulk_or_crash(step, BULK, body, deadline, counts)
                 .await?
         } else {
-            sink.bulk_items("/_bulk", body, deadline, counts).await?
+            sink.bulk_items(BULK, body, deadline, counts).await?
         };
         let mut conflicts: Vec<(usize, u64)> = Vec::new();
         for (reference, outcome, item) in answers {
