@@ -45,6 +45,18 @@ impl<'a> StrSet<'a> {
         Self::default()
     }
 
+    /// A set of these values (in any order, repeats allowed).
+    pub fn from_values(values: impl Iterator<Item = Cow<'a, str>>) -> Self {
+        let mut values: Vec<Cow<'a, str>> = values.collect();
+        values.sort_unstable();
+        values.dedup();
+        if values.len() <= SMALL_SET {
+            StrSet::Small(values)
+        } else {
+            StrSet::Large(values.into_iter().collect())
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             StrSet::Small(v) => v.len(),

@@ -22,6 +22,7 @@
 use crate::bulk::write_str;
 use crate::docid::document_id;
 use crate::session::{EventView, SessionSummary, StrSet};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -205,14 +206,6 @@ fn tally_item(
 /// script here is a merge that can run again on the newer document.
 const RETRY_ON_CONFLICT: &str = "64";
 
-/// A tally's version and size from its update's answer.
-pub fn tally_count(item: &Value) -> Option<TallyCount> {
-    Some(TallyCount {
-        version: item["_version"].as_u64()?,
-        size: item["get"]["_source"]["n"].as_u64()?,
-    })
-}
-
 /// The `_bulk` item that folds into a session's state its tallies' counts
 /// and, unless OpenSearch refused them all, its events of the batch
 /// (`report`). The state is created only with events.
@@ -272,61 +265,108 @@ pub struct State {
     pub seq_no: u64,
 }
 
+/// What an `_update` answered, as far as this module reads it: the
+/// document (`_source` of `get`), its version and sequence number.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+pub struct UpdateAnswer {
+    #[serde(default)]
+    pub result: Option<String>,
+    /// Negative in the answer to an item that failed.
+    #[serde(default, rename = "_seq_no")]
+    pub seq_no: Option<i64>,
+    #[serde(default, rename = "_version")]
+    pub version: Option<i64>,
+    #[serde(default)]
+    pub get: Option<GetAnswer>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+pub struct GetAnswer {
+    #[serde(default, rename = "_source")]
+    pub source: Source,
+}
+
+/// A tally's or a state's `_source`, read without a JSON tree: every
+/// field is optional here and checked where it is needed.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+pub struct Source {
+    /// A tally's size.
+    pub n: Option<u64>,
+    pub session_id: Option<String>,
+    pub user: Option<String>,
+    pub first_ms: Option<i64>,
+    pub first_id: Option<String>,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub modules: Option<Vec<String>>,
+    pub paths: Option<Vec<String>>,
+    #[serde(rename = "assetTypes")]
+    pub asset_types: Option<Vec<String>>,
+    #[serde(rename = "siteTokens")]
+    pub site_tokens: Option<Vec<String>>,
+    pub event_count: Option<u64>,
+    pub last_updated_ms: Option<i64>,
+}
+
+impl UpdateAnswer {
+    fn source(&self) -> Option<&Source> {
+        self.get.as_ref().map(|get| &get.source)
+    }
+
+    /// A tally's version and size.
+    pub fn tally_count(&self) -> Option<TallyCount> {
+        Some(TallyCount {
+            version: u64::try_from(self.version?).ok()?,
+            size: self.source()?.n?,
+        })
+    }
+}
+
 impl State {
-    /// From a `_bulk` update item (`get._source`, `_seq_no`); `None` when
-    /// the session has no state (every event it ever had was refused).
-    pub fn from_update(item: &Value) -> Result<Option<State>, String> {
-        let source = &item["get"]["_source"];
-        if source.get("start_ms").is_none() && item["result"] == "noop" {
+    /// From a state's update answer; `None` when the session has no state
+    /// (every event it ever had was refused).
+    pub fn from_update(answer: &UpdateAnswer) -> Result<Option<State>, String> {
+        let empty = Source::default();
+        let source = answer.source().unwrap_or(&empty);
+        if source.start_ms.is_none() && answer.result.as_deref() == Some("noop") {
             return Ok(None);
         }
-        let seq_no = item["_seq_no"]
-            .as_u64()
-            .ok_or_else(|| format!("no _seq_no in the state's update answer: {item}"))?;
-        let number = |key: &str| {
-            source[key]
-                .as_i64()
-                .ok_or_else(|| format!("state field `{key}` missing or not a number: {source}"))
+        let seq_no = answer
+            .seq_no
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| format!("no _seq_no in the state's update answer: {answer:?}"))?;
+        fn field<T>(value: Option<T>, key: &str) -> Result<T, String> {
+            value.ok_or_else(|| format!("state field `{key}` missing or of the wrong type"))
+        }
+        let text = |value: &Option<String>, key: &str| {
+            field(value.as_ref(), key).map(|s| Cow::Owned(s.clone()))
         };
-        let text = |key: &str| {
-            source[key]
-                .as_str()
-                .map(|s| Cow::Owned(s.to_string()))
-                .ok_or_else(|| format!("state field `{key}` missing or not a string: {source}"))
+        let set = |value: &Option<Vec<String>>, key: &str| {
+            field(value.as_ref(), key)
+                .map(|values| StrSet::from_values(values.iter().map(|v| Cow::Owned(v.clone()))))
         };
-        let set = |key: &str| -> Result<StrSet<'static>, String> {
-            let mut set = StrSet::new();
-            for value in source[key]
-                .as_array()
-                .ok_or_else(|| format!("state field `{key}` is not a list: {source}"))?
-            {
-                let value = value
-                    .as_str()
-                    .ok_or_else(|| format!("state field `{key}` holds a non-string: {source}"))?;
-                set.insert(&Cow::Owned(value.to_string()));
-            }
-            Ok(set)
-        };
-        let event_count = source["event_count"]
-            .as_u64()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("state field `event_count` missing or zero: {source}"))?;
         let summary = SessionSummary::from_parts(
-            text("session_id")?,
-            text("user")?,
-            (number("first_ms")?, text("first_id")?),
+            text(&source.session_id, "session_id")?,
+            text(&source.user, "user")?,
+            (
+                field(source.first_ms, "first_ms")?,
+                text(&source.first_id, "first_id")?,
+            ),
             [
-                set("modules")?,
-                set("paths")?,
-                set("assetTypes")?,
-                set("siteTokens")?,
+                set(&source.modules, "modules")?,
+                set(&source.paths, "paths")?,
+                set(&source.asset_types, "assetTypes")?,
+                set(&source.site_tokens, "siteTokens")?,
             ],
-            (number("start_ms")?, number("end_ms")?),
-            event_count,
+            (
+                field(source.start_ms, "start_ms")?,
+                field(source.end_ms, "end_ms")?,
+            ),
+            field(source.event_count.filter(|&n| n > 0), "event_count")?,
         );
         Ok(Some(State {
             summary,
-            last_updated_ms: number("last_updated_ms")?,
+            last_updated_ms: field(source.last_updated_ms, "last_updated_ms")?,
             seq_no,
         }))
     }
@@ -411,14 +451,18 @@ mod tests {
         assert!(SessionReport::of("s1", &[]).is_none());
     }
 
+    fn answer(value: Value) -> UpdateAnswer {
+        serde_json::from_value(value).unwrap()
+    }
+
     #[test]
     fn a_state_answer_renders_the_summary_and_orders_its_versions() {
-        let item = json!({"_seq_no": 41, "get": {"_source": {
+        let item = json!({"_seq_no": 41, "result": "updated", "get": {"_source": {
             "session_id": "s1", "user": "bob", "first_ms": 1000, "first_id": "7",
-            "start_ms": 1000, "end_ms": 61000, "modules": ["m2", "m1"], "paths": ["/p"],
+            "start_ms": 1000, "end_ms": 61000, "modules": ["m2", "m1", "m2"], "paths": ["/p"],
             "assetTypes": [], "siteTokens": ["t"], "event_count": 3, "last_updated_ms": 5
         }}});
-        let state = State::from_update(&item).unwrap().unwrap();
+        let state = State::from_update(&answer(item.clone())).unwrap().unwrap();
         assert_eq!(state.summary.event_count, 3);
         assert_eq!(state.summary.duration_seconds(), 60.0);
         assert_eq!(
@@ -438,11 +482,27 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("end_ms");
-        let error = State::from_update(&missing).unwrap_err();
+        let error = State::from_update(&answer(missing)).unwrap_err();
         assert!(error.contains("`end_ms`"), "{error}");
         // Not created: the session's only events were refused.
         let none = json!({"_seq_no": 3, "result": "noop", "get": {"_source": {}}});
-        assert_eq!(State::from_update(&none), Ok(None));
+        assert_eq!(State::from_update(&answer(none)), Ok(None));
+        // A failed item's sequence number is negative.
+        let failed = json!({"_seq_no": -2, "result": "updated", "get": item["get"]});
+        assert!(State::from_update(&answer(failed)).is_err());
+    }
+
+    #[test]
+    fn a_tally_answer_gives_its_version_and_size() {
+        let item = answer(json!({"_version": 4, "get": {"_source": {"n": 9}}}));
+        assert_eq!(
+            item.tally_count(),
+            Some(TallyCount {
+                version: 4,
+                size: 9
+            })
+        );
+        assert_eq!(answer(json!({"_version": 4})).tally_count(), None);
     }
 
     #[test]

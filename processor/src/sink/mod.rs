@@ -31,6 +31,7 @@ use crate::config::Indices;
 use crate::counts::Counts;
 use crate::docid::document_id;
 use crate::opensearch::{OpenSearch, OpenSearchError};
+use crate::session_state::{GetAnswer, UpdateAnswer};
 use crate::timefmt;
 use http::Method;
 use rand::Rng;
@@ -130,8 +131,8 @@ struct BulkResponse {
     items: Vec<HashMap<String, BulkItem>>,
 }
 
-/// One item of a bulk answer: what the sink reads of it. `get` (an
-/// update's document) is the only part kept as JSON.
+/// One item of a bulk answer: its status and error, and what the
+/// summaries' side reads of an update (`session_state::UpdateAnswer`).
 #[derive(Debug, Default, Deserialize)]
 struct BulkItem {
     status: u16,
@@ -139,27 +140,21 @@ struct BulkItem {
     error: Value,
     #[serde(default)]
     result: Option<String>,
-    /// Negative in the answer to an item that failed.
     #[serde(default, rename = "_seq_no")]
     seq_no: Option<i64>,
     #[serde(default, rename = "_version")]
     version: Option<i64>,
     #[serde(default)]
-    get: Option<Value>,
+    get: Option<GetAnswer>,
 }
 
 impl BulkItem {
-    /// What the summaries' side reads of an update's answer, as JSON
-    /// (`Null` for an item without a document).
-    fn answer(self) -> Value {
-        match self.get {
-            None => Value::Null,
-            Some(get) => json!({
-                "result": self.result,
-                "_seq_no": self.seq_no,
-                "_version": self.version,
-                "get": get,
-            }),
+    fn answer(self) -> UpdateAnswer {
+        UpdateAnswer {
+            result: self.result,
+            seq_no: self.seq_no,
+            version: self.version,
+            get: self.get,
         }
     }
 }

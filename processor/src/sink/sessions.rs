@@ -19,7 +19,7 @@ use crate::counts::Counts;
 use crate::docid::document_id;
 use crate::session::EventView;
 use crate::session_state::{
-    SessionReport, State, TallyCount, state_id, tally_bucket, tally_count, tally_id,
+    SessionReport, State, TallyCount, UpdateAnswer, state_id, tally_bucket, tally_id,
     write_state_item, write_summary_item, write_tally_add_item, write_tally_remove_item,
 };
 use http::Method;
@@ -132,10 +132,10 @@ pub(super) async fn write_batch<'b>(
 }
 
 /// A tally's count from its update's answer.
-fn answered_count(item: &Value, session: &str) -> Result<TallyCount, SinkError> {
-    tally_count(item).ok_or_else(|| SinkError::Protocol {
+fn answered_count(item: &UpdateAnswer, session: &str) -> Result<TallyCount, SinkError> {
+    item.tally_count().ok_or_else(|| SinkError::Protocol {
         call: "POST /_bulk (tallies)".into(),
-        message: format!("no version or size in the answer for session `{session}`: {item}"),
+        message: format!("no version or size in the answer for session `{session}`: {item:?}"),
     })
 }
 
@@ -235,7 +235,7 @@ async fn update_states(
         if let Some(state) = state {
             states.push(Updated {
                 state,
-                changed: item["result"] != "noop",
+                changed: item.result.as_deref() != Some("noop"),
             });
         }
     }
@@ -256,7 +256,7 @@ fn updated(
     item: BulkItem,
     what: &str,
     session: &str,
-) -> Result<Value, SinkError> {
+) -> Result<UpdateAnswer, SinkError> {
     match outcome {
         Outcome::Written => Ok(item.answer()),
         Outcome::Conflict => Err(SinkError::SummaryConflicts {
