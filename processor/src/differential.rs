@@ -17,10 +17,10 @@
 use crate::batch::{KeptEvent, process_batch, process_read_batch};
 use crate::config::{Field, PipelineConfig, Rules};
 use crate::counts::{Counts, Reason};
-use crate::envelope::{self, DecodeError, LogBatch, ReadLines};
-use crate::fastrecord::{self, Escaped, LineKind};
-use crate::noise::AgentMemo;
-use crate::record::{self, RequestEvent, from_raw, parse_object_slow};
+use crate::decode::{self, DecodeError, LogBatch, ReadLines};
+use crate::line::fastrecord::{self, Escaped, LineKind};
+use crate::line::{self, RequestEvent, from_raw, parse_object_slow};
+use crate::rules::AgentMemo;
 use crate::timefmt::{MAX_MS, MIN_MS};
 use std::collections::HashSet;
 use std::io::Read;
@@ -73,7 +73,7 @@ pub(crate) fn general_record<'a>(
 }
 
 /// A line's object read by `fastrecord::parse` and by serde_json, and the
-/// line's record through `record::parse_record` and the general path.
+/// line's record through `line::parse_record` and the general path.
 pub fn check_line_text(line: &str, fallback_ms: i64, rules: &Rules) -> Result<Taken, String> {
     let mut taken = Taken::default();
     if let Some(start) = line.find('{') {
@@ -96,7 +96,7 @@ pub fn check_line_text(line: &str, fallback_ms: i64, rules: &Rules) -> Result<Ta
             }
         }
     }
-    let fast = record::parse_record(line, fallback_ms, rules);
+    let fast = line::parse_record(line, fallback_ms, rules);
     let general = general_record(line, fallback_ms, rules);
     if fast != general {
         return Err(format!(
@@ -116,14 +116,14 @@ pub fn check_line_escaped(
     rules: &Rules,
 ) -> Result<Taken, String> {
     let mut taken = Taken::default();
-    let unescaped = crate::fastbatch::unescape_content(escaped);
+    let unescaped = crate::jsonstr::unescape_content(escaped);
     if unescaped != line {
         return Err(format!(
             "unescape_content({escaped:?}) gave {unescaped:?}, not the line"
         ));
     }
     let general = general_record(line, fallback_ms, rules);
-    let in_place = record::parse_escaped_record(escaped, fallback_ms, rules);
+    let in_place = line::parse_escaped_record(escaped, fallback_ms, rules);
     if in_place != general {
         return Err(format!(
             "parse_escaped_record({escaped:?}) gave {in_place:?}, the general path {general:?}"
@@ -208,7 +208,7 @@ fn general_processing<'b>(
             counts.duplicate_in_batch += 1;
             continue;
         }
-        let envelope::Message::Text(text) = &event.message else {
+        let decode::Message::Text(text) = &event.message else {
             unreachable!("serde_json gives each message as text")
         };
         match general_record(text, event.timestamp, rules) {
@@ -246,7 +246,7 @@ fn compare_processing(
 }
 
 /// An inflated payload (a CloudWatch Logs document) through every reader:
-/// `envelope::parse_batch` and `parse_batch_reading` (with the lines read
+/// `decode::parse_batch` and `parse_batch_reading` (with the lines read
 /// in place, also capped at one line) against serde_json, and the batch's
 /// events and counts against each line read by the general path.
 pub fn check_document(bytes: &[u8], rules: &Rules) -> Result<Taken, String> {
@@ -268,7 +268,7 @@ pub fn check_document(bytes: &[u8], rules: &Rules) -> Result<Taken, String> {
         }
     };
 
-    let plain = envelope::parse_batch(bytes);
+    let plain = decode::parse_batch(bytes);
     agree("parse_batch", plain.as_ref())?;
     if let (Ok(batch), Some(expected)) = (&plain, &expected) {
         let processed = process_batch(batch, rules);
@@ -280,7 +280,7 @@ pub fn check_document(bytes: &[u8], rules: &Rules) -> Result<Taken, String> {
         )?;
     }
 
-    let reading = envelope::parse_batch_reading(bytes, rules);
+    let reading = decode::parse_batch_reading(bytes, rules);
     agree("parse_batch_reading", reading.as_ref().map(|(b, _)| b))?;
     if let (Ok((batch, lines)), Some(expected)) = (reading, &expected) {
         taken.lines_in_place = lines
@@ -297,7 +297,7 @@ pub fn check_document(bytes: &[u8], rules: &Rules) -> Result<Taken, String> {
             expected,
         )?;
         for kept in &processed.events {
-            let envelope::Message::Text(text) =
+            let decode::Message::Text(text) =
                 &general.as_ref().expect("valid").log_events[position_of(&batch, kept)].message
             else {
                 unreachable!("serde_json gives each message as text")
@@ -313,12 +313,12 @@ pub fn check_document(bytes: &[u8], rules: &Rules) -> Result<Taken, String> {
     }
 
     if let Ok(text) = std::str::from_utf8(bytes) {
-        let fast = crate::fastbatch::parse(text);
+        let fast = crate::decode::fastbatch::parse(text);
         taken.batch_fast = fast.is_some();
         if let Some(fast) = &fast {
             agree("fastbatch::parse", Ok(fast))?;
         }
-        let capped = crate::fastbatch::parse_reading_at_most(text, Some(rules), 1);
+        let capped = crate::decode::fastbatch::parse_reading_at_most(text, Some(rules), 1);
         if capped.is_some() != fast.is_some() {
             return Err(format!(
                 "fastbatch::parse_reading (capped) read the document: {}, fastbatch::parse: {}",
@@ -349,28 +349,28 @@ fn position_of(batch: &LogBatch<'_>, kept: &KeptEvent<'_>) -> usize {
         .expect("a kept event is one of its batch's")
 }
 
-/// Standard base64 as `envelope::inflate`'s general path decodes it.
+/// Standard base64 as `decode::inflate`'s general path decodes it.
 fn general_inflate(data: &str) -> Result<Vec<u8>, DecodeError> {
     use base64::Engine;
-    let compressed = envelope::BASE64
+    let compressed = decode::BASE64
         .decode(data.trim())
         .map_err(DecodeError::Base64)?;
     let mut out = Vec::new();
-    let mut reader = flate2::bufread::MultiGzDecoder::new(&compressed[..])
-        .take(envelope::MAX_INFLATED_BYTES + 1);
+    let mut reader =
+        flate2::bufread::MultiGzDecoder::new(&compressed[..]).take(decode::MAX_INFLATED_BYTES + 1);
     reader.read_to_end(&mut out).map_err(DecodeError::Gzip)?;
-    if out.len() as u64 > envelope::MAX_INFLATED_BYTES {
+    if out.len() as u64 > decode::MAX_INFLATED_BYTES {
         return Err(DecodeError::TooLarge);
     }
     Ok(out)
 }
 
-/// `awslogs.data` through `envelope::inflate` (SIMD base64, libdeflate)
+/// `awslogs.data` through `decode::inflate` (SIMD base64, libdeflate)
 /// and the general path (the base64 crate, flate2): the same document or
 /// the same error class; then the document through `check_document`.
 pub fn check_payload(data: &str, rules: &Rules) -> Result<Taken, String> {
     use base64::Engine;
-    let fast = envelope::inflate(data);
+    let fast = decode::inflate(data);
     let general = general_inflate(data);
     match (&fast, &general) {
         (Ok(a), Ok(b)) if a == b => {}
@@ -390,7 +390,7 @@ pub fn check_payload(data: &str, rules: &Rules) -> Result<Taken, String> {
     }
     if let Ok(json) = fast {
         let taken = check_document(&json, rules)?;
-        envelope::recycle(json);
+        decode::recycle(json);
         return Ok(taken);
     }
     Ok(Taken::default())

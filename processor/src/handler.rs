@@ -4,7 +4,7 @@
 use crate::batch::process_read_batch;
 use crate::config::{Indices, PipelineConfig, Rules};
 use crate::counts::Counts;
-use crate::envelope::{DecodeError, awslogs_data, inflate, parse_batch_reading, recycle};
+use crate::decode::{DecodeError, awslogs_data, inflate, parse_batch_reading, recycle};
 use crate::opensearch::{Auth, OpenSearch, OpenSearchError};
 use crate::sink::{DeadLetter, Sink, SinkError};
 use sha2::{Digest, Sha256};

@@ -26,12 +26,13 @@
 mod sessions;
 
 use crate::batch::ProcessedBatch;
-use crate::bulk::{BulkBody, DailyIndex, event_bodies, write_event_document, write_str};
 use crate::config::Indices;
 use crate::counts::Counts;
-use crate::docid::document_id;
+use crate::jsonstr::write_str;
 use crate::opensearch::{OpenSearch, OpenSearchError};
-use crate::session_state::{GetAnswer, UpdateAnswer};
+use crate::output::document_id;
+use crate::output::{BulkBody, DailyIndex, event_bodies, write_event_document};
+use crate::output::{GetAnswer, UpdateAnswer};
 use crate::timefmt;
 use http::Method;
 use rand::Rng;

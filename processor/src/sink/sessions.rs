@@ -13,12 +13,12 @@
 //! invocations sharing a session do not conflict.
 
 use super::{BULK, BulkItem, DeadLetter, Outcome, Sink, SinkError, Step};
+use crate::batch::EventView;
 use crate::batch::ProcessedBatch;
-use crate::bulk::BulkBody;
 use crate::counts::Counts;
-use crate::docid::document_id;
-use crate::session::EventView;
-use crate::session_state::{
+use crate::output::BulkBody;
+use crate::output::document_id;
+use crate::output::{
     SessionReport, State, TallyCount, UpdateAnswer, state_id, tally_bucket, tally_id,
     write_state_item, write_summary_item, write_tally_add_item, write_tally_remove_item,
 };

@@ -19,9 +19,9 @@
 //! update returned, with an external version that grows with the state's
 //! `_seq_no`, so that an older rendering never replaces a newer one.
 
-use crate::bulk::write_str;
-use crate::docid::document_id;
-use crate::session::{EventView, SessionSummary, StrSet};
+use crate::batch::{EventView, SessionSummary, StrSet};
+use crate::jsonstr::write_str;
+use crate::output::document_id;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;

@@ -14,8 +14,8 @@
 //! than `MAX_DEPTH`, and every syntax error.
 
 use crate::config::Rules;
-use crate::fastbatch::{hex4, special_from};
-use crate::record::{Lite, RawRecord};
+use crate::jsonstr::{hex4, special_from};
+use crate::line::{Lite, RawRecord};
 use std::borrow::Cow;
 
 /// Deeper values are left to serde_json (its own limit is 128).

@@ -2,10 +2,10 @@
 
 use crate::config::{Field, Rules};
 use crate::counts::Reason;
-use crate::enrich::{
+use crate::rules::{AgentMemo, noise_reason_memo};
+use crate::rules::{
     lowercase, push_asset_types, scan_query, segment_after_found, split_url, trim, uppercase,
 };
-use crate::noise::{AgentMemo, noise_reason_memo};
 use crate::timefmt::{self, MAX_MS, MIN_MS};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -149,7 +149,7 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
 fn parse_object<'a>(message: &'a str, rules: &Rules) -> Option<RawRecord<'a>> {
     let start = memchr::memchr(b'{', message.as_bytes())?;
     let json = &message[start..];
-    crate::fastrecord::parse(json, rules).or_else(|| parse_object_slow(json, rules))
+    crate::line::fastrecord::parse(json, rules).or_else(|| parse_object_slow(json, rules))
 }
 
 /// `json` (from its `{`) read by serde_json with the record's visitor.
@@ -252,11 +252,13 @@ pub(crate) fn parse_escaped_record_memo<'a>(
     rules: &Rules,
     memo: &mut AgentMemo,
 ) -> Result<RequestEvent<'a>, Reason> {
-    match crate::fastrecord::parse_escaped(escaped, rules) {
-        crate::fastrecord::Escaped::Record(mut raw) => from_raw(&mut raw, fallback_ms, rules, memo),
-        crate::fastrecord::Escaped::NoObject => Err(Reason::Unparsed),
-        crate::fastrecord::Escaped::Unknown => {
-            let message = crate::fastbatch::unescape_content(escaped);
+    match crate::line::fastrecord::parse_escaped(escaped, rules) {
+        crate::line::fastrecord::Escaped::Record(mut raw) => {
+            from_raw(&mut raw, fallback_ms, rules, memo)
+        }
+        crate::line::fastrecord::Escaped::NoObject => Err(Reason::Unparsed),
+        crate::line::fastrecord::Escaped::Unknown => {
+            let message = crate::jsonstr::unescape_content(escaped);
             parse_record_memo(&message, fallback_ms, rules, memo).map(RequestEvent::into_owned)
         }
     }

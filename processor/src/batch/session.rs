@@ -5,7 +5,7 @@
 //! function of the set of its events and nothing else: the order and the
 //! number of deliveries cannot change it.
 
-use crate::bulk::write_str;
+use crate::jsonstr::write_str;
 use crate::timefmt;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;

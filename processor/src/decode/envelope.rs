@@ -110,7 +110,7 @@ impl<'a> Message<'a> {
     pub fn text(&self) -> Cow<'_, str> {
         match self {
             Message::Text(text) => Cow::Borrowed(text),
-            Message::Escaped(raw) => Cow::Owned(crate::fastbatch::unescape_content(raw)),
+            Message::Escaped(raw) => Cow::Owned(crate::jsonstr::unescape_content(raw)),
         }
     }
 }
@@ -253,7 +253,7 @@ thread_local! {
 /// The lines of a batch that `parse_batch_reading` read in place, in the
 /// order of its log events (empty when none were).
 #[derive(Debug, Default)]
-pub struct ReadLines<'a>(pub(crate) crate::fastbatch::ReadLines<'a>);
+pub struct ReadLines<'a>(pub(crate) crate::decode::fastbatch::ReadLines<'a>);
 
 /// `parse_batch`, reading each message's line in place as it is met where it
 /// can (the fast path: one pass over each message instead of one to
@@ -263,7 +263,7 @@ pub fn parse_batch_reading<'a>(
     rules: &crate::config::Rules,
 ) -> Result<(LogBatch<'a>, ReadLines<'a>), DecodeError> {
     if let Ok(text) = utf8(json)
-        && let Some((batch, lines)) = crate::fastbatch::parse_reading(text, Some(rules))
+        && let Some((batch, lines)) = crate::decode::fastbatch::parse_reading(text, Some(rules))
     {
         return Ok((batch, ReadLines(lines)));
     }
@@ -284,7 +284,7 @@ pub fn parse_batch(json: &[u8]) -> Result<LogBatch<'_>, DecodeError> {
     // The usual shape is read by hand (same result); serde_json reads
     // everything else and reports what is wrong.
     match utf8(json) {
-        Ok(text) => match crate::fastbatch::parse(text) {
+        Ok(text) => match crate::decode::fastbatch::parse(text) {
             Some(batch) => Ok(batch),
             None => serde_json::from_str(text),
         },

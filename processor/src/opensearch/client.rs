@@ -225,12 +225,13 @@ impl OpenSearch {
             credentials,
         } = &self.auth
         {
-            let signed = crate::sigv4::sign_es(&method, &url, &headers, &body, region, credentials)
-                .map_err(|message| OpenSearchError::Signing {
-                    method: method.to_string(),
-                    path: url.clone(),
-                    message,
-                })?;
+            let signed =
+                crate::opensearch::sign_es(&method, &url, &headers, &body, region, credentials)
+                    .map_err(|message| OpenSearchError::Signing {
+                        method: method.to_string(),
+                        path: url.clone(),
+                        message,
+                    })?;
             headers.extend(signed);
         }
         let mut request = self

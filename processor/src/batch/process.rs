@@ -1,14 +1,14 @@
 //! One decoded CloudWatch Logs batch to its kept request events, counted by
 //! reason, and its sessions folded from those events. Pure.
 
+use crate::batch::{EventView, SessionSummary};
 use crate::config::Rules;
 use crate::counts::Counts;
 use crate::counts::Reason;
-use crate::envelope::{LogBatch, LogEvent, Message, ReadLines};
-use crate::fastrecord::LineKind;
-use crate::noise::AgentMemo;
-use crate::record::{RequestEvent, from_raw, parse_escaped_record_memo, parse_record_memo};
-use crate::session::{EventView, SessionSummary};
+use crate::decode::{LogBatch, LogEvent, Message, ReadLines};
+use crate::line::LineKind;
+use crate::line::{RequestEvent, from_raw, parse_escaped_record_memo, parse_record_memo};
+use crate::rules::AgentMemo;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

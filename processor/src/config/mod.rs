@@ -1,14 +1,19 @@
 //! The declarative pipeline rules (`infra/pipeline.yaml`) and their compiled,
-//! ready-to-match form.
+//! ready-to-match form (with `keytable`, the record's keys, and `matchers`,
+//! the noise rules' user-agent and user matchers); and the index names.
+//! A leaf of the crate: the stages above use it, it uses none of them.
 
-use crate::keytable::KeyTable;
-use crate::noise::{AgentMatcher, UserPattern};
+mod keytable;
+pub mod matchers;
+
+use keytable::KeyTable;
+use matchers::{AgentMatcher, UserPattern};
 use memchr::memmem::Finder;
 use serde::Deserialize;
 use std::path::Path;
 
 /// The rules shipped with the processor; the Lambda uses these.
-pub const DEFAULT_PIPELINE_YAML: &str = include_str!("../../infra/pipeline.yaml");
+pub const DEFAULT_PIPELINE_YAML: &str = include_str!("../../../infra/pipeline.yaml");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

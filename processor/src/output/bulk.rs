@@ -3,8 +3,9 @@
 //! bytes on the hot path.
 
 use crate::batch::KeptEvent;
-use crate::docid::document_id;
-use crate::record::RequestEvent;
+use crate::jsonstr::write_str;
+use crate::line::RequestEvent;
+use crate::output::document_id;
 use crate::timefmt;
 use std::ops::Range;
 
@@ -33,26 +34,6 @@ impl BulkBody {
         }
         out
     }
-}
-
-/// Appends a JSON string literal. Most values need no escaping and are
-/// copied as they are; that path is inlined (eight calls per event cost
-/// more than the copies), the escaping one is not.
-#[inline(always)]
-pub fn write_str(out: &mut Vec<u8>, value: &str) {
-    if !crate::fastbatch::has_special(value.as_bytes()) {
-        out.reserve(value.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
-    } else {
-        write_escaped(out, value);
-    }
-}
-
-#[inline(never)]
-fn write_escaped(out: &mut Vec<u8>, value: &str) {
-    serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
 }
 
 fn write_opt_str(out: &mut Vec<u8>, value: Option<&str>) {
@@ -219,8 +200,8 @@ pub fn event_bodies_where(
 mod tests {
     use super::*;
     use crate::config::Rules;
-    use crate::envelope::Message;
-    use crate::record::parse_record;
+    use crate::decode::Message;
+    use crate::line::parse_record;
 
     #[test]
     fn event_document_has_every_field_and_valid_json() {

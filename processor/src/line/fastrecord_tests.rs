@@ -1,5 +1,5 @@
 use super::*;
-use crate::record::parse_object_slow;
+use crate::line::parse_object_slow;
 
 /// The fast reader gives serde_json's record, or leaves the line to it.
 /// Returns whether the fast path took the line.
@@ -398,9 +398,9 @@ fn escape_as_content(line: &str, generator: &mut Gen) -> String {
 /// and reading the text gives, field for field, skip reason for skip reason.
 fn check_escaped(line: &str, escaped: &str) -> bool {
     let rules = Rules::builtin();
-    assert_eq!(crate::fastbatch::unescape_content(escaped), line);
-    let in_place = crate::record::parse_escaped_record(escaped, 7, &rules);
-    let from_text = crate::record::parse_record(line, 7, &rules);
+    assert_eq!(crate::jsonstr::unescape_content(escaped), line);
+    let in_place = crate::line::parse_escaped_record(escaped, 7, &rules);
+    let from_text = crate::line::parse_record(line, 7, &rules);
     assert_eq!(in_place, from_text, "{escaped:?}");
     match parse_escaped(escaped, &rules) {
         Escaped::Record(fast) => {
@@ -477,7 +477,7 @@ fn differential_escaped_against_unescaped() {
         let doc = format!(
             r#"{{"messageType":"DATA_MESSAGE","logEvents":[{{"id":"1","timestamp":1,"message":"{escaped}"}}]}}"#
         );
-        let batch = crate::fastbatch::parse(&doc).expect("a valid document");
+        let batch = crate::decode::fastbatch::parse(&doc).expect("a valid document");
         assert_eq!(batch.log_events[0].message.text(), line);
         if line
             .find('{')
@@ -503,7 +503,7 @@ fn differential_escaped_against_unescaped() {
 #[test]
 fn differential_lines_read_in_the_document() {
     use crate::batch::{process_batch, process_read_batch};
-    use crate::envelope::{LogBatch, ReadLines};
+    use crate::decode::{LogBatch, ReadLines};
     let rules = Rules::builtin();
     let mut generator = Gen(0x5851_f42d_4c95_7f2d);
     let (mut read, mut documents) = (0, 0);
@@ -533,8 +533,8 @@ fn differential_lines_read_in_the_document() {
             entries.join(",")
         );
         let serde: Result<LogBatch, _> = serde_json::from_str(&doc);
-        let plain = crate::fastbatch::parse(&doc);
-        let reading = crate::fastbatch::parse_reading(&doc, Some(&rules));
+        let plain = crate::decode::fastbatch::parse(&doc);
+        let reading = crate::decode::fastbatch::parse_reading(&doc, Some(&rules));
         assert_eq!(reading.is_some(), plain.is_some(), "{doc}");
         let Some((batch, lines)) = reading else {
             continue;
@@ -565,7 +565,7 @@ fn differential_lines_read_in_the_document() {
 #[test]
 fn lines_read_in_place_are_capped_per_batch() {
     use crate::batch::{process_batch, process_read_batch};
-    use crate::envelope::ReadLines;
+    use crate::decode::ReadLines;
     let rules = Rules::builtin();
     let entries: Vec<String> = (0..10)
         .map(|i| {
@@ -578,7 +578,8 @@ fn lines_read_in_place_are_capped_per_batch() {
         r#"{{"messageType":"DATA_MESSAGE","logGroup":"g","logStream":"s","logEvents":[{}]}}"#,
         entries.join(",")
     );
-    let (batch, lines) = crate::fastbatch::parse_reading_at_most(&doc, Some(&rules), 3).unwrap();
+    let (batch, lines) =
+        crate::decode::fastbatch::parse_reading_at_most(&doc, Some(&rules), 3).unwrap();
     assert_eq!(lines.kinds, vec![LineKind::Record; 3]);
     let read = process_read_batch(&batch, ReadLines(lines), &rules);
     let plain = process_batch(&batch, &rules);

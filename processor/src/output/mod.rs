@@ -1,0 +1,17 @@
+//! Stage 4, output: what is sent to OpenSearch, as bytes and data, without
+//! sending it. `bulk` writes the events' `_bulk` bodies; `docid` makes
+//! document ids from the input's ids; `session_state` builds the session
+//! tally and state items and parses OpenSearch's answers to them. Pure: the
+//! sink (`sink/`) does the I/O.
+
+mod bulk;
+mod docid;
+mod session_state;
+
+pub use bulk::{BulkBody, DailyIndex, event_bodies, event_bodies_where, write_event_document};
+pub use docid::{DIGEST_PREFIX, MAX_ID_BYTES, document_id};
+pub use session_state::{
+    GetAnswer, RESTORE_BITS, STATE_SCRIPT, SessionReport, Source, State, TALLY_ADD_SCRIPT,
+    TALLY_REMOVE_SCRIPT, TALLY_SPAN_MS, TallyCount, UpdateAnswer, state_id, tally_bucket, tally_id,
+    write_state_item, write_summary_item, write_tally_add_item, write_tally_remove_item,
+};
