@@ -3,9 +3,9 @@
 //! is `cargo xtask bench`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use processor::bulk::write_event_document;
 use processor::config::Rules;
-use processor::record::parse_record;
+use processor::line::parse_record;
+use processor::output::write_event_document;
 use std::hint::black_box;
 
 const LINES: [&str; 4] = [

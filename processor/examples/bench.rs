@@ -17,9 +17,9 @@
 use base64::Engine;
 use flate2::{Compression, write::GzEncoder};
 use processor::batch::{process_batch, process_read_batch, summarize};
-use processor::bulk::{DailyIndex, event_bodies};
 use processor::config::{PipelineConfig, Rules};
-use processor::envelope::{RawLogsEvent, inflate, parse_batch, parse_batch_reading, recycle};
+use processor::decode::{RawLogsEvent, inflate, parse_batch, parse_batch_reading, recycle};
+use processor::output::{DailyIndex, event_bodies};
 use processor::sink::DEFAULT_MAX_BULK_BYTES;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -317,7 +317,7 @@ mod tests {
         let paths: Vec<&str> = manifest.lines().map(|l| &l[66..]).collect();
         for wanted in [
             "processor/Cargo.toml",
-            "processor/src/fastbatch.rs",
+            "processor/src/decode/fastbatch.rs",
             "processor/src/bin/bootstrap.rs",
             "processor/examples/bench.rs",
         ] {
@@ -327,7 +327,7 @@ mod tests {
         // The test modules exist: their absence above is the filter's doing.
         assert!(
             crate::project_root()
-                .join("processor/src/record_tests.rs")
+                .join("processor/src/line/record_tests.rs")
                 .is_file()
         );
     }

@@ -127,8 +127,8 @@ mod tests {
         ];
         let events = lambda_events(&origin(), &page);
         assert_eq!(events.len(), 2);
-        let data = processor::envelope::awslogs_data(&events[0]).unwrap();
-        let inflated = processor::envelope::inflate(data).unwrap();
+        let data = processor::decode::awslogs_data(&events[0]).unwrap();
+        let inflated = processor::decode::inflate(data).unwrap();
         let document: Value = serde_json::from_slice(&inflated).unwrap();
         assert_eq!(
             document,
@@ -148,7 +148,7 @@ mod tests {
         // The processor's own batch reader accepts it.
         let rules =
             processor::config::Rules::compile(&processor::config::PipelineConfig::builtin());
-        let (batch, _) = processor::envelope::parse_batch_reading(&inflated, &rules).unwrap();
+        let (batch, _) = processor::decode::parse_batch_reading(&inflated, &rules).unwrap();
         assert_eq!(batch.log_stream, "web-1");
         assert_eq!(batch.log_events.len(), 1);
         assert_eq!(batch.log_events[0].message, message);

@@ -30,7 +30,7 @@ use crate::replay::{event_files, handler_for, make_searchable, replay_files};
 use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use processor::counts::Counts;
-use processor::envelope::{awslogs_data, inflate, recycle};
+use processor::decode::{awslogs_data, inflate, recycle};
 use processor::opensearch::{OpenSearch, OpenSearchError};
 use serde::Deserialize;
 use serde::de::IgnoredAny;

@@ -16,7 +16,7 @@ use crate::env::{AuthKind, Environment};
 use anyhow::{Context as _, anyhow, bail};
 use aws_credential_types::Credentials;
 use processor::opensearch::Auth;
-use processor::sigv4::sign_es;
+use processor::opensearch::sign_es;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -248,7 +248,7 @@ mod tests {
         assert!(body.ends_with(&format!("--{BOUNDARY}--\r\n")));
     }
 
-    /// The signing itself is tested in `processor::sigv4`; here, that the
+    /// The signing itself is tested in `processor::opensearch::sign_es`; here, that the
     /// Dashboards' own header is part of the signature.
     #[test]
     fn the_xsrf_header_is_signed() {

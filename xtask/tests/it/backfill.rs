@@ -80,9 +80,9 @@ fn corpus_events(corpus: &Corpus) -> Vec<CorpusEvent> {
     let mut events = Vec::new();
     for (name, bytes) in &corpus.files {
         let event: Value = serde_json::from_slice(bytes).unwrap();
-        let data = processor::envelope::awslogs_data(&event).unwrap();
+        let data = processor::decode::awslogs_data(&event).unwrap();
         let document: Value =
-            serde_json::from_slice(&processor::envelope::inflate(data).unwrap()).unwrap();
+            serde_json::from_slice(&processor::decode::inflate(data).unwrap()).unwrap();
         if document["messageType"] != "DATA_MESSAGE" {
             continue;
         }

@@ -726,11 +726,11 @@ async fn ids_too_long_for_an_opensearch_id_are_stored_under_a_digest() {
         "{counts:?}"
     );
     let letters = all_documents(&client, &env.indices().dead_letters).await;
-    let letter = &letters[processor::docid::document_id(&refused_id).as_ref()].2;
+    let letter = &letters[processor::output::document_id(&refused_id).as_ref()].2;
     assert_eq!(letter["log_event_id"], refused_id.as_str());
     assert_eq!(letter["raw"], refused.as_str());
 
-    let long_key = processor::docid::document_id(&long_session).into_owned();
+    let long_key = processor::output::document_id(&long_session).into_owned();
     assert!(long_key.starts_with("sha256:"), "{long_key}");
     let summaries = all_documents(&client, &env.indices().session_summaries).await;
     assert_eq!(summaries.keys().map(String::as_str).collect::<Vec<_>>(), {
@@ -745,7 +745,7 @@ async fn ids_too_long_for_an_opensearch_id_are_stored_under_a_digest() {
     assert_eq!(summaries["short-1"].2["event_count"], 2);
 
     let events = all_documents(&client, &env.indices().request_events_pattern()).await;
-    let event_key = processor::docid::document_id(&long_event_id).into_owned();
+    let event_key = processor::output::document_id(&long_event_id).into_owned();
     assert_eq!(events.len(), 4);
     assert_eq!(events[&event_key].2["path"], "/a/4");
 

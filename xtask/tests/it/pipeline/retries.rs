@@ -10,13 +10,13 @@
 
 use crate::support;
 
+use processor::batch::stored_content;
 use processor::batch::{process_batch, summarize};
 use processor::config::Rules;
 use processor::counts::Counts;
-use processor::envelope::{awslogs_data, inflate, parse_batch};
+use processor::decode::{awslogs_data, inflate, parse_batch};
 use processor::handler::{Handler, HandlerError};
 use processor::opensearch::{Auth, OpenSearch};
-use processor::session::stored_content;
 use processor::sink::{Sink, SinkError};
 use proxy::{Exchange, Fault, Proxy, Request};
 use serde_json::{Value, json};
