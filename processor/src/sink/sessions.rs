@@ -292,15 +292,9 @@ async fn publish(
             write_summary_item(&mut body.bytes, index, &states[position].state, attempt);
             body.items.push((start..body.bytes.len(), reference));
         }
-        let step = if first {
-            Step::InSummaries
-        } else {
-            // A test's crash stops the first publication, not a retry.
-            Step::AfterSummaries
-        };
-        first = false;
-        let answers = if step == Step::InSummaries {
-            sink.bulk_or_crash(step, BULK, body, deadline, counts)
+        // A test's crash stops the first publication, not a retry.
+        let answers = if std::mem::take(&mut first) {
+            sink.bulk_or_crash(Step::InSummaries, BULK, body, deadline, counts)
                 .await?
         } else {
             sink.bulk_items(BULK, body, deadline, counts).await?
