@@ -191,7 +191,7 @@ async fn corpus_gives_the_model_exactly_and_redelivery_in_reverse_changes_nothin
 /// are still exact, without a field per ten minutes of a session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_its_template_the_state_index_still_gives_the_model() {
-    let env = test_environment("no-state-template").await;
+    let env = test_environment("nostate").await;
     let client = env.opensearch_client().unwrap();
     let state = env.indices().session_state();
     client
