@@ -19,7 +19,7 @@
 //! update returned, with an external version that grows with the state's
 //! `_seq_no`, so that an older rendering never replaces a newer one.
 
-use crate::bulk::write_str;
+use crate::bulk::{write_str, write_str_array};
 use crate::docid::document_id;
 use crate::session::{EventView, SessionSummary, StrSet};
 use serde::Deserialize;
@@ -141,11 +141,7 @@ impl<'b> SessionReport<'b> {
         let (first_ms, first_id) = summary.first_event();
         Some(SessionReport {
             session_id,
-            first: (
-                first_ms,
-                first_id.expect("a fold of views knows its first id"),
-                summary.user.clone(),
-            ),
+            first: (first_ms, first_id, summary.user.clone()),
             start_ms: summary.start_ms,
             end_ms: summary.end_ms,
             modules: summary.modules,
@@ -195,14 +191,9 @@ fn tally_item(
     }
     out.extend_from_slice(b"\"script\":{\"lang\":\"painless\",\"source\":");
     write_str(out, script);
-    out.extend_from_slice(b",\"params\":{\"ids\":[");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(out, id);
-    }
-    out.extend_from_slice(b"]}}}\n");
+    out.extend_from_slice(b",\"params\":{\"ids\":");
+    write_str_array(out, ids.iter().map(|id| id.as_ref()));
+    out.extend_from_slice(b"}}}\n");
 }
 
 /// Shard-side retries of an `_update` that met a concurrent write: every
