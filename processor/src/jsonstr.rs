@@ -152,6 +152,19 @@ pub(crate) fn hex4(bytes: &[u8]) -> Option<u32> {
     Some(value)
 }
 
+/// Appends a JSON array of string literals.
+#[inline]
+pub(crate) fn write_str_array<'s>(out: &mut Vec<u8>, values: impl Iterator<Item = &'s str>) {
+    out.push(b'[');
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, value);
+    }
+    out.push(b']');
+}
+
 /// Appends a JSON string literal. Most values need no escaping and are
 /// copied as they are; that path is inlined (eight calls per event cost
 /// more than the copies), the escaping one is not.

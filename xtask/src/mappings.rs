@@ -325,7 +325,7 @@ mod tests {
                 (DocumentKind::IsmPolicy, "t1-request-events-retention"),
                 (DocumentKind::IndexTemplate, "t1-usage-dead-letters"),
                 (DocumentKind::IndexTemplate, "t1-request-events-template"),
-                (DocumentKind::IndexTemplate, "t1-session-state"),
+                (DocumentKind::IndexTemplate, "t1-session-summaries-state"),
                 (DocumentKind::IndexTemplate, "t1-session-summaries"),
             ]
         );

@@ -5,7 +5,7 @@
 //! function of the set of its events and nothing else: the order and the
 //! number of deliveries cannot change it.
 
-use crate::jsonstr::write_str;
+use crate::jsonstr::{write_str, write_str_array};
 use crate::timefmt;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -129,9 +129,8 @@ pub struct EventView<'e, 'a> {
 pub struct SessionSummary<'a> {
     pub session_id: Cow<'a, str>,
     pub user: Cow<'a, str>,
-    /// The (timestamp, log event id) of the event `user` was taken from;
-    /// the id is unknown in a summary read back from its document.
-    first_event: (i64, Option<Cow<'a, str>>),
+    /// The (timestamp, log event id) of the event `user` was taken from.
+    first_event: (i64, Cow<'a, str>),
     pub modules: StrSet<'a>,
     pub paths: StrSet<'a>,
     pub asset_types: StrSet<'a>,
@@ -160,7 +159,7 @@ impl<'a> SessionSummary<'a> {
         let mut summary = SessionSummary {
             session_id,
             user: first.user.clone(),
-            first_event: (first.timestamp_ms, Some(first.id.clone())),
+            first_event: (first.timestamp_ms, first.id.clone()),
             modules: StrSet::new(),
             paths: StrSet::new(),
             asset_types: StrSet::new(),
@@ -187,7 +186,7 @@ impl<'a> SessionSummary<'a> {
         SessionSummary {
             session_id,
             user,
-            first_event: (first_event.0, Some(first_event.1)),
+            first_event,
             modules,
             paths,
             asset_types,
@@ -199,70 +198,24 @@ impl<'a> SessionSummary<'a> {
     }
 
     /// The (timestamp, log event id) of the event `user` comes from.
-    pub fn first_event(&self) -> (i64, Option<Cow<'a, str>>) {
+    pub fn first_event(&self) -> (i64, Cow<'a, str>) {
         self.first_event.clone()
     }
 
-    /// Adds an event. On a tie with the earliest timestamp whose event id
-    /// is unknown (see [`Self::tie_is_ambiguous`]) the user is kept.
+    /// Adds an event; the user is the earliest event's (ties on the
+    /// timestamp go to the smaller event id).
     pub fn add(&mut self, event: EventView<'_, 'a>) {
-        let earlier =
-            event
-                .timestamp_ms
-                .cmp(&self.first_event.0)
-                .then_with(|| match &self.first_event.1 {
-                    Some(first) => compare_event_ids(&event.id, first),
-                    None => Ordering::Greater,
-                });
+        let earlier = event
+            .timestamp_ms
+            .cmp(&self.first_event.0)
+            .then_with(|| compare_event_ids(&event.id, &self.first_event.1));
         if earlier == Ordering::Less {
             self.user = event.user.clone();
-            self.first_event = (event.timestamp_ms, Some(event.id.clone()));
+            self.first_event = (event.timestamp_ms, event.id.clone());
         }
         self.start_ms = self.start_ms.min(event.timestamp_ms);
         self.end_ms = self.end_ms.max(event.timestamp_ms);
         self.add_sets(event);
-    }
-
-    /// Whether adding `event` could change the user in a way this summary
-    /// cannot decide: a tie with the earliest timestamp, another user, and
-    /// the earliest event's id unknown (a summary read from its document).
-    pub fn tie_is_ambiguous(&self, event: &EventView<'_, '_>) -> bool {
-        self.first_event.1.is_none()
-            && event.timestamp_ms == self.first_event.0
-            && event.user.as_ref() != self.user.as_ref()
-    }
-
-    /// A summary read back from its `session-summaries` document; `None`
-    /// when the document is not one. The earliest event's id is not stored,
-    /// so ties on the start time are left to [`Self::tie_is_ambiguous`].
-    pub fn from_document(source: &Value) -> Option<SessionSummary<'static>> {
-        let text = |key: &str| source[key].as_str().map(|s| Cow::Owned(s.to_string()));
-        let set = |key: &str| -> Option<StrSet<'static>> {
-            let mut set = StrSet::new();
-            for value in source[key].as_array()? {
-                set.insert(&Cow::Owned(value.as_str()?.to_string()));
-            }
-            Some(set)
-        };
-        let time = |key: &str| source[key].as_str().and_then(timefmt::parse_rfc3339);
-        let start_ms = time("start_time")?;
-        let end_ms = time("end_time")?;
-        let event_count = source["event_count"].as_u64().filter(|&n| n > 0)?;
-        if end_ms < start_ms {
-            return None;
-        }
-        Some(SessionSummary {
-            session_id: text("session_id")?,
-            user: text("user")?,
-            first_event: (start_ms, None),
-            modules: set("modules")?,
-            paths: set("paths")?,
-            asset_types: set("assetTypes")?,
-            site_tokens: set("siteTokens")?,
-            start_ms,
-            end_ms,
-            event_count,
-        })
     }
 
     fn add_sets(&mut self, event: EventView<'_, 'a>) {
@@ -314,14 +267,7 @@ impl<'a> SessionSummary<'a> {
     pub fn write_document(&self, out: &mut Vec<u8>, last_updated_ms: i64) {
         fn list(out: &mut Vec<u8>, key: &[u8], set: &StrSet<'_>) {
             out.extend_from_slice(key);
-            out.push(b'[');
-            for (i, value) in set.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(out, value);
-            }
-            out.push(b']');
+            write_str_array(out, set.iter().map(|v| v.as_ref()));
         }
         out.extend_from_slice(b"{\"session_id\":");
         write_str(out, &self.session_id);

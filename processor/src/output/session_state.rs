@@ -20,10 +20,10 @@
 //! `_seq_no`, so that an older rendering never replaces a newer one.
 
 use crate::batch::{EventView, SessionSummary, StrSet};
-use crate::jsonstr::write_str;
+use crate::jsonstr::{write_str, write_str_array};
 use crate::output::document_id;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -76,13 +76,16 @@ for (String k : ['modules', 'paths', 'assetTypes', 'siteTokens']) { \
   List have = s[k]; if (have == null) { have = new ArrayList(); s[k] = have; } \
   Set seen = new HashSet(have); \
   for (def v : params[k]) { if (seen.add(v)) { have.add(v); changed = true; } } } } \
-Map tallies = s.tallies; if (tallies == null) { tallies = new HashMap(); s.tallies = tallies; } \
-for (def e : params.tallies.entrySet()) { def old = tallies.get(e.getKey()); \
-  long v = ((Number) e.getValue().v).longValue(); \
-  if (old == null || ((Number) old.v).longValue() < v) { \
-    tallies.put(e.getKey(), ['v': v, 'n': ((Number) e.getValue().n).longValue()]); changed = true; } } \
+List tallies = s.tallies; if (tallies == null) { tallies = new ArrayList(); s.tallies = tallies; } \
+Map at = new HashMap(); \
+for (int i = 0; i < tallies.size(); ++i) { at.put(((Number) tallies.get(i).b).longValue(), i); } \
+for (def t : params.tallies) { long b = ((Number) t.b).longValue(); long v = ((Number) t.v).longValue(); \
+  def entry = ['b': b, 'v': v, 'n': ((Number) t.n).longValue()]; \
+  if (!at.containsKey(b)) { tallies.add(entry); at.put(b, tallies.size() - 1); changed = true; } \
+  else { int i = (int) at.get(b); \
+    if (((Number) tallies.get(i).v).longValue() < v) { tallies.set(i, entry); changed = true; } } } \
 if (s.start_ms == null || !changed) { ctx.op = 'none'; } else { long total = 0; \
-  for (def t : tallies.values()) { total += ((Number) t.n).longValue(); } \
+  for (def t : tallies) { total += ((Number) t.n).longValue(); } \
   s.event_count = total; s.last_updated_ms = ctx._now; }";
 
 /// The tally an event is counted in: its session and its ten minutes.
@@ -138,11 +141,7 @@ impl<'b> SessionReport<'b> {
         let (first_ms, first_id) = summary.first_event();
         Some(SessionReport {
             session_id,
-            first: (
-                first_ms,
-                first_id.expect("a fold of views knows its first id"),
-                summary.user.clone(),
-            ),
+            first: (first_ms, first_id, summary.user.clone()),
             start_ms: summary.start_ms,
             end_ms: summary.end_ms,
             modules: summary.modules,
@@ -192,14 +191,9 @@ fn tally_item(
     }
     out.extend_from_slice(b"\"script\":{\"lang\":\"painless\",\"source\":");
     write_str(out, script);
-    out.extend_from_slice(b",\"params\":{\"ids\":[");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(out, id);
-    }
-    out.extend_from_slice(b"]}}}\n");
+    out.extend_from_slice(b",\"params\":{\"ids\":");
+    write_str_array(out, ids.iter().map(|id| id.as_ref()));
+    out.extend_from_slice(b"}}}\n");
 }
 
 /// Shard-side retries of an `_update` that met a concurrent write: every
@@ -217,9 +211,12 @@ pub fn write_state_item(
     tallies: &BTreeMap<i64, TallyCount>,
 ) {
     let list = |set: &StrSet<'_>| Value::Array(set.iter().map(|s| json!(s)).collect());
-    let tallies: Map<String, Value> = tallies
+    // A list, not an object keyed by bucket: an index without this
+    // project's template maps fields dynamically, and keys that are
+    // numbers would make a new field per ten minutes.
+    let tallies: Vec<Value> = tallies
         .iter()
-        .map(|(bucket, t)| (bucket.to_string(), json!({"v": t.version, "n": t.size})))
+        .map(|(bucket, t)| json!({"b": bucket, "v": t.version, "n": t.size}))
         .collect();
     let mut params = json!({ "session_id": session_id, "tallies": tallies });
     if let Some(report) = report {
@@ -538,7 +535,7 @@ mod tests {
             serde_json::from_slice(out.split(|&b| b == b'\n').nth(1).unwrap()).unwrap();
         assert_eq!(
             body["script"]["params"],
-            json!({"session_id": "s1", "tallies": {"7": {"v": 3, "n": 2}}}),
+            json!({"session_id": "s1", "tallies": [{"b": 7, "v": 3, "n": 2}]}),
             "no event fields when every event was refused"
         );
     }

@@ -118,8 +118,9 @@ pub const DEFAULT_MAX_BULK_BYTES: usize = 5 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Written,
-    /// 409: the document exists (`create`), or the stored document is no
-    /// longer the one read (`if_seq_no`).
+    /// 409: the document exists (`create`), a rendering of a newer state
+    /// is stored (`external_gte`), or an update's shard-side retries on
+    /// conflict ran out.
     Conflict,
     Rejected {
         status: u16,

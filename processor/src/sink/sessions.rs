@@ -292,15 +292,9 @@ async fn publish(
             write_summary_item(&mut body.bytes, index, &states[position].state, attempt);
             body.items.push((start..body.bytes.len(), reference));
         }
-        let step = if first {
-            Step::InSummaries
-        } else {
-            // A test's crash stops the first publication, not a retry.
-            Step::AfterSummaries
-        };
-        first = false;
-        let answers = if step == Step::InSummaries {
-            sink.bulk_or_crash(step, BULK, body, deadline, counts)
+        // A test's crash stops the first publication, not a retry.
+        let answers = if std::mem::take(&mut first) {
+            sink.bulk_or_crash(Step::InSummaries, BULK, body, deadline, counts)
                 .await?
         } else {
             sink.bulk_items(BULK, body, deadline, counts).await?
@@ -314,11 +308,7 @@ async fn publish(
                     // Past a tombstone: deleted, and written again whole.
                     let restored = attempt > 0 && item.result.as_deref() == Some("created");
                     counts.sessions_rebuilt += u64::from(restored);
-                    if *changed || restored {
-                        counts.sessions_written += 1;
-                    } else {
-                        counts.sessions_unchanged += 1;
-                    }
+                    count_published(counts, *changed || restored);
                 }
                 Outcome::Conflict => conflicts.push((position, attempt)),
                 Outcome::Rejected { status, error } => {
@@ -335,13 +325,7 @@ async fn publish(
             let Updated { state, changed } = &states[position];
             match version {
                 // A rendering of this state or a newer one is there.
-                Some(v) if v >= state.public_version(0) => {
-                    if *changed {
-                        counts.sessions_written += 1;
-                    } else {
-                        counts.sessions_unchanged += 1;
-                    }
-                }
+                Some(v) if v >= state.public_version(0) => count_published(counts, *changed),
                 _ if attempt + 1 >= PUBLISH_TRIES => {
                     return Err(SinkError::SummaryConflicts {
                         count: 1,
@@ -354,6 +338,16 @@ async fn publish(
         }
     }
     sink.dead_letter(letters, deadline, counts).await
+}
+
+/// A session whose summary is published: written with something new, or
+/// unchanged.
+fn count_published(counts: &mut Counts, written: bool) {
+    if written {
+        counts.sessions_written += 1;
+    } else {
+        counts.sessions_unchanged += 1;
+    }
 }
 
 /// The `_version` of each conflicting summary, `None` where there is none

@@ -172,6 +172,25 @@ mod tests {
             .as_array()
             .unwrap();
         assert!(!patterns.contains(&json!("*")));
-        assert_eq!(patterns.len(), 3);
+        let i = env.indices();
+        assert_eq!(
+            patterns,
+            &vec![
+                json!(format!("{}*", i.request_events_prefix)),
+                json!(i.session_summaries),
+                json!(i.session_state()),
+                json!(i.dead_letters),
+            ]
+        );
+        // Nothing reads by search, scroll or refresh any more.
+        let actions = &body["index_permissions"][0]["allowed_actions"];
+        assert_eq!(
+            actions,
+            &json!(["crud", "create_index", "indices:data/read/mget"])
+        );
+        assert_eq!(
+            body["cluster_permissions"],
+            json!(["indices:data/write/bulk"])
+        );
     }
 }

@@ -66,6 +66,7 @@ async fn clean_up(client: &OpenSearch, env: &Environment) {
     for path in [
         format!("/{}*", i.request_events_prefix),
         format!("/{}", i.session_summaries),
+        format!("/{}", i.session_state()),
         format!("/{}", i.dead_letters),
     ] {
         let _ = client
@@ -79,6 +80,7 @@ async fn clean_up(client: &OpenSearch, env: &Environment) {
     for name in [
         format!("{}template", i.request_events_prefix),
         i.session_summaries.clone(),
+        i.session_state(),
         i.dead_letters.clone(),
     ] {
         let _ = client
@@ -128,6 +130,7 @@ async fn deploy_creates_then_changes_nothing_then_repairs_drift() {
     let mut expected = vec![
         format!("opensearch_index_template.{}", i.dead_letters),
         events_template.clone(),
+        format!("opensearch_index_template.{}", i.session_state()),
         summaries_template.clone(),
     ];
     if ism {

@@ -185,6 +185,41 @@ async fn corpus_gives_the_model_exactly_and_redelivery_in_reverse_changes_nothin
     cleanup(&client, &env).await;
 }
 
+/// An environment whose state index was made without this project's
+/// template (the mappings never deployed, or the template deleted):
+/// OpenSearch maps the tallies and states dynamically, and the summaries
+/// are still exact, without a field per ten minutes of a session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_template_the_state_index_still_gives_the_model() {
+    let env = test_environment("nostate").await;
+    let client = env.opensearch_client().unwrap();
+    let state = env.indices().session_state();
+    client
+        .json(
+            ::http::Method::DELETE,
+            &format!("/_index_template/{state}"),
+            None,
+        )
+        .await
+        .expect("deleting the state index's template");
+    let (corpus, dir) = corpus(11);
+    let files = event_files(&[dir.path().to_path_buf()]).unwrap();
+    let counts = replay(&handler(&env), &files).await;
+    assert_eq!(counts.dead_lettered, 0, "{counts:?}");
+    assert_matches_model(&env, &corpus).await;
+
+    let mapping = client
+        .json(::http::Method::GET, &format!("/{state}/_mapping"), None)
+        .await
+        .expect("the state index's mapping");
+    let fields = mapping.to_string().matches("\"type\"").count();
+    assert!(
+        (5..40).contains(&fields),
+        "dynamically mapped, with a bounded set of fields ({fields}): {mapping}"
+    );
+    cleanup(&client, &env).await;
+}
+
 /// The Lambda event files of a corpus, as `serde_json` values.
 fn lambda_events(files: &[PathBuf]) -> Vec<Value> {
     files
