@@ -237,6 +237,70 @@ pub(crate) async fn require_reachable(env: &Environment) -> anyhow::Result<()> {
     }
 }
 
+/// The environment's index templates that its OpenSearch lacks. Without
+/// them the first invocation creates each index with dynamic mappings,
+/// which no template changes afterwards: keywords become text, the
+/// internal state index gets a field per key, and the report's
+/// aggregations no longer fit.
+pub async fn missing_templates(env: &Environment, root: &Path) -> anyhow::Result<Vec<String>> {
+    let client = env.opensearch_client()?;
+    let mut missing = Vec::new();
+    for document in crate::mappings::load_documents(root, env)? {
+        if document.kind != crate::mappings::DocumentKind::IndexTemplate {
+            continue;
+        }
+        let path = format!("/_index_template/{}", document.name);
+        match client.json(http::Method::GET, &path, None).await {
+            Ok(_) => {}
+            Err(processor::opensearch::OpenSearchError::Status { status: 404, .. }) => {
+                missing.push(document.name)
+            }
+            Err(error) => {
+                return Err(error).with_context(|| {
+                    format!(
+                        "checking the index templates of `{}` (GET {path})",
+                        env.name
+                    )
+                });
+            }
+        }
+    }
+    Ok(missing)
+}
+
+/// Puts the templates a loopback development cluster lacks (as `deploy`
+/// would); refuses to write into any other environment that lacks them.
+/// Returns the templates that were missing and what was applied.
+pub async fn require_templates(
+    env: &Environment,
+    root: &Path,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let missing = missing_templates(env, root).await?;
+    if missing.is_empty() {
+        return Ok((missing, Vec::new()));
+    }
+    if env.opensearch.auth != crate::env::AuthKind::None {
+        bail!("{}", refusal(env, &missing));
+    }
+    let deployment = crate::deploy::deploy_opensearch_async(env, root)
+        .await
+        .with_context(|| format!("putting the index templates of `{}`", env.name))?;
+    Ok((missing, deployment.applied))
+}
+
+fn refusal(env: &Environment, missing: &[String]) -> String {
+    format!(
+        "the OpenSearch of `{}` has no index template {}: the indices this replay would create would take dynamic mappings that no template changes afterwards. Run `cargo xtask deploy --env {}` first.",
+        env.name,
+        missing
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        env.name
+    )
+}
+
 fn plural(n: usize, one: &str) -> String {
     if n == 1 {
         format!("{n} {one}")
@@ -254,6 +318,17 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(require_reachable(&env))?;
+    let (missing, applied) = runtime.block_on(require_templates(&env, root))?;
+    if !missing.is_empty() {
+        println!(
+            "`{}` had no index template {}; applied, as `cargo xtask deploy` would:",
+            env.name,
+            missing.join(", ")
+        );
+        for line in applied {
+            println!("  {line}");
+        }
+    }
     let progress = ProgressBar::new(files.len() as u64);
     progress.set_style(
         ProgressStyle::with_template(
@@ -308,6 +383,20 @@ pub fn run(root: &Path, args: ReplayArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_environment_without_templates_is_refused_with_what_to_run() {
+        let env = Environment::load(&crate::project_root(), "staging").unwrap();
+        let message = refusal(&env, &["a-template".into(), "b".into()]);
+        assert!(
+            message.contains("`staging`") && message.contains("`a-template`, `b`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("cargo xtask deploy --env staging"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn directories_expand_to_their_files_in_name_order_subdirectories_included() {

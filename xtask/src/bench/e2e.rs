@@ -249,7 +249,8 @@ struct Work {
     /// Search query phases (one per shard searched).
     query_ops: u64,
     query_ms: u64,
-    /// Refreshes: all, those asked for from outside, and their time.
+    /// Refreshes: all, the external ones (those that make writes
+    /// searchable: every `refresh_interval`, or when asked), and their time.
     refreshes: u64,
     external_refreshes: u64,
     refresh_ms: u64,
@@ -311,7 +312,7 @@ fn work_text(work: Option<Work>) -> String {
         return "OpenSearch work: ?".to_string();
     };
     format!(
-        "OpenSearch work: {} index ops ({:.1} s), {} gets ({:.1} s), {} shard queries ({:.1} s), {} refreshes ({} asked for, {:.1} s), {} merges ({:.1} s)",
+        "OpenSearch work: {} index ops ({:.1} s), {} gets ({:.1} s), {} shard queries ({:.1} s), {} refreshes ({} external: scheduled or asked for, {:.1} s), {} merges ({:.1} s)",
         w.index_ops,
         w.index_ms as f64 / 1e3,
         w.get_ops,

@@ -220,6 +220,70 @@ async fn without_its_template_the_state_index_still_gives_the_model() {
     cleanup(&client, &env).await;
 }
 
+/// `cargo xtask replay` against a loopback cluster without the project's
+/// templates (a fresh `local up`) puts them before its first write, so
+/// every index it creates has the project's mappings, not dynamic ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_puts_the_templates_a_loopback_cluster_lacks_before_writing() {
+    require_opensearch().await;
+    let env = Environment::local_for_test(&root(), &unique_prefix("puttemplates")).unwrap();
+    let client = env.opensearch_client().unwrap();
+    let i = env.indices();
+    let missing = xtask::replay::missing_templates(&env, &root())
+        .await
+        .expect("checking the templates");
+    for name in [
+        format!("{}template", i.request_events_prefix),
+        i.session_summaries.clone(),
+        i.session_state(),
+        i.dead_letters.clone(),
+    ] {
+        assert!(missing.contains(&name), "{name} missing: {missing:?}");
+    }
+    let (was_missing, applied) = xtask::replay::require_templates(&env, &root())
+        .await
+        .expect("putting the templates");
+    assert_eq!(was_missing, missing);
+    assert!(!applied.is_empty(), "nothing applied");
+    let after = xtask::replay::missing_templates(&env, &root())
+        .await
+        .unwrap();
+    assert!(after.is_empty(), "still missing: {after:?}");
+
+    let (corpus, dir) = corpus(13);
+    let files = event_files(&[dir.path().to_path_buf()]).unwrap();
+    let counts = replay(&handler(&env), &files).await;
+    assert_eq!(counts.dead_lettered, 0, "{counts:?}");
+    assert_matches_model(&env, &corpus).await;
+    let summaries = client
+        .json(
+            ::http::Method::GET,
+            &format!("/{}/_mapping", i.session_summaries),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        summaries[&i.session_summaries]["mappings"]["dynamic"],
+        json!("strict"),
+        "{summaries}"
+    );
+    let state = client
+        .json(
+            ::http::Method::GET,
+            &format!("/{}/_mapping", i.session_state()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        state[i.session_state()]["mappings"]["enabled"],
+        json!(false),
+        "{state}"
+    );
+    cleanup(&client, &env).await;
+}
+
 /// The Lambda event files of a corpus, as `serde_json` values.
 fn lambda_events(files: &[PathBuf]) -> Vec<Value> {
     files
