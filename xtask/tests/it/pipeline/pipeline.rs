@@ -231,7 +231,8 @@ async fn replay_puts_the_templates_a_loopback_cluster_lacks_before_writing() {
     let i = env.indices();
     let missing = xtask::replay::missing_templates(&env, &root())
         .await
-        .expect("checking the templates");
+        .expect("checking the templates")
+        .expect("a loopback cluster lets anyone read its templates");
     for name in [
         format!("{}template", i.request_events_prefix),
         i.session_summaries.clone(),
@@ -247,6 +248,7 @@ async fn replay_puts_the_templates_a_loopback_cluster_lacks_before_writing() {
     assert!(!applied.is_empty(), "nothing applied");
     let after = xtask::replay::missing_templates(&env, &root())
         .await
+        .unwrap()
         .unwrap();
     assert!(after.is_empty(), "still missing: {after:?}");
 
@@ -282,6 +284,29 @@ async fn replay_puts_the_templates_a_loopback_cluster_lacks_before_writing() {
         "{state}"
     );
     cleanup(&client, &env).await;
+}
+
+/// Credentials that may write documents but not read templates (a
+/// processor-like role): the check says it cannot tell, and `replay` goes
+/// on with a warning, instead of failing or putting anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_these_credentials_may_not_read_are_left_unchecked() {
+    use crate::support::http::{Response, Server};
+    let server = Server::start_fn(|_| Response::json(403, &json!({"error": "forbidden"}))).await;
+    let mut env = Environment::local_for_test(&root(), &unique_prefix("forbidden")).unwrap();
+    env.opensearch.endpoint = Some(server.url.clone());
+    let missing = xtask::replay::missing_templates(&env, &root())
+        .await
+        .expect("a refusal is not an error");
+    assert_eq!(missing, None);
+    let (missing, applied) = xtask::replay::require_templates(&env, &root())
+        .await
+        .expect("goes on");
+    assert!(
+        missing.is_empty() && applied.is_empty(),
+        "{missing:?} {applied:?}"
+    );
+    server.assert_healthy();
 }
 
 /// The Lambda event files of a corpus, as `serde_json` values.
