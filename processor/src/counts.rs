@@ -81,6 +81,13 @@ pub struct Counts {
     /// Of `sessions_written`, summaries written again over the tombstone
     /// of their deletion (deleted by hand or by `_delete_by_query`).
     pub sessions_rebuilt: u64,
+    /// Changes sent to sealed buckets' tallies: a frozen bucket's entries
+    /// copied in, events that arrived after their bucket froze (counted in
+    /// `late_events`), refused events taken out.
+    pub tally_changes: u64,
+    /// Events of buckets already an hour behind their session's latest,
+    /// counted through their tallies.
+    pub late_events: u64,
     pub dead_lettered: u64,
     pub retries: u64,
     /// HTTP requests to OpenSearch, retries included.

@@ -214,6 +214,10 @@ pub fn print_counts(counts: &Counts) {
     println!("control messages    {:>10}", counts.control_messages);
     println!("dead-lettered       {:>10}", counts.dead_lettered);
     println!("retries             {:>10}", counts.retries);
+    println!("late events         {:>10}", counts.late_events);
+    println!("tally changes       {:>10}", counts.tally_changes);
+    println!("OpenSearch requests {:>10}", counts.opensearch_requests);
+    println!("documents read      {:>10}", counts.documents_read);
 }
 
 /// Fails at once, saying how to fix it, when the environment's OpenSearch

@@ -11,7 +11,8 @@ mod session_state;
 pub use bulk::{BulkBody, DailyIndex, event_bodies, event_bodies_where, write_event_document};
 pub use docid::{DIGEST_PREFIX, MAX_ID_BYTES, document_id};
 pub use session_state::{
-    GetAnswer, RESTORE_BITS, STATE_SCRIPT, SessionReport, Source, State, TALLY_ADD_SCRIPT,
-    TALLY_REMOVE_SCRIPT, TALLY_SPAN_MS, TallyCount, UpdateAnswer, state_id, tally_bucket, tally_id,
-    write_state_item, write_summary_item, write_tally_add_item, write_tally_remove_item,
+    GetAnswer, LAYOUT_EPOCH, OPEN_BUCKETS, Phase, RESTORE_BITS, STATE_SCRIPT, Sealed, Source,
+    State, StateView, TALLY_SCRIPT, TALLY_SPAN_MS, TallyChange, TallyReport, UpdateAnswer,
+    escape_packed, fold_events, state_id, tally_bucket, tally_id, write_state_add_item,
+    write_state_change_item, write_state_fields_item, write_summary_item, write_tally_item,
 };

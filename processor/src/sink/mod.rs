@@ -23,6 +23,7 @@
 //! route depends only on the stored state, so a redelivery takes the same
 //! one and meets its own earlier write as a 409.
 
+mod rebuild;
 mod sessions;
 
 use crate::batch::ProcessedBatch;
@@ -72,13 +73,20 @@ pub enum SinkError {
 /// of that bulk request's items, then stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// In the bulk request of the events and their tallies.
+    /// In the bulk request of the events and their sessions' states.
     InEvents,
-    /// The events are stored and in their tallies; no state knows it.
+    /// The events are stored and counted in their states, except those of
+    /// sealed buckets and the refused ones, which follow-up rounds handle;
+    /// no summary is published yet.
     AfterEvents,
+    /// In the first follow-up round: sealed buckets' tallies, refused
+    /// events taken out of open buckets.
+    InTallies,
+    /// In a later follow-up round: the tallies' answers reported to their
+    /// states.
     InStates,
     /// The states are up to date; no summary is published yet.
-    AfterStates,
+    AfterTallies,
     InSummaries,
     /// Everything is written, but Lambda sees the invocation fail and
     /// delivers the batch again.
@@ -86,11 +94,12 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 6] = [
+    pub const ALL: [Step; 7] = [
         Step::InEvents,
         Step::AfterEvents,
+        Step::InTallies,
         Step::InStates,
-        Step::AfterStates,
+        Step::AfterTallies,
         Step::InSummaries,
         Step::AfterSummaries,
     ];

@@ -1,17 +1,19 @@
-//! One batch's writes: its events, each with its id added to its
-//! session's tally in the same requests; then the tallies' counts and the
-//! events' fields folded into each session's state; then each state
-//! published as its session's summary. Why this is exact is argued in
-//! ARCHITECTURE.md ("A session summary counts each stored event once");
+//! One batch's writes: its events, each session's state (the events put
+//! inline into their recent buckets) in the same requests; then each
+//! state published as its session's summary. Events of buckets an hour
+//! behind their session's latest, and events OpenSearch refused, take
+//! follow-up rounds through the tallies first. Why this is exact is argued
+//! in ARCHITECTURE.md ("A session summary counts each stored event once");
 //! what is sent is built by `session_state`.
 //!
-//! Per invocation, on every path: the `_bulk` of events and tallies, one
-//! `_bulk` of state updates, one of summaries; a fourth takes refused
-//! events out of their tallies, when OpenSearch refuses any. Nothing is
-//! read but what those updates answer, nothing waits for a refresh, and
-//! every update is a merge that OpenSearch applies in the shard, so
-//! invocations sharing a session do not conflict.
+//! Per invocation, on the usual path: the `_bulk` of events and states,
+//! and one `_bulk` of summaries. A bucket that freezes, a late event or a
+//! refused one adds one or two rounds (tallies, then their reports to the
+//! states). Nothing is read but what those updates answer, nothing waits
+//! for a refresh, and every update is a merge that OpenSearch applies in
+//! the shard, so invocations sharing a session do not conflict.
 
+use super::rebuild::rebuild_fields;
 use super::{BULK, BulkItem, DeadLetter, Outcome, Sink, SinkError, Step};
 use crate::batch::EventView;
 use crate::batch::ProcessedBatch;
@@ -19,18 +21,24 @@ use crate::counts::Counts;
 use crate::output::BulkBody;
 use crate::output::document_id;
 use crate::output::{
-    SessionReport, State, TallyCount, UpdateAnswer, state_id, tally_bucket, tally_id,
-    write_state_item, write_summary_item, write_tally_add_item, write_tally_remove_item,
+    Phase, StateView, TallyChange, TallyReport, UpdateAnswer, escape_packed, state_id,
+    tally_bucket, write_state_add_item, write_state_change_item, write_summary_item,
+    write_tally_item,
 };
 use http::Method;
 use serde_json::{Value, json};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
 /// Tries to publish a summary over deletions' tombstones before giving up
 /// (one is enough for a summary deleted once since it was last written).
 const PUBLISH_TRIES: u64 = 16;
+
+/// Follow-up rounds before the invocation gives up: a refused event moves
+/// to its tally at most once, and a tally's report ends the work, so
+/// three rounds are always enough.
+const MAX_ROUNDS: usize = 6;
 
 pub(super) async fn write_batch<'b>(
     sink: &Sink,
@@ -58,194 +66,292 @@ pub(super) async fn write_batch<'b>(
     }
     counts.sessions_touched += by_session.len() as u64;
     let sessions: Vec<&'b str> = by_session.keys().copied().collect();
-    let report_of = |session: &'b str, wanted: &dyn Fn(usize) -> bool| {
-        let events: Vec<EventView<'_, 'b>> = by_session[session]
-            .iter()
-            .filter(|&&p| wanted(p))
-            .map(|&p| views[p].clone())
-            .collect();
-        SessionReport::of(session, &events)
-    };
-    let mut reports: Vec<Option<SessionReport<'b>>> =
-        sessions.iter().map(|s| report_of(s, &|_| true)).collect();
 
-    // Every event's id goes to its tally with the events themselves: a
-    // redelivered event (409) too, since it may be the one an earlier
+    // Every event goes to its session's state with the events themselves:
+    // a redelivered event (409) too, since it may be the one an earlier
     // attempt stored and died before counting.
     let state_index = sink.indices.session_state();
-    let first_tally = batch.events.len();
-    let mut tally_body = BulkBody::default();
-    let mut tally_refs: Vec<(usize, i64)> = Vec::new();
-    for (position, report) in reports.iter().enumerate() {
-        let Some(report) = report else { continue };
-        for (&bucket, ids) in &report.tallies {
-            let start = tally_body.bytes.len();
-            write_tally_add_item(
-                &mut tally_body.bytes,
-                &state_index,
-                &tally_id(report.session_id, bucket),
-                ids,
-            );
-            tally_body.items.push((
-                start..tally_body.bytes.len(),
-                first_tally + tally_refs.len(),
-            ));
-            tally_refs.push((position, bucket));
+    let first_state = batch.events.len();
+    let mut body = BulkBody::default();
+    for (position, session) in sessions.iter().enumerate() {
+        let mut buckets: BTreeMap<i64, Vec<EventView<'_, 'b>>> = BTreeMap::new();
+        for &p in &by_session[session] {
+            buckets
+                .entry(tally_bucket(views[p].timestamp_ms))
+                .or_default()
+                .push(views[p].clone());
         }
+        let start = body.bytes.len();
+        write_state_add_item(&mut body.bytes, &state_index, session, &buckets);
+        body.items
+            .push((start..body.bytes.len(), first_state + position));
     }
-    let written = sink
-        .write_events(batch, tally_body, deadline, counts)
-        .await?;
-    let mut tallies: Vec<BTreeMap<i64, TallyCount>> = vec![BTreeMap::new(); sessions.len()];
+    let written = sink.write_events(batch, body, deadline, counts).await?;
+    let mut states: Vec<Option<Answered>> = vec![None; sessions.len()];
     for (reference, outcome, item) in written.extra {
-        let (position, bucket) = tally_refs[reference - first_tally];
-        let item = updated(outcome, item, "tally", sessions[position])?;
-        counts.documents_read += 1;
-        tallies[position].insert(bucket, answered_count(&item, sessions[position])?);
+        let position = reference - first_state;
+        states[position] = Some(answered_state(outcome, item, sessions[position], counts)?);
     }
+    let mut states: Vec<Answered> = states
+        .into_iter()
+        .zip(&sessions)
+        .map(|(state, session)| {
+            state.ok_or_else(|| SinkError::Protocol {
+                call: "POST /_bulk (events and states)".into(),
+                message: format!("no answer for the state of session `{session}`"),
+            })
+        })
+        .collect::<Result<_, _>>()?;
     sink.crash_point(Step::AfterEvents)?;
 
-    if !written.refused.is_empty() {
-        let refused: HashSet<usize> = written.refused.iter().copied().collect();
-        uncount_refused(
-            sink,
-            batch,
-            &views,
-            &sessions,
-            &refused,
-            &mut tallies,
-            deadline,
-            counts,
-        )
-        .await?;
-        for (position, session) in sessions.iter().enumerate() {
-            if by_session[session].iter().any(|p| refused.contains(p)) {
-                reports[position] = report_of(session, &|p| !refused.contains(&p));
+    let refused: HashSet<usize> = written.refused.iter().copied().collect();
+    let mut work = FollowUp::default();
+    for (position, session) in sessions.iter().enumerate() {
+        let view = &states[position].view;
+        for &p in &by_session[session] {
+            let bucket = tally_bucket(views[p].timestamp_ms);
+            let id = &views[p].id;
+            match (view.phase(bucket), refused.contains(&p)) {
+                (Phase::Open, false) => {}
+                (Phase::Open, true) => work.remove_inline(position, bucket, id.clone()),
+                (phase, true) => {
+                    work.tally(position, bucket, view, phase)
+                        .remove
+                        .push(id.clone());
+                }
+                (Phase::Sealing, false)
+                    if view
+                        .frozen_keys(bucket)
+                        .contains(escape_packed(id).as_ref()) => {}
+                (phase, false) => {
+                    counts.late_events += 1;
+                    work.tally(position, bucket, view, phase)
+                        .add
+                        .push(views[p].clone());
+                }
             }
         }
+        // Finish sealing what the state froze, whoever froze it.
+        for &bucket in view.sealing.keys() {
+            work.tally(position, bucket, view, Phase::Sealing);
+        }
     }
-
-    let states = update_states(sink, &sessions, &reports, &tallies, deadline, counts).await?;
-    sink.crash_point(Step::AfterStates)?;
-    publish(sink, &states, deadline, counts).await?;
+    follow_up(sink, &sessions, &mut states, work, deadline, counts).await?;
+    // The fields of a refused event were merged with its batch's: set them
+    // again from what is stored, now that its key is out of the count.
+    let refused_sessions: BTreeSet<usize> = refused
+        .iter()
+        .filter_map(|&p| {
+            sessions
+                .binary_search(&batch.events[p].event.session_id.as_ref())
+                .ok()
+        })
+        .collect();
+    for position in refused_sessions {
+        if let Some(view) = rebuild_fields(sink, sessions[position], deadline, counts).await? {
+            states[position] = Answered {
+                view,
+                changed: true,
+            };
+        }
+    }
+    sink.crash_point(Step::AfterTallies)?;
+    publish(sink, &sessions, &states, deadline, counts).await?;
     sink.crash_point(Step::AfterSummaries)
 }
 
-/// A tally's count from its update's answer.
-fn answered_count(item: &UpdateAnswer, session: &str) -> Result<TallyCount, SinkError> {
-    item.tally_count().ok_or_else(|| SinkError::Protocol {
-        call: "POST /_bulk (tallies)".into(),
-        message: format!("no version or size in the answer for session `{session}`: {item:?}"),
+/// A state as its latest update in this invocation answered, and whether
+/// any of them changed it.
+#[derive(Debug, Clone)]
+struct Answered {
+    view: StateView,
+    changed: bool,
+}
+
+fn answered_state(
+    outcome: Outcome,
+    item: BulkItem,
+    session: &str,
+    counts: &mut Counts,
+) -> Result<Answered, SinkError> {
+    let item = updated(outcome, item, "state", session)?;
+    counts.documents_read += 1;
+    let view = StateView::from_update(&item).map_err(|message| SinkError::Protocol {
+        call: format!("POST /_bulk (state of `{session}`)"),
+        message,
+    })?;
+    Ok(Answered {
+        view,
+        changed: item.result.as_deref() != Some("noop"),
     })
 }
 
-/// Takes the events OpenSearch refused out of the tallies they were added
-/// to, and keeps the tallies' newer counts.
-#[allow(clippy::too_many_arguments)]
-async fn uncount_refused(
+/// What is left to do after the events' request: changes of sealed
+/// buckets' tallies, refused events to take out of open buckets, and
+/// tallies' answers to report to their states (by session position).
+#[derive(Debug, Default)]
+struct FollowUp<'e, 'b> {
+    tallies: BTreeMap<(usize, i64), TallyChange<'e, 'b>>,
+    removals: BTreeMap<usize, BTreeMap<i64, Vec<Cow<'b, str>>>>,
+    reports: BTreeMap<usize, BTreeMap<i64, TallyReport>>,
+}
+
+impl<'e, 'b> FollowUp<'e, 'b> {
+    fn is_empty(&self) -> bool {
+        self.tallies.is_empty() && self.removals.is_empty() && self.reports.is_empty()
+    }
+
+    fn remove_inline(&mut self, position: usize, bucket: i64, id: Cow<'b, str>) {
+        self.removals
+            .entry(position)
+            .or_default()
+            .entry(bucket)
+            .or_default()
+            .push(id);
+    }
+
+    /// The change of a bucket's tally; one the state has frozen carries
+    /// the frozen entries, which the tally takes in on its first change.
+    fn tally(
+        &mut self,
+        position: usize,
+        bucket: i64,
+        view: &StateView,
+        phase: Phase,
+    ) -> &mut TallyChange<'e, 'b> {
+        let change = self.tallies.entry((position, bucket)).or_default();
+        if phase == Phase::Sealing && change.snapshot.is_none() {
+            change.snapshot = view.sealing.get(&bucket).cloned();
+        }
+        change
+    }
+}
+
+/// Runs the follow-up rounds: each sends the tallies' changes and the
+/// states' changes (removals, reports) in one `_bulk`; a tally's answer
+/// becomes a report for the next round, and a removal that finds its
+/// bucket frozen since goes to the tally.
+async fn follow_up(
     sink: &Sink,
-    batch: &ProcessedBatch<'_>,
-    views: &[EventView<'_, '_>],
     sessions: &[&str],
-    refused: &HashSet<usize>,
-    tallies: &mut [BTreeMap<i64, TallyCount>],
+    states: &mut [Answered],
+    mut work: FollowUp<'_, '_>,
     deadline: Instant,
     counts: &mut Counts,
 ) -> Result<(), SinkError> {
-    let mut ids: BTreeMap<(usize, i64), Vec<Cow<str>>> = BTreeMap::new();
-    for &p in refused {
-        let kept = &batch.events[p];
-        let Ok(position) = sessions.binary_search(&kept.event.session_id.as_ref()) else {
-            continue;
-        };
-        ids.entry((position, tally_bucket(kept.event.timestamp_ms)))
-            .or_default()
-            .push(views[p].id.clone());
-    }
     let index = sink.indices.session_state();
-    let mut body = BulkBody::default();
-    let refs: Vec<(usize, i64)> = ids.keys().copied().collect();
-    for (reference, ((position, bucket), ids)) in ids.iter().enumerate() {
-        let start = body.bytes.len();
-        write_tally_remove_item(
-            &mut body.bytes,
-            &index,
-            &tally_id(sessions[*position], *bucket),
-            ids,
-        );
-        body.items.push((start..body.bytes.len(), reference));
-    }
-    for (reference, outcome, item) in sink.bulk_items(BULK, body, deadline, counts).await? {
-        let (position, bucket) = refs[reference];
-        let session = sessions[position];
-        // Deleted since (by hand): nothing of it to count.
-        if let Outcome::Rejected { status: 404, .. } = outcome {
-            tallies[position].remove(&bucket);
-            continue;
+    let mut round = 0;
+    while !work.is_empty() {
+        round += 1;
+        if round > MAX_ROUNDS {
+            return Err(SinkError::Protocol {
+                call: "POST /_bulk (tallies and states)".into(),
+                message: format!("still work to do after {MAX_ROUNDS} rounds"),
+            });
         }
-        let item = updated(outcome, item, "tally", session)?;
-        tallies[position].insert(bucket, answered_count(&item, session)?);
+        let mut body = BulkBody::default();
+        let mut refs: Vec<Target> = Vec::new();
+        for (&(position, bucket), change) in &work.tallies {
+            let start = body.bytes.len();
+            write_tally_item(&mut body.bytes, &index, sessions[position], bucket, change);
+            body.items.push((start..body.bytes.len(), refs.len()));
+            refs.push(Target::Tally(position, bucket));
+        }
+        counts.tally_changes += work.tallies.len() as u64;
+        let empty_removals = BTreeMap::new();
+        let empty_reports = BTreeMap::new();
+        let changed: BTreeSet<usize> = work
+            .removals
+            .keys()
+            .chain(work.reports.keys())
+            .copied()
+            .collect();
+        for &position in &changed {
+            let start = body.bytes.len();
+            write_state_change_item(
+                &mut body.bytes,
+                &index,
+                sessions[position],
+                work.removals.get(&position).unwrap_or(&empty_removals),
+                work.reports.get(&position).unwrap_or(&empty_reports),
+            );
+            body.items.push((start..body.bytes.len(), refs.len()));
+            refs.push(Target::State(position));
+        }
+        let step = if round == 1 {
+            Step::InTallies
+        } else {
+            Step::InStates
+        };
+        let answers = sink
+            .bulk_or_crash(step, BULK, body, deadline, counts)
+            .await?;
+        if answers.len() != refs.len() {
+            return Err(SinkError::Protocol {
+                call: "POST /_bulk (tallies and states)".into(),
+                message: format!("{} answers for {} items", answers.len(), refs.len()),
+            });
+        }
+        let removals = std::mem::take(&mut work.removals);
+        work.tallies.clear();
+        work.reports.clear();
+        let mut answered_states = Vec::new();
+        for (reference, outcome, item) in answers {
+            match refs[reference] {
+                Target::Tally(position, bucket) => {
+                    let session = sessions[position];
+                    let item = updated(outcome, item, "tally", session)?;
+                    counts.documents_read += 1;
+                    let report = item.tally_report().ok_or_else(|| SinkError::Protocol {
+                        call: "POST /_bulk (tallies)".into(),
+                        message: format!(
+                            "no version or size in the answer for session `{session}`: {item:?}"
+                        ),
+                    })?;
+                    work.reports
+                        .entry(position)
+                        .or_default()
+                        .insert(bucket, report);
+                }
+                Target::State(position) => {
+                    let answered = answered_state(outcome, item, sessions[position], counts)?;
+                    answered_states.push((position, answered));
+                }
+            }
+        }
+        for (position, answered) in answered_states {
+            let changed = states[position].changed || answered.changed;
+            states[position] = Answered {
+                changed,
+                ..answered
+            };
+        }
+        // A removal whose bucket froze since it was sent was not applied
+        // inline: the bucket's tally takes it.
+        for (position, buckets) in removals {
+            let view = &states[position].view;
+            for (bucket, ids) in buckets {
+                let phase = view.phase(bucket);
+                if phase != Phase::Open {
+                    let mut change = TallyChange {
+                        remove: ids,
+                        ..TallyChange::default()
+                    };
+                    if phase == Phase::Sealing {
+                        change.snapshot = view.sealing.get(&bucket).cloned();
+                    }
+                    work.tallies.insert((position, bucket), change);
+                }
+            }
+        }
     }
     Ok(())
 }
 
-/// A state as its update left it, and whether the update changed it.
-struct Updated {
-    state: State,
-    changed: bool,
-}
-
-/// Folds each session's tallies' counts and events into its state; the
-/// states that exist after it, in no particular order.
-async fn update_states(
-    sink: &Sink,
-    sessions: &[&str],
-    reports: &[Option<SessionReport<'_>>],
-    tallies: &[BTreeMap<i64, TallyCount>],
-    deadline: Instant,
-    counts: &mut Counts,
-) -> Result<Vec<Updated>, SinkError> {
-    let index = sink.indices.session_state();
-    let mut body = BulkBody::default();
-    for (position, session) in sessions.iter().enumerate() {
-        let start = body.bytes.len();
-        write_state_item(
-            &mut body.bytes,
-            &index,
-            session,
-            reports[position].as_ref(),
-            &tallies[position],
-        );
-        body.items.push((start..body.bytes.len(), position));
-    }
-    let mut states = Vec::with_capacity(sessions.len());
-    let mut answered = 0;
-    for (position, outcome, item) in sink
-        .bulk_or_crash(Step::InStates, BULK, body, deadline, counts)
-        .await?
-    {
-        answered += 1;
-        let session = sessions[position];
-        let item = updated(outcome, item, "state", session)?;
-        counts.documents_read += 1;
-        let state = State::from_update(&item).map_err(|message| SinkError::Protocol {
-            call: format!("POST /_bulk (state of `{session}`)"),
-            message,
-        })?;
-        if let Some(state) = state {
-            states.push(Updated {
-                state,
-                changed: item.result.as_deref() != Some("noop"),
-            });
-        }
-    }
-    if answered != sessions.len() {
-        return Err(SinkError::Protocol {
-            call: "POST /_bulk (states)".into(),
-            message: format!("{answered} answers for {} sessions", sessions.len()),
-        });
-    }
-    Ok(states)
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Tally(usize, i64),
+    State(usize),
 }
 
 /// An update's answer, or why it is an error: every script is a merge, so
@@ -271,13 +377,15 @@ fn updated(
     }
 }
 
-/// Writes each state as its session's summary, unless a rendering of a
-/// newer state is there. A 409 is that newer rendering, or the tombstone
-/// of a summary deleted since (a realtime `_mget` tells which); over a
+/// Writes each state as its session's summary (or, for a state that
+/// counts nothing, the summary's deletion), unless a rendering of a newer
+/// state is there. A 409 is that newer rendering, or the tombstone of a
+/// summary deleted since (a realtime `_mget` tells which); over a
 /// tombstone the same state is written again with the next version.
 async fn publish(
     sink: &Sink,
-    states: &[Updated],
+    sessions: &[&str],
+    states: &[Answered],
     deadline: Instant,
     counts: &mut Counts,
 ) -> Result<(), SinkError> {
@@ -289,7 +397,13 @@ async fn publish(
         let mut body = BulkBody::default();
         for (reference, &(position, attempt)) in todo.iter().enumerate() {
             let start = body.bytes.len();
-            write_summary_item(&mut body.bytes, index, &states[position].state, attempt);
+            write_summary_item(
+                &mut body.bytes,
+                index,
+                &states[position].view,
+                sessions[position],
+                attempt,
+            );
             body.items.push((start..body.bytes.len(), reference));
         }
         // A test's crash stops the first publication, not a retry.
@@ -302,17 +416,27 @@ async fn publish(
         let mut conflicts: Vec<(usize, u64)> = Vec::new();
         for (reference, outcome, item) in answers {
             let (position, attempt) = todo[reference];
-            let Updated { state, changed } = &states[position];
-            match outcome {
-                Outcome::Written => {
+            let Answered { view, changed } = &states[position];
+            match (outcome, &view.state) {
+                (Outcome::Written, Some(_)) => {
                     // Past a tombstone: deleted, and written again whole.
                     let restored = attempt > 0 && item.result.as_deref() == Some("created");
                     counts.sessions_rebuilt += u64::from(restored);
                     count_published(counts, *changed || restored);
                 }
-                Outcome::Conflict => conflicts.push((position, attempt)),
-                Outcome::Rejected { status, error } => {
-                    letters.push(summary_letter(index, state, status, &error));
+                // Nothing counted: no summary, whether one was there or not.
+                (Outcome::Written | Outcome::Rejected { status: 404, .. }, None) => {}
+                (Outcome::Conflict, Some(_)) => conflicts.push((position, attempt)),
+                // A newer state's rendering, or a deletion's tombstone.
+                (Outcome::Conflict, None) => {}
+                (Outcome::Rejected { status, error }, _) => {
+                    letters.push(summary_letter(
+                        index,
+                        sessions[position],
+                        view,
+                        status,
+                        &error,
+                    ));
                 }
             }
         }
@@ -320,17 +444,17 @@ async fn publish(
         if conflicts.is_empty() {
             break;
         }
-        let versions = public_versions(sink, states, &conflicts, deadline, counts).await?;
+        let versions = public_versions(sink, sessions, &conflicts, deadline, counts).await?;
         for ((position, attempt), version) in conflicts.into_iter().zip(versions) {
-            let Updated { state, changed } = &states[position];
+            let Answered { view, changed } = &states[position];
             match version {
                 // A rendering of this state or a newer one is there.
-                Some(v) if v >= state.public_version(0) => count_published(counts, *changed),
+                Some(v) if v >= view.public_version(0) => count_published(counts, *changed),
                 _ if attempt + 1 >= PUBLISH_TRIES => {
                     return Err(SinkError::SummaryConflicts {
                         count: 1,
                         rounds: PUBLISH_TRIES as u32,
-                        example: state.summary.session_id.to_string(),
+                        example: sessions[position].to_string(),
                     });
                 }
                 _ => todo.push((position, attempt + 1)),
@@ -354,14 +478,14 @@ fn count_published(counts: &mut Counts, written: bool) {
 /// (a tombstone, or deleted again since).
 async fn public_versions(
     sink: &Sink,
-    states: &[Updated],
+    sessions: &[&str],
     conflicts: &[(usize, u64)],
     deadline: Instant,
     counts: &mut Counts,
 ) -> Result<Vec<Option<u64>>, SinkError> {
     let ids: Vec<String> = conflicts
         .iter()
-        .map(|&(position, _)| document_id(&states[position].state.summary.session_id).into_owned())
+        .map(|&(position, _)| document_id(sessions[position]).into_owned())
         .collect();
     let path = format!("/{}/_mget?_source=false", sink.indices.session_summaries);
     let answer = sink
@@ -393,13 +517,21 @@ async fn public_versions(
 
 /// A summary OpenSearch refuses for good: kept with the state it renders,
 /// under the session's state id, so that a redelivery overwrites it.
-fn summary_letter(index: &str, state: &State, status: u16, error: &Value) -> DeadLetter {
+fn summary_letter(
+    index: &str,
+    session: &str,
+    view: &StateView,
+    status: u16,
+    error: &Value,
+) -> DeadLetter {
     let mut raw = Vec::new();
-    state
-        .summary
-        .write_document(&mut raw, state.last_updated_ms);
+    if let Some(state) = &view.state {
+        state
+            .summary
+            .write_document(&mut raw, state.last_updated_ms);
+    }
     DeadLetter {
-        id: state_id(&state.summary.session_id),
+        id: state_id(session),
         reason: "summary_rejected".into(),
         error: format!("HTTP {status}: {error}"),
         raw: String::from_utf8_lossy(&raw).into_owned(),

@@ -49,9 +49,11 @@ mod proxy {
                 && first.starts_with("{\"create\"")
                 && first.contains("request-events-")
         }
-        /// The bulk request of the sessions' state updates.
-        pub fn is_state_bulk(&self) -> bool {
-            self.first_action_is("{\"update\"", "\"_id\":\"s:")
+        /// A follow-up bulk request: sealed buckets' tallies, or the
+        /// tallies' reports to the states.
+        pub fn is_follow_up_bulk(&self) -> bool {
+            self.first_action_is("{\"update\"", "\"_id\":\"t2:")
+                || self.first_action_is("{\"update\"", "\"_id\":\"s2:")
         }
         /// The bulk request that publishes the summaries.
         pub fn is_summaries_bulk(&self) -> bool {
@@ -607,17 +609,18 @@ async fn an_item_refused_inside_a_bulk_answer_is_the_only_one_sent_again() {
     cleanup(&client, &env).await;
 }
 
-/// The states' update applied but its answer lost, and the summaries'
-/// refused as a whole: both are sent again; the scripts, being merges,
-/// count each event once, and the summaries are the same.
+/// The first follow-up round (the tallies of buckets the states would not
+/// take inline: `rt-a` spans a day) applied but its answer lost, and the
+/// summaries refused as a whole: both are sent again; the scripts, being
+/// merges, count each event once, and the summaries are the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn state_and_summary_writes_sent_twice_count_each_event_once() {
+async fn follow_up_and_summary_writes_sent_twice_count_each_event_once() {
     let env = test_environment("retry-state").await;
     let client = env.opensearch_client().unwrap();
-    let (mut states_lost, mut summaries_failed) = (false, false);
+    let (mut tallies_lost, mut summaries_failed) = (false, false);
     let proxy = Proxy::start(upstream_address(), move |r| {
-        if r.is_state_bulk() && !states_lost {
-            states_lost = true;
+        if r.is_follow_up_bulk() && !tallies_lost {
+            tallies_lost = true;
             Fault::LoseAnswer
         } else if r.is_summaries_bulk() && !summaries_failed {
             summaries_failed = true;
@@ -634,27 +637,27 @@ async fn state_and_summary_writes_sent_twice_count_each_event_once() {
     let counts = invoke(&handler, &event, ample_deadline())
         .await
         .expect("handled");
-    assert_eq!((counts.kept, counts.dead_lettered), (6, 0), "{counts:?}");
+    assert_clean_counts(&counts, &want);
     assert_eq!((counts.events_created, counts.events_existing), (6, 0));
     assert_eq!(
-        (counts.sessions_written, counts.sessions_unchanged),
-        (0, 2),
-        "the lost attempt changed the states; the one that answered found them up to date"
+        counts.late_events, 3,
+        "rt-a's events of the first day, a day before its last: {counts:?}"
     );
     assert!(counts.retries >= 2, "{counts:?}");
 
     let exchanges = proxy.exchanges();
-    let states = only(&exchanges, Request::is_state_bulk);
+    let follow_ups = only(&exchanges, Request::is_follow_up_bulk);
     let summaries = only(&exchanges, Request::is_summaries_bulk);
-    for (what, calls, first_status) in [
-        ("states", states, None),
-        ("summaries", summaries, Some(500)),
-    ] {
-        assert_eq!(calls.len(), 2, "{what}: {calls:#?}");
-        assert_eq!(calls[0].status, first_status, "{what}");
-        assert_eq!(calls[1].status, Some(200), "{what}");
-        assert_eq!(calls[0].request.body, calls[1].request.body);
-    }
+    // The tallies' round twice (the lost answer, then the one heard),
+    // then the states' round.
+    assert_eq!(follow_ups.len(), 3, "{follow_ups:#?}");
+    assert_eq!(follow_ups[0].status, None, "the first answer was lost");
+    assert_eq!(follow_ups[0].request.body, follow_ups[1].request.body);
+    assert_eq!(follow_ups[1].status, Some(200));
+    assert_eq!(summaries.len(), 2, "{summaries:#?}");
+    assert_eq!(summaries[0].status, Some(500));
+    assert_eq!(summaries[1].status, Some(200));
+    assert_eq!(summaries[0].request.body, summaries[1].request.body);
     proxy.assert_healthy();
 
     assert_stored(&client, &env, &want).await;
@@ -682,7 +685,16 @@ async fn a_bulk_answer_lost_after_opensearch_applied_it_is_retried_into_conflict
     let counts = invoke(&handler, &event, ample_deadline())
         .await
         .expect("handled");
-    assert_clean_counts(&counts, &want);
+    // The lost attempt also applied the states' updates that rode with
+    // the events: the retry finds rt-b's state up to date (rt-a's late
+    // events still change it, through their tallies' reports).
+    assert_eq!(counts.kept, want.kept_ids.len() as u64, "{counts:?}");
+    assert_eq!(
+        (counts.sessions_written, counts.sessions_unchanged),
+        (1, 1),
+        "{counts:?}"
+    );
+    assert_eq!(counts.dead_lettered, 0, "{counts:?}");
     assert_eq!(
         (counts.events_created, counts.events_existing),
         (0, 6),
