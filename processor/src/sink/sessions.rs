@@ -156,7 +156,7 @@ pub(super) async fn write_batch<'b>(
         }
     }
     sink.crash_point(Step::AfterTallies)?;
-    publish(sink, &sessions, &states, deadline, counts).await?;
+    publish(sink, &sessions, &mut states, deadline, counts).await?;
     sink.crash_point(Step::AfterSummaries)
 }
 
@@ -385,13 +385,14 @@ fn updated(
 async fn publish(
     sink: &Sink,
     sessions: &[&str],
-    states: &[Answered],
+    states: &mut [Answered],
     deadline: Instant,
     counts: &mut Counts,
 ) -> Result<(), SinkError> {
     let index = &sink.indices.session_summaries;
     let mut todo: Vec<(usize, u64)> = (0..states.len()).map(|p| (p, 0)).collect();
     let mut letters = Vec::new();
+    let mut rebuilt: HashSet<usize> = HashSet::new();
     let mut first = true;
     while !todo.is_empty() {
         let mut body = BulkBody::default();
@@ -414,6 +415,7 @@ async fn publish(
             sink.bulk_items(BULK, body, deadline, counts).await?
         };
         let mut conflicts: Vec<(usize, u64)> = Vec::new();
+        let mut refused: Vec<(usize, u64)> = Vec::new();
         for (reference, outcome, item) in answers {
             let (position, attempt) = todo[reference];
             let Answered { view, changed } = &states[position];
@@ -429,6 +431,12 @@ async fn publish(
                 (Outcome::Conflict, Some(_)) => conflicts.push((position, attempt)),
                 // A newer state's rendering, or a deletion's tombstone.
                 (Outcome::Conflict, None) => {}
+                // The rendering may carry the fields of an event refused
+                // meanwhile, merged before its refusal was known: rebuilt
+                // from the stored events first, and sent once more.
+                (Outcome::Rejected { .. }, _) if !rebuilt.contains(&position) => {
+                    refused.push((position, attempt));
+                }
                 (Outcome::Rejected { status, error }, _) => {
                     letters.push(summary_letter(
                         index,
@@ -441,8 +449,15 @@ async fn publish(
             }
         }
         todo = Vec::new();
+        for (position, attempt) in refused {
+            rebuilt.insert(position);
+            if let Some(view) = rebuild_fields(sink, sessions[position], deadline, counts).await? {
+                states[position].view = view;
+            }
+            todo.push((position, attempt));
+        }
         if conflicts.is_empty() {
-            break;
+            continue;
         }
         let versions = public_versions(sink, sessions, &conflicts, deadline, counts).await?;
         for ((position, attempt), version) in conflicts.into_iter().zip(versions) {

@@ -870,6 +870,108 @@ async fn what_opensearch_refuses_and_broken_envelopes_go_to_the_dead_letter_inde
     cleanup(&client, &env).await;
 }
 
+/// A refused event among invocations that write its session at the same
+/// time: sixteen batches of one session, run eight at once with the batch
+/// holding the refused event delivered three times, its last redelivery
+/// after a crash between its events' request and the rest. The refused
+/// event is the session's earliest, with a path and module of its own:
+/// if the fields merged in with its batch survived the rebuild, the
+/// summary's user, start and sets would show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_event_among_concurrent_writers_leaves_only_stored_events_in_its_summary() {
+    let env = test_environment("refused-race").await;
+    let client = env.opensearch_client().unwrap();
+    let clean = handler(&env);
+    let crashing = Arc::new(Handler::new(
+        clean.rules().clone(),
+        clean.sink().clone().crashing_at(Step::AfterEvents),
+    ));
+    let line = |user: &str, url: &str, at: &str| {
+        format!(
+            r#"INFO {{"type":"request","sessionId":"race","user":"{user}","url":"{url}","module":"m-{url}","timestamp":"{at}"}}"#
+        )
+    };
+    let huge_user = "u".repeat(40_000);
+    let mut batches = Vec::new();
+    for b in 0..16u32 {
+        let mut events = Vec::new();
+        for e in 0..5u32 {
+            // An hour apart within a batch, a minute between batches: the
+            // session spans more than a state keeps inline, so buckets
+            // freeze while the batches run.
+            let minutes = b + e * 60;
+            let at = format!("2026-11-04T{:02}:{:02}:00Z", 8 + minutes / 60, minutes % 60);
+            let id = format!("{}", 1000 + b * 10 + e);
+            events.push(
+                json!({"id": id, "timestamp": 1, "message": line("ok", &format!("/p{}", e), &at)}),
+            );
+        }
+        if b == 7 {
+            let refused = line(&huge_user, "/refused", "2026-11-04T07:59:00Z");
+            events.push(json!({"id": "999", "timestamp": 1, "message": refused}));
+        }
+        batches.push(lambda_event(json!(events)));
+    }
+    let refused_batch = batches[7].clone();
+    let deliveries: Vec<Value> = batches
+        .iter()
+        .chain([&refused_batch, &refused_batch])
+        .cloned()
+        .collect();
+    for wave in deliveries.chunks(8).enumerate() {
+        let (w, wave) = wave;
+        let mut running = tokio::task::JoinSet::new();
+        for (n, event) in wave.iter().enumerate() {
+            let handler = if w * 8 + n == 17 {
+                crashing.clone()
+            } else {
+                clean.clone()
+            };
+            let event = event.clone();
+            running.spawn(async move {
+                handler
+                    .handle(&event, Instant::now() + Duration::from_secs(60))
+                    .await
+            });
+        }
+        while let Some(result) = running.join_next().await {
+            match result.expect("no panic") {
+                Ok(_) | Err(HandlerError(SinkError::Crashed(Step::AfterEvents))) => {}
+                Err(other) => panic!("{other}"),
+            }
+        }
+    }
+    // The crashed delivery's retry.
+    clean
+        .handle(&refused_batch, Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("the retry");
+
+    let summaries = all_documents(&client, &env.indices().session_summaries).await;
+    let race = &summaries["race"].2;
+    assert_eq!(race["event_count"], 80, "{race}");
+    assert_eq!(race["user"], "ok", "{race}");
+    assert_eq!(race["start_time"], "2026-11-04T08:00:00.000Z", "{race}");
+    assert_eq!(race["end_time"], "2026-11-04T12:15:00.000Z", "{race}");
+    assert_eq!(
+        race["paths"],
+        json!(["/p0", "/p1", "/p2", "/p3", "/p4"]),
+        "{race}"
+    );
+    assert!(!race["modules"].to_string().contains("refused"), "{race}");
+    let letters = all_documents(&client, &env.indices().dead_letters).await;
+    let reasons: Vec<(&String, &Value)> = letters
+        .iter()
+        .map(|(id, (_, _, d))| (id, &d["reason"]))
+        .collect();
+    assert_eq!(
+        reasons,
+        [(&"999".to_string(), &json!("event_rejected"))],
+        "{letters:?}"
+    );
+    cleanup(&client, &env).await;
+}
+
 /// OpenSearch refuses a whole `_bulk` request over one `_id` longer than 512
 /// bytes: a session id (or log event id) that long must not cost its
 /// neighbours their summaries, nor fail the batch for ever.
