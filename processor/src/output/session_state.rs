@@ -10,7 +10,7 @@
 //! - a **state** per session. Its recent buckets (ten minutes of event
 //!   time each) hold their events inline, one entry per log event id
 //!   (`open`), so that the update that adds a batch's events knows the
-//!   session's count. A bucket that falls an hour behind the session's
+//!   session's count. A bucket that falls three hours behind the session's
 //!   latest one is frozen (`sealing`: no more changes inline), copied into
 //!   its tally, and then kept as that tally's (version, size, fold)
 //!   (`sealed`). The summary's fields, rendered in the same update, are
@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 pub const TALLY_SPAN_MS: i64 = 10 * 60 * 1000;
 
 /// How many buckets behind a session's latest one stay inline in its
-/// state (an hour of event time): events older than that, relative to the
+/// state (three hours of event time): events older than that, relative to the
 /// session, take the tallies' longer path.
 pub const OPEN_BUCKETS: i64 = 18;
 
@@ -54,7 +54,7 @@ pub const LAYOUT_EPOCH: u64 = 1 << 52;
 /// Painless functions both scripts share.
 ///
 /// A bucket (open or frozen in a state, or a tally) keeps the keys of its
-/// events (escaped ids, see [`escape_packed`]) packed in one string `k`,
+/// events (see [`packed_key`]) packed in one string `k`,
 /// each followed by a record separator (U+001E) behind a leading one, so
 /// that the shard reads and writes it back as one value and
 /// `indexOf(RS + key + RS)` is a membership test; `n` is how many.
@@ -181,16 +181,68 @@ pub fn state_id(session: &str) -> String {
 const RECORD_SEPARATOR: char = '\u{1e}';
 const UNIT_SEPARATOR: char = '\u{1f}';
 
-/// A string as it is packed: `%`, RS and US percent-escaped, so that the
-/// separators stay separators and `indexOf` of a key finds only that key.
-pub fn escape_packed(value: &str) -> Cow<'_, str> {
-    if !value.contains(['%', RECORD_SEPARATOR, UNIT_SEPARATOR]) {
-        return Cow::Borrowed(value);
+/// Where a key's length and digits are written: printable ASCII without
+/// `"` and `\` (which JSON would escape), `%` (escapes) and `~` (the mark
+/// of a packed decimal id); 90 symbols.
+const KEY_ALPHABET: &[u8; 90] =
+    b"!#$&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}";
+
+/// Decimal digits per chunk of a packed id (`90^10 > 10^19`), and the
+/// shortest decimal id packed (a shorter one would gain little).
+const DIGITS_PER_CHUNK: usize = 19;
+const SHORTEST_PACKED: usize = 20;
+
+/// Base-90 symbols that hold any number of `digits` decimal digits.
+fn symbols_for(digits: usize) -> usize {
+    let mut symbols = 0;
+    let mut capacity = 1u128;
+    let needed = 10u128.pow(digits as u32);
+    while capacity < needed {
+        capacity *= 90;
+        symbols += 1;
     }
-    let mut out = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
+    symbols
+}
+
+/// An event id as its session's state keeps it: the key is one to one with
+/// the id and never holds RS or US, so that the separators stay separators
+/// and `indexOf` of a key finds only that key.
+///
+/// CloudWatch Logs ids are 56 decimal digits; the state rewrites every key
+/// of its recent buckets on each change, so a long decimal id is packed
+/// into 32 symbols: `~`, its length, then each run of 19 digits (the last
+/// may be shorter) as a number in base 90, in as many symbols as a run of
+/// its length needs (the length tells where runs end, so leading zeros
+/// count). Any other id is percent-escaped (`%`, `~`, RS, US), so it never
+/// holds a `~` and never meets a packed one.
+pub fn packed_key(id: &str) -> Cow<'_, str> {
+    let digits = id.as_bytes();
+    if (SHORTEST_PACKED..KEY_ALPHABET.len()).contains(&digits.len())
+        && digits.iter().all(u8::is_ascii_digit)
+    {
+        let mut out = String::with_capacity(34);
+        out.push('~');
+        out.push(KEY_ALPHABET[digits.len()] as char);
+        for chunk in digits.chunks(DIGITS_PER_CHUNK) {
+            let mut value = chunk.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+            let mut symbols = [0u8; 10];
+            let symbols = &mut symbols[..symbols_for(chunk.len())];
+            for symbol in symbols.iter_mut().rev() {
+                *symbol = KEY_ALPHABET[(value % 90) as usize];
+                value /= 90;
+            }
+            out.push_str(std::str::from_utf8(symbols).expect("ASCII"));
+        }
+        return Cow::Owned(out);
+    }
+    if !id.contains(['%', '~', RECORD_SEPARATOR, UNIT_SEPARATOR]) {
+        return Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(id.len() + 8);
+    for c in id.chars() {
         match c {
             '%' => out.push_str("%25"),
+            '~' => out.push_str("%7E"),
             RECORD_SEPARATOR => out.push_str("%1E"),
             UNIT_SEPARATOR => out.push_str("%1F"),
             c => out.push(c),
@@ -200,7 +252,7 @@ pub fn escape_packed(value: &str) -> Cow<'_, str> {
 }
 
 fn write_keys(out: &mut Vec<u8>, events: &[EventView<'_, '_>]) {
-    let keys: Vec<Cow<'_, str>> = events.iter().map(|e| escape_packed(&e.id)).collect();
+    let keys: Vec<Cow<'_, str>> = events.iter().map(|e| packed_key(&e.id)).collect();
     write_str_array(out, keys.iter().map(|k| k.as_ref()));
 }
 
@@ -350,7 +402,7 @@ pub fn write_state_change_item(
         out.extend_from_slice(b"{\"b\":");
         out.extend_from_slice(itoa::Buffer::new().format(*bucket).as_bytes());
         out.extend_from_slice(b",\"keys\":");
-        let keys: Vec<Cow<'_, str>> = ids.iter().map(|id| escape_packed(id)).collect();
+        let keys: Vec<Cow<'_, str>> = ids.iter().map(|id| packed_key(id)).collect();
         write_str_array(out, keys.iter().map(|k| k.as_ref()));
         out.push(b'}');
     }
@@ -401,7 +453,7 @@ pub fn write_tally_item(
     out.extend_from_slice(b",\"add\":");
     write_keys(out, &change.add);
     out.extend_from_slice(b",\"remove\":");
-    let keys: Vec<Cow<'_, str>> = change.remove.iter().map(|id| escape_packed(id)).collect();
+    let keys: Vec<Cow<'_, str>> = change.remove.iter().map(|id| packed_key(id)).collect();
     write_str_array(out, keys.iter().map(|k| k.as_ref()));
     out.extend_from_slice(b"}}}\n");
 }
@@ -441,7 +493,7 @@ impl StateView {
         }
     }
 
-    /// The keys (escaped ids, see [`escape_packed`]) of a frozen bucket's
+    /// The keys (see [`packed_key`]) of a frozen bucket's
     /// events.
     pub fn frozen_keys(&self, bucket: i64) -> HashSet<&str> {
         self.sealing
@@ -643,6 +695,7 @@ pub fn write_summary_item(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::HashMap;
 
     #[allow(clippy::ptr_arg)]
     fn view<'e>(
@@ -685,13 +738,60 @@ mod tests {
 
     #[test]
     fn packed_keys_keep_separators_out_and_stay_one_to_one() {
-        assert!(matches!(escape_packed("4711"), Cow::Borrowed("4711")));
-        assert_eq!(escape_packed("a\u{1e}b"), "a%1Eb");
-        assert_eq!(escape_packed("a\u{1f}b%"), "a%1Fb%25");
+        assert!(matches!(packed_key("x-4711"), Cow::Borrowed("x-4711")));
+        assert_eq!(packed_key("a\u{1e}b"), "a%1Eb");
+        assert_eq!(packed_key("a\u{1f}b%~"), "a%1Fb%25%7E");
         // Two ids that would meet after escaping without `%` escaped.
-        assert_ne!(escape_packed("a%1Eb"), escape_packed("a\u{1e}b"));
-        for id in ["x", "a\u{1e}", "%", "%25", "\u{1f}\u{1e}%"] {
-            assert!(!escape_packed(id).contains(['\u{1e}', '\u{1f}']), "{id:?}");
+        assert_ne!(packed_key("a%1Eb"), packed_key("a\u{1e}b"));
+        let cloudwatch = "37734865413264512478421632454891027853123606052329275392";
+        assert_eq!(cloudwatch.len(), 56);
+        assert_eq!(packed_key(cloudwatch).len(), 32);
+        let ids: Vec<String> = [
+            "x",
+            "a\u{1e}",
+            "%",
+            "%25",
+            "\u{1f}\u{1e}%",
+            "~",
+            "~x",
+            "",
+            "0",
+            "00",
+            "000",
+            "1",
+            "01",
+            "10",
+            "9",
+            "99",
+            "1000000000000000000",
+            "9999999999999999999",
+            "0000000000000000000",
+            "10000000000000000000",
+            "09999999999999999999",
+            "99999999999999999999",
+            cloudwatch,
+            "37734865413264512478421632454891027853123606052329275393",
+            "3773486541326451247842163245489102785312360605232927539",
+            "a1",
+            "1a",
+        ]
+        .into_iter()
+        .map(String::from)
+        .chain((0..200).map(|n| n.to_string()))
+        .chain((0..200).map(|n| format!("{n:03}")))
+        .chain(std::iter::once("7".repeat(90)))
+        .collect();
+        let mut seen = HashMap::new();
+        for id in &ids {
+            let key = packed_key(id);
+            assert!(
+                !key.contains(['\u{1e}', '\u{1f}', '"', '\\']),
+                "{id:?} -> {key:?}"
+            );
+            assert_eq!(key.starts_with('~'), key.contains('~'), "{id:?} -> {key:?}");
+            if let Some(other) = seen.insert(key.into_owned(), id) {
+                assert_eq!(other, id, "two ids, one key");
+            }
         }
     }
 

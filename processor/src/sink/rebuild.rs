@@ -14,8 +14,7 @@ use crate::batch::EventView;
 use crate::counts::Counts;
 use crate::opensearch::OpenSearchError;
 use crate::output::{
-    StateView, UpdateAnswer, escape_packed, fold_events, state_id, tally_id,
-    write_state_fields_item,
+    StateView, UpdateAnswer, fold_events, packed_key, state_id, tally_id, write_state_fields_item,
 };
 use crate::timefmt;
 use http::Method;
@@ -239,7 +238,7 @@ async fn stored_events(
                 call: format!("POST /{pattern}/_search"),
                 message: format!("a stored event without its fields: {hit}"),
             })?;
-            events.insert(escape_packed(&event.id).into_owned(), event);
+            events.insert(packed_key(&event.id).into_owned(), event);
         }
         let Some(scroll) = page["_scroll_id"].as_str().map(str::to_string) else {
             break;

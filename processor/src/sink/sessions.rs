@@ -21,9 +21,8 @@ use crate::counts::Counts;
 use crate::output::BulkBody;
 use crate::output::document_id;
 use crate::output::{
-    Phase, StateView, TallyChange, TallyReport, UpdateAnswer, escape_packed, state_id,
-    tally_bucket, write_state_add_item, write_state_change_item, write_summary_item,
-    write_tally_item,
+    Phase, StateView, TallyChange, TallyReport, UpdateAnswer, packed_key, state_id, tally_bucket,
+    write_state_add_item, write_state_change_item, write_summary_item, write_tally_item,
 };
 use http::Method;
 use serde_json::{Value, json};
@@ -120,9 +119,7 @@ pub(super) async fn write_batch<'b>(
                         .push(id.clone());
                 }
                 (Phase::Sealing, false)
-                    if view
-                        .frozen_keys(bucket)
-                        .contains(escape_packed(id).as_ref()) => {}
+                    if view.frozen_keys(bucket).contains(packed_key(id).as_ref()) => {}
                 (phase, false) => {
                     counts.late_events += 1;
                     work.tally(position, bucket, view, phase)
