@@ -11,8 +11,8 @@ mod session_state;
 pub use bulk::{BulkBody, DailyIndex, event_bodies, event_bodies_where, write_event_document};
 pub use docid::{DIGEST_PREFIX, MAX_ID_BYTES, document_id};
 pub use session_state::{
-    GetAnswer, LAYOUT_EPOCH, OPEN_BUCKETS, Phase, RESTORE_BITS, STATE_SCRIPT, Sealed, Source,
-    State, StateView, TALLY_SCRIPT, TALLY_SPAN_MS, TallyChange, TallyReport, UpdateAnswer,
+    FREEZE_SLACK, GetAnswer, LAYOUT_EPOCH, OPEN_BUCKETS, Phase, RESTORE_BITS, STATE_SCRIPT, Sealed,
+    Source, State, StateView, TALLY_SCRIPT, TALLY_SPAN_MS, TallyChange, TallyReport, UpdateAnswer,
     fold_events, packed_key, state_id, tally_bucket, tally_id, write_state_add_item,
     write_state_change_item, write_state_fields_item, write_summary_item, write_tally_item,
 };

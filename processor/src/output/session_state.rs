@@ -11,8 +11,8 @@
 //!   time each) hold their events inline, one entry per log event id
 //!   (`open`), so that the update that adds a batch's events knows the
 //!   session's count. A bucket that falls three hours behind the session's
-//!   latest one is frozen (`sealing`: no more changes inline), copied into
-//!   its tally, and then kept as that tally's (version, size, fold)
+//!   latest one is frozen, in steps of an hour (`sealing`: no more changes
+//!   inline; see [`FREEZE_SLACK`]), copied into its tally, and then kept as that tally's (version, size, fold)
 //!   (`sealed`). The summary's fields, rendered in the same update, are
 //!   the fold of all three.
 //! - a **tally** per (session, sealed bucket): the bucket's entries, the
@@ -40,6 +40,12 @@ pub const TALLY_SPAN_MS: i64 = 10 * 60 * 1000;
 /// state (three hours of event time): events older than that, relative to the
 /// session, take the tallies' longer path.
 pub const OPEN_BUCKETS: i64 = 18;
+
+/// Open buckets that fell [`OPEN_BUCKETS`] behind wait until one has
+/// fallen this many more behind, then freeze together: a long session
+/// pays for the follow-up rounds of freezing once an hour of its event
+/// time, not every ten minutes, for up to an hour more of keys inline.
+pub const FREEZE_SLACK: i64 = 5;
 
 /// Public versions are the state's `_seq_no + 1` shifted by this many
 /// bits; the low bits number the attempts to write a summary again over a
@@ -79,8 +85,9 @@ if (removed == 0) { return false; } o.k = k; o.n = num(o.n) - removed; return tr
 
 /// A session's state, changed by one batch: `add` puts the batch's keys
 /// into their open buckets (creating them; a bucket already `keep`
-/// buckets behind the latest is created sealed instead), then freezes the
-/// open buckets that fell `keep` behind; `fields` are the batch's events
+/// buckets behind the latest is created sealed instead), then, once an
+/// open bucket has fallen `keep + slack` behind, freezes every open bucket
+/// that fell `keep` behind, together; `fields` are the batch's events
 /// folded (earliest event, span, sets), merged in by min, max and union,
 /// or, with `replace`, set (the fold of the stored events, after a
 /// refusal); `remove` takes refused events' keys out of open buckets;
@@ -123,8 +130,9 @@ if (params.add != null) { long top = Long.MIN_VALUE; \
       if (b < horizon) { entry.ver = 0L; sealed.add(entry); sealedAt.put(b, sealed.size() - 1); dirty = true; continue; } \
       entry.k = rs(); open.add(entry); openAt.put(b, open.size() - 1); dirty = true; } \
     if (addKeys(open[(int) openAt[b]], x.k)) { dirty = true; } } \
-  Iterator it = open.iterator(); \
-  while (it.hasNext()) { def o = it.next(); if (num(o.b) < horizon) { sealing.add(o); it.remove(); dirty = true; } } } \
+  boolean due = false; for (def o : open) { if (num(o.b) < horizon - num(params.slack)) { due = true; } } \
+  if (due) { Iterator it = open.iterator(); \
+    while (it.hasNext()) { def o = it.next(); if (num(o.b) < horizon) { sealing.add(o); it.remove(); dirty = true; } } } } \
 def f = params.fields; \
 if (f != null && params.replace == true) { \
   for (String k : ['first_ms', 'first_id', 'user', 'start_ms', 'end_ms', 'modules', 'paths', 'assetTypes', 'siteTokens']) { \
@@ -343,6 +351,8 @@ pub fn write_state_add_item(
     state_script_start(out, session_id, true);
     out.extend_from_slice(b",\"keep\":");
     out.extend_from_slice(itoa::Buffer::new().format(OPEN_BUCKETS).as_bytes());
+    out.extend_from_slice(b",\"slack\":");
+    out.extend_from_slice(itoa::Buffer::new().format(FREEZE_SLACK).as_bytes());
     out.extend_from_slice(b",\"add\":[");
     for (i, (bucket, events)) in buckets.iter().enumerate() {
         if i > 0 {
@@ -814,6 +824,7 @@ mod tests {
         assert_eq!(lines[0]["update"]["_id"], state_id("s1"));
         let params = &lines[1]["script"]["params"];
         assert_eq!(params["keep"], OPEN_BUCKETS);
+        assert_eq!(params["slack"], FREEZE_SLACK);
         assert_eq!(
             params["add"],
             json!([{"b": 0, "k": ["30", "7"]}, {"b": 1, "k": ["9%1E"]}])

@@ -401,11 +401,11 @@ async fn a_crash_at_every_step_then_redelivery_gives_the_documents_of_one_clean_
 async fn a_crash_in_every_follow_up_round_then_redelivery_gives_the_documents_of_one_clean_delivery()
  {
     let corpus = generate(&GenOptions {
-        // Twenty sessions of about four hours: each outlives what a state
-        // keeps inline.
+        // Twenty sessions of about eight hours: each outlives what a state
+        // keeps inline, and freezes buckets four or five times.
         users: 20,
         seed: 5,
-        session_events: Some(500),
+        session_events: Some(1000),
         ..GenOptions::default()
     });
     let dir = tempdir::Dir::new("follow-up");
