@@ -270,9 +270,10 @@ async fn e2e_bench_measures_raw_ingest_and_pipeline_side_by_side_then_cleans_up(
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `--session-scaling`: one long-session corpus per value, each timed
-/// through the pipeline (which must store every kept event and session of
-/// it, or the bench fails), and the ratio of the times on the last line.
+/// `--session-scaling`: one long-session corpus per value, the first once
+/// untimed, then each timed three times through the pipeline (which must
+/// store every kept event and session of it, or the bench fails), and the
+/// ratio of the median times on the last line.
 #[tokio::test]
 async fn e2e_bench_session_scaling_reports_the_time_ratio() {
     let client = crate::support::require_opensearch().await;
@@ -300,6 +301,21 @@ async fn e2e_bench_session_scaling_reports_the_time_ratio() {
         .map(|s| s.as_f64().unwrap())
         .collect();
     assert!(seconds.len() == 2 && seconds.iter().all(|&s| s > 0.0));
+    // Each corpus three times, the median counting.
+    let runs = scaling["runs_seconds"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{report}");
+    for (runs, median) in runs.iter().zip(&seconds) {
+        let mut runs: Vec<f64> = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_f64().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 3, "{report}");
+        runs.sort_by(f64::total_cmp);
+        assert!((runs[1] - median).abs() < 0.001, "{report}");
+    }
+    assert!(stdout.contains("warm-up, untimed"), "{stdout}");
     let ratio = scaling["time_ratio"].as_f64().unwrap();
     assert!((ratio - seconds[1] / seconds[0]).abs() < 0.01, "{report}");
     let prefixes: Vec<&str> = scaling["index_prefixes"]
