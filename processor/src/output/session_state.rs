@@ -12,8 +12,8 @@
 //!   (`open`), so that the update that adds a batch's events knows the
 //!   session's count. A bucket that falls three hours behind the session's
 //!   latest one is frozen, in steps of an hour (`sealing`: no more changes
-//!   inline; see [`FREEZE_SLACK`]), copied into its tally, and then kept as that tally's (version, size, fold)
-//!   (`sealed`). The summary's fields, rendered in the same update, are
+//!   inline; see [`FREEZE_SLACK`]), copied into its tally, and then kept
+//!   as that tally's (version, size, fold) (`sealed`). The summary's fields, rendered in the same update, are
 //!   the fold of all three.
 //! - a **tally** per (session, sealed bucket): the bucket's entries, the
 //!   frozen ones copied once, and those of events that arrive after it
@@ -37,8 +37,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 pub const TALLY_SPAN_MS: i64 = 10 * 60 * 1000;
 
 /// How many buckets behind a session's latest one stay inline in its
-/// state (three hours of event time): events older than that, relative to the
-/// session, take the tallies' longer path.
+/// state (three hours of event time): events older than that, relative
+/// to the session, take the tallies' longer path.
 pub const OPEN_BUCKETS: i64 = 18;
 
 /// Open buckets that fell [`OPEN_BUCKETS`] behind wait until one has
@@ -503,8 +503,7 @@ impl StateView {
         }
     }
 
-    /// The keys (see [`packed_key`]) of a frozen bucket's
-    /// events.
+    /// The keys (see [`packed_key`]) of a frozen bucket's events.
     pub fn frozen_keys(&self, bucket: i64) -> HashSet<&str> {
         self.sealing
             .get(&bucket)
@@ -801,6 +800,32 @@ mod tests {
             assert_eq!(key.starts_with('~'), key.contains('~'), "{id:?} -> {key:?}");
             if let Some(other) = seen.insert(key.into_owned(), id) {
                 assert_eq!(other, id, "two ids, one key");
+            }
+        }
+    }
+
+    #[test]
+    fn long_decimal_ids_pack_one_to_one() {
+        // Pseudo-random decimal ids of every packed length, many sharing
+        // long prefixes (as ids of one bucket do): no two share a key.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut digit = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            char::from(b'0' + (seed % 10) as u8)
+        };
+        let mut keys = HashMap::new();
+        for len in SHORTEST_PACKED..KEY_ALPHABET.len() {
+            let prefix: String = (0..len - 3).map(|_| digit()).collect();
+            for _ in 0..200 {
+                let id: String = prefix.chars().chain((0..3).map(|_| digit())).collect();
+                let key = packed_key(&id).into_owned();
+                assert!(key.starts_with('~') && key.is_ascii(), "{id} -> {key}");
+                assert!(key.len() < id.len(), "{id} -> {key}");
+                if let Some(other) = keys.insert(key, id.clone()) {
+                    assert_eq!(other, id, "two ids, one key");
+                }
             }
         }
     }
