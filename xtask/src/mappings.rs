@@ -371,6 +371,12 @@ mod tests {
             if doc.name == env.indices().session_state() {
                 assert_eq!(mappings["enabled"], false, "{}", doc.origin);
                 assert!(mappings.get("properties").is_none(), "{}", doc.origin);
+                // Nothing searches the states: no scheduled refresh.
+                assert_eq!(
+                    doc.body["template"]["settings"]["refresh_interval"], "-1",
+                    "{}",
+                    doc.origin
+                );
                 continue;
             }
             assert_eq!(mappings["dynamic"], "strict", "{}", doc.origin);
