@@ -50,6 +50,15 @@ pub struct BenchArgs {
         conflicts_with = "input"
     )]
     pub session_scaling: Option<Vec<u32>>,
+    /// --e2e --input: timed rounds after the warm-up, each the raw ingest
+    /// then the pipeline; the median round of each side counts [default: 3].
+    #[arg(
+        long,
+        requires = "e2e",
+        conflicts_with = "session_scaling",
+        value_parser = clap::value_parser!(u32).range(1..=20)
+    )]
+    pub rounds: Option<u32>,
     /// --session-scaling: sessions (users) of each corpus [default: 20].
     #[arg(long, requires = "session_scaling")]
     pub sessions: Option<u32>,

@@ -17,8 +17,11 @@
 //! started runs its indexing code interpreted, then compiled, for tens of
 //! seconds of work, and whichever side went first would pay for it (on a
 //! fresh node the raw ingest took 29 s where a warm one takes 20 s; a
-//! warm-up of a tenth of the payloads was not enough). Then the raw ingest
-//! runs, then the pipeline. Each writes into indices
+//! warm-up of a tenth of the payloads was not enough). Then come
+//! `--rounds` timed rounds (default [`DEFAULT_ROUNDS`]), each the raw
+//! ingest then the pipeline, and each side's median round counts: one
+//! round's rates differ from the next by about ±5% on the same node, more
+//! than the margins worth knowing. Each run writes into indices
 //! of its own under a fresh `bench-e2e-…-` prefix (index templates with the
 //! environment's shards, replicas and refresh interval; the pipeline's are
 //! the environment's own mappings), which are deleted at the end, on error
@@ -48,6 +51,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub const DEFAULT_JOBS: usize = 4;
+/// Timed rounds of `--input` (raw ingest, then pipeline) after the
+/// warm-up; the median round of each side counts (one round's rates vary
+/// by about ±5% from the next on the same node).
+pub const DEFAULT_ROUNDS: u32 = 3;
 pub const DEFAULT_SCALING_SESSIONS: u32 = 20;
 /// Timed runs of each `--session-scaling` corpus; the median counts (the
 /// shortest corpus takes about half a second, where one run's noise
@@ -170,6 +177,7 @@ fn measure(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
         client: &client,
         pipeline: args.pipeline.as_deref(),
         jobs,
+        rounds: args.rounds.unwrap_or(DEFAULT_ROUNDS) as usize,
     };
     match (&args.input, &args.session_scaling) {
         (Some(input), None) => runtime.block_on(bench.side_by_side(input)),
@@ -188,6 +196,8 @@ struct Bench<'a> {
     client: &'a OpenSearch,
     pipeline: Option<&'a Path>,
     jobs: usize,
+    /// `--input`: timed rounds after the warm-up.
+    rounds: usize,
 }
 
 /// The corpus both measurements read, with what an untimed first pass
@@ -401,46 +411,57 @@ impl Bench<'_> {
         println!("  warm-up, untimed: both over all the payloads");
         self.raw_ingest(&payloads).await?;
         self.pipeline_run(&payloads, "warm-up").await?;
-        let (raw, raw_stored) = self.raw_ingest(&payloads).await?;
+        let rounds = self.rounds.max(1);
+        let mut raws = Vec::with_capacity(rounds);
+        let mut pipes = Vec::with_capacity(rounds);
+        for round in 1..=rounds {
+            println!("  round {round} of {rounds}:");
+            let (raw, raw_stored) = self.raw_ingest(&payloads).await?;
+            print_raw(&raw, &raw_stored, payloads.log_events);
+            let (pipe, pipe_stored) = self.pipeline_run(&payloads, "pipeline").await?;
+            print_pipeline(&pipe, &pipe_stored, payloads.log_events);
+            println!(
+                "    pipeline / raw in this round: {:.2}",
+                rate(payloads.log_events, pipe.seconds) / rate(payloads.log_events, raw.seconds)
+            );
+            raws.push((raw, raw_stored));
+            pipes.push((pipe, pipe_stored));
+        }
+        let prefixes: Vec<String> = raws
+            .iter()
+            .map(|(_, stored)| stored.prefix.clone())
+            .chain(pipes.iter().map(|(_, stored)| stored.prefix.clone()))
+            .collect();
+        let raw_rates: Vec<f64> = raws
+            .iter()
+            .map(|(t, _)| round(rate(payloads.log_events, t.seconds), 1))
+            .collect();
+        let pipe_rates: Vec<f64> = pipes
+            .iter()
+            .map(|(t, _)| round(rate(payloads.log_events, t.seconds), 1))
+            .collect();
+        let round_ratios: Vec<f64> = raw_rates
+            .iter()
+            .zip(&pipe_rates)
+            .map(|(r, p)| round(p / r, 3))
+            .collect();
+        let (raw, raw_stored) = median_round(raws);
+        let (pipe, pipe_stored) = median_round(pipes);
         let raw_rate = rate(payloads.log_events, raw.seconds);
-        println!(
-            "  raw ingest (console-style, one _bulk per payload): {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} documents stored, {} refused by the dynamic mapping{}",
-            raw.seconds,
-            raw_rate,
-            raw.requests.unwrap_or(0),
-            cpu_text(raw.client_cpu),
-            cpu_text(raw.opensearch_cpu),
-            raw_stored.documents,
-            raw_stored.refused,
-            raw_stored
-                .first_refusal
-                .as_deref()
-                .map(|e| format!(" (first: {e})"))
-                .unwrap_or_default()
-        );
-        println!("    {}", work_text(raw.opensearch_work));
-        let (pipe, pipe_stored) = self.pipeline_run(&payloads, "pipeline").await?;
         let pipe_rate = rate(payloads.log_events, pipe.seconds);
-        println!(
-            "  pipeline (the Lambda's handler):                   {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} request events, {} session summaries, {} dead letters",
-            pipe.seconds,
-            pipe_rate,
-            pipe.requests
-                .map_or_else(|| "? (not counted)".to_string(), |n| n.to_string()),
-            cpu_text(pipe.client_cpu),
-            cpu_text(pipe.opensearch_cpu),
-            pipe_stored.request_events,
-            pipe_stored.sessions,
-            pipe_stored.dead_letters
-        );
-        println!("    {}", work_text(pipe.opensearch_work));
+        if rounds > 1 {
+            println!("  the median rounds:");
+            print_raw(&raw, &raw_stored, payloads.log_events);
+            print_pipeline(&pipe, &pipe_stored, payloads.log_events);
+        }
         let ratio = if raw_rate > 0.0 {
             pipe_rate / raw_rate
         } else {
             0.0
         };
         println!(
-            "  pipeline / raw: {ratio:.2} (target: at least 1 on a gen-logs corpus of 300,000 log events or more with --jobs 4)"
+            "  pipeline / raw: {ratio:.2} (medians of {rounds} round{}; target: at least 1 on a gen-logs corpus of 300,000 log events or more with --jobs 4)",
+            if rounds == 1 { "" } else { "s" }
         );
         let line = json!({"e2e": {
             "log_events": payloads.log_events,
@@ -464,7 +485,11 @@ impl Bench<'_> {
             "pipeline_dead_letters": pipe_stored.dead_letters,
             "raw_opensearch_work": raw.opensearch_work,
             "pipeline_opensearch_work": pipe.opensearch_work,
-            "index_prefixes": [raw_stored.prefix, pipe_stored.prefix],
+            "rounds": rounds,
+            "raw_rates": raw_rates,
+            "pipeline_rates": pipe_rates,
+            "round_ratios": round_ratios,
+            "index_prefixes": prefixes,
         }});
         println!("{line}");
         Ok(())
@@ -712,6 +737,48 @@ impl Bench<'_> {
             delete_bench_data(self.client, &prefix, &names).await,
         )
     }
+}
+
+/// The round with the median time (of an even number, the slower of the
+/// two middle ones).
+fn median_round<S>(mut rounds: Vec<(Timed, S)>) -> (Timed, S) {
+    rounds.sort_by(|a, b| a.0.seconds.total_cmp(&b.0.seconds));
+    rounds.swap_remove(rounds.len() / 2)
+}
+
+fn print_raw(raw: &Timed, stored: &RawStored, log_events: u64) {
+    println!(
+        "    raw ingest (console-style, one _bulk per payload): {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} documents stored, {} refused by the dynamic mapping{}",
+        raw.seconds,
+        rate(log_events, raw.seconds),
+        raw.requests.unwrap_or(0),
+        cpu_text(raw.client_cpu),
+        cpu_text(raw.opensearch_cpu),
+        stored.documents,
+        stored.refused,
+        stored
+            .first_refusal
+            .as_deref()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default()
+    );
+    println!("      {}", work_text(raw.opensearch_work));
+}
+
+fn print_pipeline(pipe: &Timed, stored: &PipelineStored, log_events: u64) {
+    println!(
+        "    pipeline (the Lambda's handler):                   {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} request events, {} session summaries, {} dead letters",
+        pipe.seconds,
+        rate(log_events, pipe.seconds),
+        pipe.requests
+            .map_or_else(|| "? (not counted)".to_string(), |n| n.to_string()),
+        cpu_text(pipe.client_cpu),
+        cpu_text(pipe.opensearch_cpu),
+        stored.request_events,
+        stored.sessions,
+        stored.dead_letters
+    );
+    println!("      {}", work_text(pipe.opensearch_work));
 }
 
 /// The raw ingest's index template: the environment's shards, replicas
@@ -1214,6 +1281,25 @@ mod tests {
         }
         assert!(x > 0);
         assert!(process_cpu_seconds().unwrap() > 0.0);
+    }
+
+    #[test]
+    fn the_median_round_is_the_middle_time_and_of_two_the_slower() {
+        let timed = |seconds: f64| {
+            (
+                Timed {
+                    seconds,
+                    requests: None,
+                    client_cpu: None,
+                    opensearch_cpu: None,
+                    opensearch_work: None,
+                },
+                seconds as u32,
+            )
+        };
+        assert_eq!(median_round(vec![timed(3.0), timed(1.0), timed(2.0)]).1, 2);
+        assert_eq!(median_round(vec![timed(1.0), timed(4.0)]).1, 4);
+        assert_eq!(median_round(vec![timed(5.0)]).1, 5);
     }
 
     #[test]

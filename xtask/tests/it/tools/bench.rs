@@ -214,7 +214,14 @@ async fn e2e_bench_measures_raw_ingest_and_pipeline_side_by_side_then_cleans_up(
     let (report, stdout) = e2e_bench(
         &name,
         &dir,
-        &["--input", corpus.to_str().unwrap(), "--jobs", "2"],
+        &[
+            "--input",
+            corpus.to_str().unwrap(),
+            "--jobs",
+            "2",
+            "--rounds",
+            "3",
+        ],
     );
     let e2e = &report["e2e"];
     for key in [
@@ -234,6 +241,26 @@ async fn e2e_bench_measures_raw_ingest_and_pipeline_side_by_side_then_cleans_up(
     let pipeline = e2e["pipeline_events_per_s"].as_f64().unwrap();
     assert!(raw > 0.0 && pipeline > 0.0, "{report}");
     assert!((e2e["ratio"].as_f64().unwrap() - pipeline / raw).abs() < 0.01);
+    // Three rounds, each side's median counting.
+    assert_eq!(e2e["rounds"], 3, "{stdout}");
+    let rates = |key: &str| -> Vec<f64> {
+        let mut rates: Vec<f64> = e2e[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} in {report}"))
+            .iter()
+            .map(|r| r.as_f64().unwrap())
+            .collect();
+        assert_eq!(rates.len(), 3, "{key} in {report}");
+        rates.sort_by(f64::total_cmp);
+        rates
+    };
+    assert!((rates("raw_rates")[1] - raw).abs() < 0.1, "{report}");
+    assert!(
+        (rates("pipeline_rates")[1] - pipeline).abs() < 0.1,
+        "{report}"
+    );
+    assert_eq!(e2e["round_ratios"].as_array().map(Vec::len), Some(3));
+    assert_eq!(stdout.matches("  round ").count(), 3, "{stdout}");
     for (rate, seconds) in [(raw, "raw_seconds"), (pipeline, "pipeline_seconds")] {
         let seconds = e2e[seconds].as_f64().unwrap();
         assert!((rate * seconds - events as f64).abs() < 0.01 * events as f64);
@@ -265,7 +292,11 @@ async fn e2e_bench_measures_raw_ingest_and_pipeline_side_by_side_then_cleans_up(
         .iter()
         .map(|p| p.as_str().unwrap())
         .collect();
-    assert_eq!(prefixes.len(), 2);
+    assert_eq!(
+        prefixes.len(),
+        6,
+        "a raw and a pipeline run per round: {report}"
+    );
     nothing_left_under(&client, &prefixes).await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
