@@ -297,6 +297,92 @@ async fn deploy_creates_then_changes_nothing_then_repairs_drift() {
     clean_up(&client, &env).await;
 }
 
+/// A template shapes only indices created after it, but the state index
+/// lives on: one made before its template (OpenSearch's default refresh
+/// every second, one replica) shows in the plan under the state template,
+/// the deploy sets the template's dynamic settings on it, and a later
+/// change to them by hand is drift that the next deploy puts back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_sets_the_template_settings_on_the_existing_state_index() {
+    let (env, client) = test_env("idxset").await;
+    let root = xtask::project_root();
+    clean_up(&client, &env).await;
+    let state = env.indices().session_state();
+    let state_template = format!("opensearch_index_template.{state}");
+    put(&client, &format!("/{state}"), &json!({})).await;
+    let settings = |name: &'static str| {
+        let client = client.clone();
+        let path = format!("/{state}/_settings?flat_settings=true&include_defaults=true");
+        async move {
+            let answer = client.json(Method::GET, &path, None).await.unwrap();
+            let index = answer.as_object().unwrap().values().next().unwrap().clone();
+            index["settings"]
+                .get(name)
+                .or_else(|| index["defaults"].get(name))
+                .cloned()
+                .unwrap()
+        }
+    };
+    assert_eq!(settings("index.refresh_interval").await, json!("1s"));
+
+    let first = deploy_opensearch_async(&env, &root).await.unwrap();
+    let create = first
+        .plan
+        .changes
+        .iter()
+        .find(|c| c.resource == state_template)
+        .unwrap();
+    assert_eq!(create.action, Action::Create, "{}", first.plan);
+    assert!(
+        first.writes.contains(&format!("PUT /{state}/_settings")),
+        "{:?}",
+        first.writes
+    );
+    assert_eq!(settings("index.refresh_interval").await, json!("-1"));
+    assert_eq!(settings("index.number_of_replicas").await, json!("0"));
+    assert!(first.after.is_empty(), "{}", first.after);
+
+    // Set by hand: the plan names the existing index's setting.
+    put(
+        &client,
+        &format!("/{state}/_settings"),
+        &json!({"index": {"refresh_interval": "5s"}}),
+    )
+    .await;
+    let drift = plan_opensearch_async(&env, &root).await.unwrap();
+    assert_eq!(
+        resources_with(&drift, Action::Update),
+        vec![state_template.clone()],
+        "{drift}"
+    );
+    let change = drift
+        .changes
+        .iter()
+        .find(|c| c.resource == state_template)
+        .unwrap();
+    let fields: Vec<(&str, &Value, &Value)> = change
+        .fields
+        .iter()
+        .map(|f| (f.path.as_str(), &f.before, &f.after))
+        .collect();
+    assert_eq!(fields.len(), 1, "{drift}");
+    assert!(
+        fields[0].0.starts_with("existing_index_settings"),
+        "{drift}"
+    );
+    assert_eq!((fields[0].1, fields[0].2), (&json!("5s"), &json!("-1")));
+
+    let repair = deploy_opensearch_async(&env, &root).await.unwrap();
+    assert!(
+        repair.writes.contains(&format!("PUT /{state}/_settings")),
+        "{:?}",
+        repair.writes
+    );
+    assert_eq!(settings("index.refresh_interval").await, json!("-1"));
+    assert!(plan_opensearch_async(&env, &root).await.unwrap().is_empty());
+    clean_up(&client, &env).await;
+}
+
 /// The templates do what they promise on a real index: a complete document
 /// (nulls included) is accepted, an unknown field is rejected, a path
 /// longer than 8191 characters is kept, and the settings apply.
