@@ -430,27 +430,59 @@ impl Sink {
         deadline: Instant,
         counts: &mut Counts,
     ) -> Result<BTreeSet<String>, SinkError> {
-        let path = format!("/{index}/_mget?_source=false");
-        let response = self
-            .call_json(
-                Method::POST,
-                &path,
-                Some(&json!({"ids": ids})),
-                deadline,
-                counts,
-            )
-            .await?;
-        let docs = response["docs"]
-            .as_array()
-            .ok_or_else(|| SinkError::Protocol {
-                call: format!("POST {path}"),
-                message: format!("no `docs` in the answer: {response}"),
-            })?;
+        let docs = self.mget(index, ids, false, deadline, counts).await?;
         Ok(docs
             .iter()
             .filter(|doc| doc["found"].as_bool() == Some(true))
             .filter_map(|doc| doc["_id"].as_str().map(str::to_string))
             .collect())
+    }
+
+    /// A realtime `_mget` (no refresh needed) of `ids` in `index`, with or
+    /// without their `_source`: one doc per id, in the same order, a
+    /// missing one `found: false`; each counts as a document read.
+    async fn mget<S: serde::Serialize>(
+        &self,
+        index: &str,
+        ids: &[S],
+        with_source: bool,
+        deadline: Instant,
+        counts: &mut Counts,
+    ) -> Result<Vec<Value>, SinkError> {
+        let path = if with_source {
+            format!("/{index}/_mget")
+        } else {
+            format!("/{index}/_mget?_source=false")
+        };
+        let answer = self
+            .call_json(
+                Method::POST,
+                &path,
+                Some(&json!({ "ids": ids })),
+                deadline,
+                counts,
+            )
+            .await?;
+        match answer {
+            Value::Object(mut fields) => match fields.remove("docs") {
+                Some(Value::Array(docs)) if docs.len() == ids.len() => {
+                    counts.documents_read += docs.len() as u64;
+                    Ok(docs)
+                }
+                docs => Err(SinkError::Protocol {
+                    call: format!("POST {path}"),
+                    message: format!(
+                        "not one doc for each of {} ids in the answer: {}",
+                        ids.len(),
+                        docs.unwrap_or(Value::Null)
+                    ),
+                }),
+            },
+            other => Err(SinkError::Protocol {
+                call: format!("POST {path}"),
+                message: format!("not a JSON object: {other}"),
+            }),
+        }
     }
 
     /// Indexes dead letters; failing to keep them fails the invocation.

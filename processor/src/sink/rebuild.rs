@@ -132,18 +132,16 @@ async fn counted_keys(
         .map(|bucket| tally_id(session, bucket))
         .collect();
     if !tallies.is_empty() {
-        let path = format!("/{}/_mget", sink.indices.session_state());
-        let answer = sink
-            .call_json(
-                Method::POST,
-                &path,
-                Some(&json!({ "ids": tallies })),
+        let docs = sink
+            .mget(
+                &sink.indices.session_state(),
+                &tallies,
+                true,
                 deadline,
                 counts,
             )
             .await?;
-        for doc in answer["docs"].as_array().into_iter().flatten() {
-            counts.documents_read += 1;
+        for doc in &docs {
             add(&doc["_source"]["k"]);
         }
     }

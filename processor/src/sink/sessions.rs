@@ -24,8 +24,7 @@ use crate::output::{
     Phase, StateView, TallyChange, TallyReport, UpdateAnswer, packed_key, state_id, tally_bucket,
     write_state_add_item, write_state_change_item, write_summary_item, write_tally_item,
 };
-use http::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
@@ -499,24 +498,15 @@ async fn public_versions(
         .iter()
         .map(|&(position, _)| document_id(sessions[position]).into_owned())
         .collect();
-    let path = format!("/{}/_mget?_source=false", sink.indices.session_summaries);
-    let answer = sink
-        .call_json(
-            Method::POST,
-            &path,
-            Some(&json!({ "ids": ids })),
+    let docs = sink
+        .mget(
+            &sink.indices.session_summaries,
+            &ids,
+            false,
             deadline,
             counts,
         )
         .await?;
-    let docs = answer["docs"]
-        .as_array()
-        .filter(|docs| docs.len() == ids.len())
-        .ok_or_else(|| SinkError::Protocol {
-            call: format!("POST {path}"),
-            message: format!("not one doc per id in the answer: {answer}"),
-        })?;
-    counts.documents_read += docs.len() as u64;
     Ok(docs
         .iter()
         .map(|doc| {
