@@ -107,6 +107,20 @@ fn resources_with(plan: &Plan, action: Action) -> Vec<String> {
         .collect()
 }
 
+/// The fields a plan changes on one resource: (path, before, after).
+fn changed_fields<'p>(plan: &'p Plan, resource: &str) -> Vec<(&'p str, &'p Value, &'p Value)> {
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.resource == resource)
+        .unwrap_or_else(|| panic!("{resource} is not in the plan:\n{plan}"));
+    change
+        .fields
+        .iter()
+        .map(|f| (f.path.as_str(), &f.before, &f.after))
+        .collect()
+}
+
 async fn put(client: &OpenSearch, path: &str, body: &Value) {
     client.json(Method::PUT, path, Some(body)).await.unwrap();
 }
@@ -228,16 +242,7 @@ async fn deploy_creates_then_changes_nothing_then_repairs_drift() {
         updates.insert(0, policy.clone());
     }
     assert_eq!(resources_with(&drift, Action::Update), updates, "{drift}");
-    let change = drift
-        .changes
-        .iter()
-        .find(|c| c.resource == events_template)
-        .unwrap();
-    let fields: Vec<(&str, &Value, &Value)> = change
-        .fields
-        .iter()
-        .map(|f| (f.path.as_str(), &f.before, &f.after))
-        .collect();
+    let fields = changed_fields(&drift, &events_template);
     assert_eq!(
         fields,
         vec![
@@ -355,16 +360,7 @@ async fn deploy_sets_the_template_settings_on_the_existing_state_index() {
         vec![state_template.clone()],
         "{drift}"
     );
-    let change = drift
-        .changes
-        .iter()
-        .find(|c| c.resource == state_template)
-        .unwrap();
-    let fields: Vec<(&str, &Value, &Value)> = change
-        .fields
-        .iter()
-        .map(|f| (f.path.as_str(), &f.before, &f.after))
-        .collect();
+    let fields = changed_fields(&drift, &state_template);
     assert_eq!(fields.len(), 1, "{drift}");
     assert!(
         fields[0].0.starts_with("existing_index_settings"),
