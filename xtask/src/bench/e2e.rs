@@ -224,6 +224,20 @@ struct Timed {
     opensearch_work: Option<Work>,
 }
 
+impl Timed {
+    /// CPU seconds per wall second, client and OpenSearch together (when
+    /// both are known): how busy the measurement kept the CPUs, which on
+    /// one machine says how much of the time went to waiting.
+    fn cpu_per_second(&self) -> Option<f64> {
+        match (self.client_cpu, self.opensearch_cpu) {
+            (Some(client), Some(opensearch)) if self.seconds > 0.0 => {
+                Some((client + opensearch) / self.seconds)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// CPU used so far by this process and by OpenSearch, each when known,
 /// and OpenSearch's work counters.
 #[derive(Clone, Copy)]
@@ -382,6 +396,10 @@ fn cpu_text(seconds: Option<f64>) -> String {
     seconds.map_or_else(|| "?".to_string(), |s| format!("{s:.1} s"))
 }
 
+fn busy_text(cpu_per_second: Option<f64>) -> String {
+    cpu_per_second.map_or_else(|| "?".to_string(), |c| format!("{c:.2}"))
+}
+
 /// Log events per second.
 fn rate(log_events: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
@@ -478,6 +496,8 @@ impl Bench<'_> {
             "pipeline_client_cpu_s": pipe.client_cpu.map(|s| round(s, 2)),
             "raw_opensearch_cpu_s": raw.opensearch_cpu.map(|s| round(s, 2)),
             "pipeline_opensearch_cpu_s": pipe.opensearch_cpu.map(|s| round(s, 2)),
+            "raw_cpu_per_second": raw.cpu_per_second().map(|c| round(c, 2)),
+            "pipeline_cpu_per_second": pipe.cpu_per_second().map(|c| round(c, 2)),
             "raw_documents": raw_stored.documents,
             "raw_refused": raw_stored.refused,
             "pipeline_request_events": pipe_stored.request_events,
@@ -748,12 +768,13 @@ fn median_round<S>(mut rounds: Vec<(Timed, S)>) -> (Timed, S) {
 
 fn print_raw(raw: &Timed, stored: &RawStored, log_events: u64) {
     println!(
-        "    raw ingest (console-style, one _bulk per payload): {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} documents stored, {} refused by the dynamic mapping{}",
+        "    raw ingest (console-style, one _bulk per payload): {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {} ({} CPU-seconds per second); {} documents stored, {} refused by the dynamic mapping{}",
         raw.seconds,
         rate(log_events, raw.seconds),
         raw.requests.unwrap_or(0),
         cpu_text(raw.client_cpu),
         cpu_text(raw.opensearch_cpu),
+        busy_text(raw.cpu_per_second()),
         stored.documents,
         stored.refused,
         stored
@@ -767,13 +788,14 @@ fn print_raw(raw: &Timed, stored: &RawStored, log_events: u64) {
 
 fn print_pipeline(pipe: &Timed, stored: &PipelineStored, log_events: u64) {
     println!(
-        "    pipeline (the Lambda's handler):                   {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {}; {} request events, {} session summaries, {} dead letters",
+        "    pipeline (the Lambda's handler):                   {:.2} s, {:.0} log events/s, {} requests, CPU: client {}, OpenSearch {} ({} CPU-seconds per second); {} request events, {} session summaries, {} dead letters",
         pipe.seconds,
         rate(log_events, pipe.seconds),
         pipe.requests
             .map_or_else(|| "? (not counted)".to_string(), |n| n.to_string()),
         cpu_text(pipe.client_cpu),
         cpu_text(pipe.opensearch_cpu),
+        busy_text(pipe.cpu_per_second()),
         stored.request_events,
         stored.sessions,
         stored.dead_letters

@@ -260,6 +260,18 @@ async fn e2e_bench_measures_raw_ingest_and_pipeline_side_by_side_then_cleans_up(
         "{report}"
     );
     assert_eq!(e2e["round_ratios"].as_array().map(Vec::len), Some(3));
+    // CPU seconds per wall second of the median rounds: both sides' CPU
+    // over their time.
+    for side in ["raw", "pipeline"] {
+        let busy = e2e[format!("{side}_cpu_per_second")].as_f64().unwrap();
+        let cpu = e2e[format!("{side}_client_cpu_s")].as_f64().unwrap()
+            + e2e[format!("{side}_opensearch_cpu_s")].as_f64().unwrap();
+        let seconds = e2e[format!("{side}_seconds")].as_f64().unwrap();
+        assert!(
+            busy > 0.0 && (busy - cpu / seconds).abs() < 0.02,
+            "{report}"
+        );
+    }
     assert_eq!(stdout.matches("  round ").count(), 3, "{stdout}");
     for (rate, seconds) in [(raw, "raw_seconds"), (pipeline, "pipeline_seconds")] {
         let seconds = e2e[seconds].as_f64().unwrap();
