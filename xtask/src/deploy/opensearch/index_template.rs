@@ -89,10 +89,9 @@ impl IndexTemplate {
     }
 
     /// Sets the template's dynamic settings on the index it names, when
-    /// that index exists and differs.
-    async fn converge_index(&self) -> anyhow::Result<()> {
-        let (Some((index, wanted)), Some(have)) = (&self.index, self.existing_settings().await?)
-        else {
+    /// that index exists (`have`: its settings) and differs.
+    async fn converge_index(&self, have: Option<Map<String, Value>>) -> anyhow::Result<()> {
+        let (Some((index, wanted)), Some(have)) = (&self.index, have) else {
             return Ok(());
         };
         if &have == wanted {
@@ -108,6 +107,15 @@ impl IndexTemplate {
             .await?;
         Ok(())
     }
+}
+
+/// A template's state without the existing index's settings.
+fn template_only(state: &Value) -> Value {
+    let mut state = state.clone();
+    if let Some(fields) = state.as_object_mut() {
+        fields.remove(EXISTING);
+    }
+    state
 }
 
 /// The index a template's only pattern names literally, if it does.
@@ -168,14 +176,20 @@ impl Crud for IndexTemplate {
         self.api
             .expect_ok(reqwest::Method::PUT, &path, Some(&self.body))
             .await?;
-        self.converge_index().await
+        let have = self.existing_settings().await?;
+        self.converge_index(have).await
     }
 
-    async fn update(&self, _observed: &Observed) -> anyhow::Result<()> {
-        self.api
-            .expect_ok(reqwest::Method::PUT, &self.path(), Some(&self.body))
-            .await?;
-        self.converge_index().await
+    async fn update(&self, observed: &Observed) -> anyhow::Result<()> {
+        // What the plan read: the template, and the index as it was then
+        // (the declared settings when there was no index).
+        if template_only(&observed.state) != template_only(&self.meta.desired) {
+            self.api
+                .expect_ok(reqwest::Method::PUT, &self.path(), Some(&self.body))
+                .await?;
+        }
+        let have = observed.state.get(EXISTING).and_then(Value::as_object);
+        self.converge_index(have.cloned()).await
     }
 
     async fn delete(&self, _observed: &Observed) -> anyhow::Result<()> {
