@@ -21,7 +21,7 @@ pub const KIND: &str = "opensearch_index_template";
 /// template names, as `index.<name>`. `refresh_interval` is why: the
 /// state index was made with OpenSearch's default (1 s) before its
 /// template said `-1`.
-pub const CONVERGED_SETTINGS: [&str; 2] = ["refresh_interval", "number_of_replicas"];
+const CONVERGED_SETTINGS: [&str; 2] = ["refresh_interval", "number_of_replicas"];
 
 /// Where a plan shows the existing index's settings.
 const EXISTING: &str = "existing_index_settings";

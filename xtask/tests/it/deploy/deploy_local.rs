@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 use xtask::deploy::{
-    Action, OpenSearchResources, Plan, deploy_opensearch_async, plan_opensearch_async,
+    Action, Change, OpenSearchResources, Plan, deploy_opensearch_async, plan_opensearch_async,
 };
 use xtask::env::Environment;
 use xtask::mappings::DocumentKind;
@@ -107,14 +107,17 @@ fn resources_with(plan: &Plan, action: Action) -> Vec<String> {
         .collect()
 }
 
-/// The fields a plan changes on one resource: (path, before, after).
-fn changed_fields<'p>(plan: &'p Plan, resource: &str) -> Vec<(&'p str, &'p Value, &'p Value)> {
-    let change = plan
-        .changes
+/// What a plan does to one resource.
+fn change_of<'p>(plan: &'p Plan, resource: &str) -> &'p Change {
+    plan.changes
         .iter()
         .find(|c| c.resource == resource)
-        .unwrap_or_else(|| panic!("{resource} is not in the plan:\n{plan}"));
-    change
+        .unwrap_or_else(|| panic!("{resource} is not in the plan:\n{plan}"))
+}
+
+/// The fields a plan changes on one resource: (path, before, after).
+fn changed_fields<'p>(plan: &'p Plan, resource: &str) -> Vec<(&'p str, &'p Value, &'p Value)> {
+    change_of(plan, resource)
         .fields
         .iter()
         .map(|f| (f.path.as_str(), &f.before, &f.after))
@@ -163,12 +166,7 @@ async fn deploy_creates_then_changes_nothing_then_repairs_drift() {
     );
     assert_eq!(first.writes.len(), expected.len(), "{:?}", first.writes);
     assert!(first.after.is_empty(), "{}", first.after);
-    let create = first
-        .plan
-        .changes
-        .iter()
-        .find(|c| c.resource == events_template)
-        .unwrap();
+    let create = change_of(&first.plan, &events_template);
     assert!(
         create.fields.iter().any(
             |f| f.path == "template.mappings.properties.path.ignore_above"
@@ -267,7 +265,7 @@ async fn deploy_creates_then_changes_nothing_then_repairs_drift() {
         .find(|c| c["resource"] == events_template.as_str());
     assert_eq!(listed.unwrap()["action"], "update");
     if ism {
-        let change = drift.changes.iter().find(|c| c.resource == policy).unwrap();
+        let change = change_of(&drift, &policy);
         let paths: Vec<&str> = change.fields.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -331,12 +329,7 @@ async fn deploy_sets_the_template_settings_on_the_existing_state_index() {
     assert_eq!(settings("index.refresh_interval").await, json!("1s"));
 
     let first = deploy_opensearch_async(&env, &root).await.unwrap();
-    let create = first
-        .plan
-        .changes
-        .iter()
-        .find(|c| c.resource == state_template)
-        .unwrap();
+    let create = change_of(&first.plan, &state_template);
     assert_eq!(create.action, Action::Create, "{}", first.plan);
     assert!(
         first.writes.contains(&format!("PUT /{state}/_settings")),
