@@ -158,8 +158,9 @@ fn measure(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     let client = env.opensearch_client()?;
     let version = runtime.block_on(require_opensearch(&env, &client))?;
+    let write_pool = runtime.block_on(write_pool_description(&client));
     eprintln!(
-        "machine: {} ({} logical CPUs); OpenSearch {version} at {}; {}",
+        "machine: {} ({} logical CPUs); OpenSearch {version} ({write_pool}) at {}; {}",
         super::cpu_description(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()),
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -910,6 +911,36 @@ async fn require_opensearch(env: &Environment, client: &OpenSearch) -> anyhow::R
     }
 }
 
+/// The nodes' write thread pool sizes, which decide how much of the CPUs a
+/// side waiting on translog fsyncs leaves idle (see `local up`'s node
+/// settings), so every result is quoted with them.
+async fn write_pool_description(client: &OpenSearch) -> String {
+    let path = "/_nodes/thread_pool?filter_path=nodes.*.thread_pool.write.size";
+    match client.json(http::Method::GET, path, None).await {
+        Ok(info) => describe_write_pools(&info),
+        Err(error) => format!("write thread pool not readable: {error}"),
+    }
+}
+
+fn describe_write_pools(info: &serde_json::Value) -> String {
+    let mut sizes: Vec<u64> = info["nodes"]
+        .as_object()
+        .into_iter()
+        .flat_map(|nodes| nodes.values())
+        .filter_map(|node| node["thread_pool"]["write"]["size"].as_u64())
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    match sizes.as_slice() {
+        [] => "write thread pool not given".to_string(),
+        [one] => format!("write thread pool: {one}"),
+        many => {
+            let many: Vec<String> = many.iter().map(u64::to_string).collect();
+            format!("write thread pools: {}", many.join(", "))
+        }
+    }
+}
+
 /// A prefix no other run uses: `bench-e2e-<pid>-<time>-<n>-`.
 fn bench_prefix() -> String {
     format!("bench-e2e-{}-{}-", std::process::id(), unique_suffix())
@@ -1243,6 +1274,25 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn the_write_pools_are_described_once_per_size() {
+        let pools = |sizes: &[u64]| {
+            let nodes: serde_json::Map<String, Value> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, size)| {
+                    let pool = json!({"thread_pool": {"write": {"size": size}}});
+                    (format!("node{i}"), pool)
+                })
+                .collect();
+            describe_write_pools(&json!({ "nodes": nodes }))
+        };
+        assert_eq!(pools(&[3]), "write thread pool: 3");
+        assert_eq!(pools(&[3, 3]), "write thread pool: 3");
+        assert_eq!(pools(&[10, 3]), "write thread pools: 3, 10");
+        assert_eq!(pools(&[]), "write thread pool not given");
     }
 
     #[test]

@@ -364,6 +364,35 @@ fn choose_java(layout: &Layout, version: &str) -> anyhow::Result<Java> {
         .with_context(|| java::install_hint(min))
 }
 
+/// The node's `opensearch.yml` on a machine with `cpus` CPUs.
+///
+/// The write thread pool gets one thread more than the CPUs, the most
+/// OpenSearch allows. A write is acknowledged only once the translog of
+/// each shard it touched is fsynced, and the write thread that ran it does
+/// the fsync: with one thread per CPU, every thread waiting on the disk is
+/// a CPU left idle. The pipeline writes three shards per invocation (events,
+/// states, summaries) where a console-style ingest writes one, so on a
+/// two-CPU machine the stock pool left a sixth of its CPU time unused
+/// (docs/performance.md).
+fn node_settings(data: &Path, logs: &Path, cpus: usize) -> String {
+    format!(
+        "# Written by `cargo xtask local up`; edits are overwritten.\n\
+         cluster.name: {CLUSTER_NAME}\n\
+         node.name: local\n\
+         discovery.type: single-node\n\
+         network.host: 127.0.0.1\n\
+         http.port: 9200\n\
+         path.data: {}\n\
+         path.logs: {}\n\
+         cluster.routing.allocation.disk.threshold_enabled: false\n\
+         action.destructive_requires_name: false\n\
+         thread_pool.write.size: {}\n",
+        data.display(),
+        logs.display(),
+        cpus + 1
+    )
+}
+
 /// Writes `opensearch.yml` and the heap options (every start, so that they
 /// follow this file).
 fn configure(layout: &Layout, installed: &Installed, java: &Java) -> anyhow::Result<()> {
@@ -374,21 +403,11 @@ fn configure(layout: &Layout, installed: &Installed, java: &Java) -> anyhow::Res
     fs::create_dir_all(&data)?;
     fs::create_dir_all(&logs)?;
     let config = installed.home.join("config");
-    let yml = format!(
-        "# Written by `cargo xtask local up`; edits are overwritten.\n\
-         cluster.name: {CLUSTER_NAME}\n\
-         node.name: local\n\
-         discovery.type: single-node\n\
-         network.host: 127.0.0.1\n\
-         http.port: 9200\n\
-         path.data: {}\n\
-         path.logs: {}\n\
-         cluster.routing.allocation.disk.threshold_enabled: false\n\
-         action.destructive_requires_name: false\n",
-        data.display(),
-        logs.display()
-    );
-    fs::write(config.join("opensearch.yml"), yml)?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    fs::write(
+        config.join("opensearch.yml"),
+        node_settings(&data, &logs, cpus),
+    )?;
     let options_d = config.join("jvm.options.d");
     fs::create_dir_all(&options_d)?;
     fs::write(options_d.join("ironman-heap.options"), HEAP)?;
@@ -667,4 +686,26 @@ pub fn status(layout: &Layout) -> bool {
     }
     println!("{:<13} log {}", "", server_log(layout).display());
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_pool_has_one_thread_more_than_the_cpus() {
+        for cpus in [1, 2, 16] {
+            let yml = node_settings(Path::new("/d"), Path::new("/l"), cpus);
+            let settings: serde_yaml_ng::Mapping =
+                serde_yaml_ng::from_str(&yml).expect("the settings are YAML");
+            let value = |key: &str| settings[key].clone();
+            assert_eq!(
+                value("thread_pool.write.size").as_u64(),
+                Some(cpus as u64 + 1),
+                "{yml}"
+            );
+            assert_eq!(value("path.data").as_str(), Some("/d"));
+            assert_eq!(value("discovery.type").as_str(), Some("single-node"));
+        }
+    }
 }
