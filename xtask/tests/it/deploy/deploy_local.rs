@@ -6,45 +6,25 @@
 //! call; a change made out of band shows in the plan at its exact field
 //! path, and the next deploy repairs it.
 
+use crate::support::{require_opensearch, unique_prefix};
 use processor::opensearch::OpenSearch;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
 use xtask::deploy::{
     Action, Change, OpenSearchResources, Plan, deploy_opensearch_async, plan_opensearch_async,
 };
 use xtask::env::Environment;
 use xtask::mappings::DocumentKind;
 
-fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "t{}-{}-{}-",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        test
-    )
-}
-
 /// A test environment, and its client; fails (never skips) when OpenSearch
 /// is not there.
 async fn test_env(test: &str) -> (Environment, OpenSearch) {
-    let root = xtask::project_root();
-    let env = Environment::local_for_test(&root, &unique_prefix(test)).unwrap();
+    require_opensearch().await;
+    let env = Environment::local_for_test(&xtask::project_root(), &unique_prefix(test)).unwrap();
     let client = env
         .opensearch_client()
         .unwrap()
         .with_timeout(std::time::Duration::from_secs(10));
-    if let Err(err) = client.json(Method::GET, "/", None).await {
-        panic!(
-            "OpenSearch is not reachable at {} ({err}).\nStart the local stack with `cargo xtask local up` \
-             (or point IRONMAN_OPENSEARCH_URL at a running cluster) and run the tests again.",
-            env.opensearch.endpoint.as_deref().unwrap_or_default()
-        );
-    }
     (env, client)
 }
 
