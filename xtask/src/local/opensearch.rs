@@ -84,6 +84,14 @@ pub fn up(layout: &Layout) -> anyhow::Result<()> {
     if let Some(pid) = running(layout) {
         if healthy().is_ok() {
             println!("OpenSearch is already running at {OPENSEARCH_URL} (pid {pid})");
+            let nodes = http::get_json(
+                OPENSEARCH_URL,
+                "/_nodes/_local/thread_pool?filter_path=nodes.*.thread_pool.write.size",
+                Duration::from_secs(3),
+            );
+            if let Some(note) = nodes.ok().and_then(|n| stale_write_pool(&n, cpus())) {
+                eprintln!("{note}");
+            }
             return Ok(());
         }
         return wait_healthy(layout, pid, "OpenSearch is starting (pid {pid})");
@@ -389,8 +397,32 @@ fn node_settings(data: &Path, logs: &Path, cpus: usize) -> String {
          thread_pool.write.size: {}\n",
         data.display(),
         logs.display(),
-        cpus + 1
+        write_pool_size(cpus)
     )
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn write_pool_size(cpus: usize) -> usize {
+    cpus + 1
+}
+
+/// A node started before its settings changed keeps the old ones until it
+/// restarts: says so when the running node's write pool (from
+/// `_nodes/_local/thread_pool`) is not the size `node_settings` writes.
+fn stale_write_pool(nodes: &serde_json::Value, cpus: usize) -> Option<String> {
+    let node = nodes["nodes"].as_object()?.values().next()?;
+    let size = node["thread_pool"]["write"]["size"].as_u64()?;
+    let want = write_pool_size(cpus);
+    (size != want as u64).then(|| {
+        format!(
+            "note: this OpenSearch runs with a write thread pool of {size}, not the {want} \
+             `local up` now configures; `cargo xtask local down && cargo xtask local up` \
+             restarts it with the current settings (docs/local-stack.md)"
+        )
+    })
 }
 
 /// Writes `opensearch.yml` and the heap options (every start, so that they
@@ -403,10 +435,9 @@ fn configure(layout: &Layout, installed: &Installed, java: &Java) -> anyhow::Res
     fs::create_dir_all(&data)?;
     fs::create_dir_all(&logs)?;
     let config = installed.home.join("config");
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     fs::write(
         config.join("opensearch.yml"),
-        node_settings(&data, &logs, cpus),
+        node_settings(&data, &logs, cpus()),
     )?;
     let options_d = config.join("jvm.options.d");
     fs::create_dir_all(&options_d)?;
@@ -707,5 +738,18 @@ mod tests {
             assert_eq!(value("path.data").as_str(), Some("/d"));
             assert_eq!(value("discovery.type").as_str(), Some("single-node"));
         }
+    }
+
+    #[test]
+    fn a_node_running_with_another_write_pool_is_told_to_restart() {
+        let nodes = |size: u64| serde_json::json!({"nodes": {"n1": {"thread_pool": {"write": {"size": size}}}}});
+        let note = stale_write_pool(&nodes(2), 2).expect("2 threads on 2 CPUs is stale");
+        assert!(note.contains("write thread pool of 2, not the 3"), "{note}");
+        assert!(
+            note.contains("local down && cargo xtask local up"),
+            "{note}"
+        );
+        assert_eq!(stale_write_pool(&nodes(3), 2), None);
+        assert_eq!(stale_write_pool(&serde_json::json!({}), 2), None);
     }
 }
