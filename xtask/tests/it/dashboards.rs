@@ -519,4 +519,5 @@ async fn deploy_and_diff_of_the_whole_stack_include_the_saved_objects() {
             .any(|c| c.resource == dashboard.resource && c.action == Action::Create),
         "{drift}"
     );
+    support::cleanup(&support::require_opensearch().await, &env).await;
 }

@@ -110,6 +110,7 @@ async fn deploy_converges_and_a_second_deploy_writes_nothing() {
         .find(|c| c["kind"] == "lambda_function")
         .unwrap();
     assert_eq!(function["arn"], json!(env.function_arn()));
+    support::cleanup(&support::require_opensearch().await, &env).await;
 }
 
 #[tokio::test]
@@ -298,6 +299,7 @@ async fn out_of_band_changes_are_found_field_by_field_and_repaired() {
     deploy(&stack).await;
     let clean = plan(&stack).await;
     assert!(clean.is_empty(), "{clean}");
+    support::cleanup(&support::require_opensearch().await, &env).await;
 }
 
 #[tokio::test]
@@ -522,6 +524,7 @@ async fn diff_exit_codes_json_and_deploy_confirmation_from_the_command_line() {
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).ok();
+    support::cleanup(&support::require_opensearch().await, &env).await;
 }
 
 #[tokio::test]
@@ -566,6 +569,7 @@ async fn a_log_group_taken_out_of_the_environment_loses_its_filter_and_permissio
     assert!(filters.subscription_filters().is_empty());
     let clean = plan(&stack).await;
     assert!(clean.is_empty(), "{clean}");
+    support::cleanup(&support::require_opensearch().await, &env).await;
 }
 
 /// Puts alarm `name` again as it is, but for what `change` alters: a

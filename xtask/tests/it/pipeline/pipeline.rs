@@ -1073,6 +1073,7 @@ async fn control_messages_write_nothing() {
     ] {
         assert_eq!(count(&client, &pattern).await, 0, "{pattern}");
     }
+    support::cleanup(&support::require_opensearch().await, &env).await;
 }
 
 #[tokio::test]

@@ -836,4 +836,5 @@ async fn a_server_that_accepts_and_never_answers_fails_the_invocation_at_its_dea
         !held.lock().unwrap().is_empty(),
         "the server saw no connection"
     );
+    support::cleanup(&support::require_opensearch().await, &env).await;
 }

@@ -56,4 +56,7 @@ fn demo_reads_back_the_sessions_and_users_of_the_generated_week() {
     );
     let page = std::fs::read_to_string(&outcome.report_page).unwrap();
     assert!(page.contains("<html") && page.contains(&first.to_string()));
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async { crate::support::cleanup(&require_opensearch().await, &env).await });
 }
