@@ -15,6 +15,7 @@
 mod actionlint;
 mod http;
 mod java;
+pub mod leftovers;
 mod moto;
 mod opensearch;
 pub(crate) mod proc;

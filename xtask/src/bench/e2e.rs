@@ -172,6 +172,14 @@ fn measure(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
             "xtask built with the processor optimised"
         }
     );
+    let endpoint = env.opensearch_endpoint()?;
+    let swept = runtime.block_on(crate::local::leftovers::sweep(&client, endpoint, PREFIX))?;
+    if swept != Default::default() {
+        eprintln!(
+            "deleted what interrupted runs left: {} indices, {} index templates ({PREFIX}<pid>-… of processes no longer running)",
+            swept.indices, swept.templates
+        );
+    }
     let bench = Bench {
         root,
         env: &env,
@@ -941,9 +949,12 @@ fn describe_write_pools(info: &serde_json::Value) -> String {
     }
 }
 
+/// What every run's names start with, the process id right after it.
+const PREFIX: &str = "bench-e2e-";
+
 /// A prefix no other run uses: `bench-e2e-<pid>-<time>-<n>-`.
 fn bench_prefix() -> String {
-    format!("bench-e2e-{}-{}-", std::process::id(), unique_suffix())
+    format!("{PREFIX}{}-{}-", std::process::id(), unique_suffix())
 }
 
 fn unique_suffix() -> String {

@@ -48,6 +48,7 @@ mod tools {
     mod bench;
     mod build;
     mod demo;
+    mod leftovers;
     mod pgo;
     mod workflows;
 }

@@ -31,7 +31,13 @@ pub async fn require_opensearch() -> OpenSearch {
                 "{url} is not OpenSearch: {info}"
             );
             static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-            SWEPT.get_or_init(|| sweep_leftovers(&client)).await;
+            SWEPT
+                .get_or_init(|| async {
+                    xtask::local::leftovers::sweep(&client, &url, "t")
+                        .await
+                        .unwrap_or_else(|e| panic!("sweeping what earlier test runs left: {e:#}"));
+                })
+                .await;
             client
         }
         Err(e) => panic!(
@@ -41,7 +47,8 @@ pub async fn require_opensearch() -> OpenSearch {
 }
 
 /// A prefix no other test (or earlier run) uses: `t<pid>-<test>-<n>-<nanos>-`,
-/// the test process's id first so that `sweep_leftovers` can tell whose it is.
+/// the test process's id first so that the first `require_opensearch`
+/// (`xtask::local::leftovers`) can tell what exited runs left.
 pub fn unique_prefix(test: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -50,67 +57,6 @@ pub fn unique_prefix(test: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("t{}-{test}-{n}-{nanos:x}-", std::process::id())
-}
-
-/// The id of the test process that named an index or template with
-/// `unique_prefix`.
-fn owner_pid(name: &str) -> Option<u32> {
-    let (digits, _) = name.strip_prefix('t')?.split_once('-')?;
-    digits.parse().ok()
-}
-
-/// Deletes the indices and index templates that test processes no longer
-/// running left behind (a failed test keeps its data for a look, an
-/// interrupted run never reaches its cleanup), so that they do not pile up
-/// in the local node across runs. Only on a loopback OpenSearch, where a
-/// process id names a process on this machine. Once per test binary.
-async fn sweep_leftovers(client: &OpenSearch) {
-    let url = opensearch_url();
-    if !(url.contains("://127.0.0.1") || url.contains("://localhost")) {
-        return;
-    }
-    let gone = |name: &str| {
-        owner_pid(name).is_some_and(|pid| {
-            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        })
-    };
-    let get = |path: &'static str| async move {
-        match client.json(::http::Method::GET, path, None).await {
-            Ok(answer) => answer,
-            Err(processor::opensearch::OpenSearchError::Status { status: 404, .. }) => json!({}),
-            Err(e) => panic!("listing the leftovers of earlier test runs: GET {path}: {e}"),
-        }
-    };
-    let indices = get("/_cat/indices/t*?h=index&format=json&expand_wildcards=all").await;
-    let indices: Vec<String> = indices
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|row| row["index"].as_str())
-        .filter(|name| gone(name))
-        .map(str::to_string)
-        .collect();
-    for chunk in indices.chunks(50) {
-        let path = format!("/{}?expand_wildcards=all", chunk.join(","));
-        client
-            .send(::http::Method::DELETE, &path, None)
-            .await
-            .unwrap_or_else(|e| panic!("deleting leftover test indices: DELETE {path}: {e}"));
-    }
-    let templates = get("/_index_template/t*").await;
-    for name in templates["index_templates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["name"].as_str())
-        .filter(|name| gone(name))
-    {
-        let path = format!("/_index_template/{name}");
-        client
-            .send(::http::Method::DELETE, &path, None)
-            .await
-            .unwrap_or_else(|e| panic!("deleting a leftover test template: DELETE {path}: {e}"));
-    }
 }
 
 /// A copy of the local environment writing to indices of its own, with the
