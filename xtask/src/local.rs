@@ -18,6 +18,7 @@ mod java;
 pub mod leftovers;
 mod moto;
 mod opensearch;
+pub use opensearch::write_pool_sizes;
 pub(crate) mod proc;
 pub(crate) mod progress;
 

@@ -931,15 +931,7 @@ async fn write_pool_description(client: &OpenSearch) -> String {
 }
 
 fn describe_write_pools(info: &serde_json::Value) -> String {
-    let mut sizes: Vec<u64> = info["nodes"]
-        .as_object()
-        .into_iter()
-        .flat_map(|nodes| nodes.values())
-        .filter_map(|node| node["thread_pool"]["write"]["size"].as_u64())
-        .collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    match sizes.as_slice() {
+    match crate::local::write_pool_sizes(info).as_slice() {
         [] => "write thread pool not given".to_string(),
         [one] => format!("write thread pool: {one}"),
         many => {

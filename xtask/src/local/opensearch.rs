@@ -409,12 +409,27 @@ fn write_pool_size(cpus: usize) -> usize {
     cpus + 1
 }
 
+/// The nodes' write thread pool sizes in an answer of
+/// `_nodes/thread_pool`, each once, smallest first.
+pub fn write_pool_sizes(nodes: &serde_json::Value) -> Vec<u64> {
+    let mut sizes: Vec<u64> = nodes["nodes"]
+        .as_object()
+        .into_iter()
+        .flat_map(|nodes| nodes.values())
+        .filter_map(|node| node["thread_pool"]["write"]["size"].as_u64())
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
 /// A node started before its settings changed keeps the old ones until it
 /// restarts: says so when the running node's write pool (from
 /// `_nodes/_local/thread_pool`) is not the size `node_settings` writes.
 fn stale_write_pool(nodes: &serde_json::Value, cpus: usize) -> Option<String> {
-    let node = nodes["nodes"].as_object()?.values().next()?;
-    let size = node["thread_pool"]["write"]["size"].as_u64()?;
+    let &[size] = write_pool_sizes(nodes).as_slice() else {
+        return None;
+    };
     let want = write_pool_size(cpus);
     (size != want as u64).then(|| {
         format!(
